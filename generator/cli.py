@@ -1,0 +1,122 @@
+"""The command line: a thin Typer layer. It parses arguments, calls the pipeline and maps errors to exit codes.
+
+Exit codes: 0 ok, 1 `--check` found stale files, 2 invalid input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import functools
+from collections.abc import Callable
+
+import typer
+
+from generator import __version__, pipeline, starter
+from generator.errors import CkredisError
+from generator.validate import schema
+from generator.write import differences, write_chart
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Render a hardened, reviewable Helm chart for a Redis Sentinel cluster from a short YAML spec.",
+    epilog="Examples:\n\n  ckredis init cache > cache.yaml\n\n  ckredis validate cache.yaml\n\n"
+           "  ckredis render examples/*.yaml -o output\n\n  ckredis render --check examples/*.yaml\n\n"
+           "  ckredis render cache.yaml --stdout | kubectl apply -f -",
+)
+
+Specs = Annotated[list[str], typer.Argument(help="Spec files; '-' reads one from stdin.", metavar="SPEC...")]
+
+
+def _reporting(command: Callable) -> Callable:
+    """Turn ckredis errors into their message on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CkredisError as error:
+            for line in error.lines():
+                typer.echo(line, err=True)
+            raise typer.Exit(error.exit_code) from None
+
+    return run
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ckredis {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    """ckredis renders one Helm chart per Redis cluster spec."""
+
+
+@app.command(epilog="Examples:\n\n  ckredis render examples/*.yaml -o output\n\n  ckredis render --check examples/*.yaml\n\n"
+                    "  ckredis render cache.yaml --stdout | kubectl apply -f -")
+@_reporting
+def render(
+    specs: Specs,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory that receives one chart per spec, in <dir>/<name>/.")] = Path("output"),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 and list the files that differ if a chart is stale.")] = False,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the manifests as one YAML stream (what `helm template` yields) instead of writing charts.")] = False,
+) -> None:
+    """Validate specs and render one Helm chart per spec."""
+    if check and stdout:
+        raise typer.BadParameter("--check and --stdout exclude each other")
+    rendered = pipeline.render_specs(specs)
+    if stdout:
+        sys.stdout.write("".join(item.stream() for item in rendered))
+        return
+    if check:
+        stale = [f"{pipeline.chart_dir(output, item) / path}" for item in rendered
+                 for path in differences(item.files, pipeline.chart_dir(output, item))]
+        for line in stale:
+            typer.echo(f"stale: {line}")
+        if stale:
+            typer.echo(f"{len(stale)} file(s) differ; run `ckredis render` and commit the result", err=True)
+            raise typer.Exit(1)
+        return
+    for item in rendered:
+        changed = write_chart(item.files, pipeline.chart_dir(output, item))
+        typer.echo(f"{'wrote' if changed else 'unchanged'} {pipeline.chart_dir(output, item)}/ ({len(item.files)} files)")
+
+
+@app.command()
+@_reporting
+def validate(specs: Specs) -> None:
+    """Check specs and report every problem as FILE:LINE:COL: PATH: message."""
+    for item in pipeline.render_specs(specs):
+        typer.echo(f"{item.source}: ok ({item.cluster.namespace}/{item.name}, {item.cluster.purpose})")
+
+
+@app.command(name="schema")
+def print_schema() -> None:
+    """Print the JSON Schema of the spec."""
+    typer.echo(json.dumps(schema(), indent=2))
+
+
+@app.command()
+@_reporting
+def init(
+    name: Annotated[str, typer.Argument(help="Name of the Redis cluster.")],
+    purpose: Annotated[str, typer.Option(help="cache or session.")] = "cache",
+    namespace: Annotated[str, typer.Option(help="Namespace of the Redis pods.")] = "redis-system",
+) -> None:
+    """Print a commented starter spec (redirect it to a file)."""
+    typer.echo(starter.starter_spec(name, purpose, namespace), nl=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,45 @@
+"""The error tree: every failure a user can cause is a CkredisError the CLI maps to an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem in a spec, located at the offending key or value (line and column are 1-based)."""
+
+    line: int
+    column: int
+    path: str
+    message: str
+    hint: str = ""
+    source: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.source}:{self.line}:{self.column}: {self.path or '(document)'}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class CkredisError(Exception):
+    """Base of every error ckredis reports to users (exit code 2)."""
+
+    exit_code = 2
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+class SpecError(CkredisError):
+    """A spec could not be read, or it was read and is invalid."""
+
+    def __init__(self, issues: list[Issue]):
+        super().__init__(f"{len(issues)} problem(s)")
+        self.issues = sorted(issues)
+
+    def lines(self) -> list[str]:
+        return [str(issue) for issue in self.issues]
+
+
+class OutputError(CkredisError):
+    """The output directory cannot take the chart without losing something."""

@@ -1,0 +1,378 @@
+"""Stage 3, model: one frozen description of the cluster that every rendered file is derived from.
+
+All names, labels, selectors, ports, quorum and Redis directives are computed here, once. Templates
+only place these values; they decide nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from generator import __version__
+from generator.quantity import memory_bytes, whole_gibibytes
+
+SENTINEL_PORT = 26379
+REDIS_EXPORTER_PORT = 9121
+SENTINEL_EXPORTER_PORT = 9355
+DEFAULT_MASTER_NAME = "mymaster"
+ACCESS_LABEL_VALUE = "allow"
+NOBACKUP_LABEL = "compliantkubernetes.io/nobackup"
+DEDICATED_NODE_LABEL = "elastisys.io/node-type"
+RUN_AS = 1000  # the uid/gid the operator's images and scripts expect
+
+# Operator releases and the CRD fields beyond v1.2.4 they know.
+OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "v1.2.4": frozenset(),
+    "v1.3.0-rc1": frozenset({"customProbes", "disablePodDisruptionBudget"}),
+    "freshworks": frozenset({"customProbes", "disablePodDisruptionBudget", "disableMyMaster"}),
+})
+
+
+@dataclass(frozen=True)
+class Purpose:
+    maxmemory_percent: int
+    maxmemory_policy: str
+    persists: bool
+    backed_up: bool
+
+
+PURPOSES: Mapping[str, Purpose] = MappingProxyType({
+    # A cache refills from the database: evict, keep nothing on disk, skip backups.
+    "cache": Purpose(maxmemory_percent=75, maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
+    # Losing sessions logs users out: never evict silently, persist (AOF + RDB), leave headroom for fork COW.
+    "session": Purpose(maxmemory_percent=60, maxmemory_policy="noeviction", persists=True, backed_up=True),
+})
+
+POD_SECURITY_CONTEXT = MappingProxyType({
+    "fsGroup": RUN_AS,
+    "runAsGroup": RUN_AS,
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS,
+    "seccompProfile": {"type": "RuntimeDefault"},
+})
+CONTAINER_SECURITY_CONTEXT = MappingProxyType({
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsGroup": RUN_AS,
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS,
+    "seccompProfile": {"type": "RuntimeDefault"},
+})
+
+
+def maxmemory_bytes(limit: str, percent: int) -> int:
+    return memory_bytes(limit) * percent // 100
+
+
+def purpose_of(spec: dict) -> Purpose:
+    return PURPOSES[spec["purpose"]]
+
+
+def maxmemory_percent(spec: dict) -> int:
+    return spec["redis"].get("maxmemoryPercent", purpose_of(spec).maxmemory_percent)
+
+
+def default_persistence_size(spec: dict) -> str:
+    return whole_gibibytes(2 * memory_bytes(spec["redis"]["resources"]["limits"]["memory"]))
+
+
+def image_reference(reference: str, registry: str | None) -> str:
+    """The image as pulled: with a mirror, its registry host is replaced by the mirror prefix."""
+    return f"{registry}/{reference.split('/', 1)[1]}" if registry else reference
+
+
+def image_version(reference: str) -> str:
+    """The tag of an image reference, or the start of its digest when it has no tag."""
+    name, _, digest = reference.partition("@")
+    last = name.rsplit("/", 1)[1]
+    return last.split(":", 1)[1] if ":" in last else digest.removeprefix("sha256:")[:12]
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_request: str
+    memory_request: str
+    memory_limit: str
+    cpu_limit: str | None
+
+    @classmethod
+    def of(cls, data: dict) -> Resources:
+        return cls(data["requests"]["cpu"], data["requests"]["memory"], data["limits"]["memory"], data["limits"].get("cpu"))
+
+    def as_k8s(self) -> dict:
+        limits = {"cpu": self.cpu_limit} if self.cpu_limit else {}
+        return {"limits": {**limits, "memory": self.memory_limit},
+                "requests": {"cpu": self.cpu_request, "memory": self.memory_request}}
+
+
+@dataclass(frozen=True)
+class Component:
+    """Redis or Sentinel pods, as the operator creates and labels them."""
+
+    kind: str  # "redis" or "sentinel"
+    cluster: str
+    replicas: int
+    port: int
+    image: str
+    resources: Resources
+    exporter_resources: Resources
+    exporter_port: int
+
+    @property
+    def workload_name(self) -> str:
+        return f"rf{self.kind[0]}-{self.cluster}"
+
+    @property
+    def selector(self) -> dict[str, str]:
+        """The operator's selector labels for this component's pods (never shared with another cluster)."""
+        return {
+            "app.kubernetes.io/component": self.kind,
+            "app.kubernetes.io/name": self.cluster,
+            "app.kubernetes.io/part-of": "redis-failover",
+        }
+
+
+@dataclass(frozen=True)
+class Client:
+    namespace: str
+    connection_name: str
+    pod_labels: tuple[tuple[str, str], ...]  # matchLabels; empty only for an explicit whole namespace
+
+    @property
+    def selects_whole_namespace(self) -> bool:
+        return not self.pod_labels
+
+    @property
+    def file_stem(self) -> str:
+        return f"{self.namespace}-{self.connection_name}"
+
+
+@dataclass(frozen=True)
+class Persistence:
+    size: str
+    storage_class: str | None
+    keep_after_deletion: bool
+
+    def as_storage(self) -> dict:
+        spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": self.size}}}
+        if self.storage_class:
+            spec["storageClassName"] = self.storage_class
+        return {"keepAfterDeletion": self.keep_after_deletion,
+                "persistentVolumeClaim": {"metadata": {"name": "redis-data"}, "spec": spec}}
+
+
+@dataclass(frozen=True)
+class Placement:
+    node_spread: str
+    zone_spread: str
+    dedicated_nodes: bool
+    priority_class: str | None
+
+    def affinity(self, component: Component) -> dict:
+        term = {"labelSelector": {"matchLabels": component.selector}, "topologyKey": "kubernetes.io/hostname"}
+        if self.node_spread == "hard":
+            return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"podAffinityTerm": term, "weight": 100}]}}
+
+    def topology_spread(self, component: Component) -> list[dict]:
+        if self.zone_spread == "none":
+            return []
+        return [{
+            "labelSelector": {"matchLabels": component.selector},
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule" if self.zone_spread == "hard" else "ScheduleAnyway",
+        }]
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        return {DEDICATED_NODE_LABEL: "redis"} if self.dedicated_nodes else {}
+
+    @property
+    def tolerations(self) -> list[dict]:
+        if not self.dedicated_nodes:
+            return []
+        return [{"effect": "NoSchedule", "key": DEDICATED_NODE_LABEL, "operator": "Equal", "value": "redis"}]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Everything ckredis renders for one spec."""
+
+    name: str
+    namespace: str
+    purpose: str
+    operator_version: str
+    operator_namespace: str
+    operator_labels: tuple[tuple[str, str], ...]
+    pull_policy: str
+    redis: Component
+    sentinel: Component
+    exporter_image: str
+    redis_config: tuple[str, ...]
+    sentinel_config: tuple[str, ...]
+    master_name: str
+    unique_master_name: bool
+    maxmemory: int
+    termination_grace_seconds: int
+    persistence: Persistence | None
+    backed_up: bool
+    auth_secret: str | None
+    connection_kind: str
+    cluster_domain: str
+    clients: tuple[Client, ...]
+    placement: Placement
+
+    @property
+    def quorum(self) -> int:
+        return self.sentinel.replicas // 2 + 1
+
+    @property
+    def sentinel_host(self) -> str:
+        return f"{self.sentinel.workload_name}.{self.namespace}.svc.{self.cluster_domain}"
+
+    @property
+    def access_label(self) -> str:
+        return f"elastisys.io/redis-{self.name}-access"
+
+    @property
+    def chart_version(self) -> str:
+        return __version__
+
+    @property
+    def app_version(self) -> str:
+        return image_version(self.redis.image)
+
+    def labels(self, component: str) -> dict[str, str]:
+        """Recommended labels for an object of the chart; `component` says which part of the cluster it is."""
+        return {
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/instance": self.name,
+            "app.kubernetes.io/managed-by": "Helm",
+            "app.kubernetes.io/name": "redis",
+            "app.kubernetes.io/part-of": "ckredis",
+            "helm.sh/chart": f"{self.name}-{self.chart_version}",
+        }
+
+    @property
+    def failover_labels(self) -> dict[str, str]:
+        """Labels on the RedisFailover. Only these survive labelWhitelist onto the operator's pods."""
+        return dict(sorted({**self.labels("redis-failover"), **({} if self.backed_up else {NOBACKUP_LABEL: "true"})}.items()))
+
+    @property
+    def label_whitelist(self) -> list[str]:
+        # Never empty: an empty whitelist propagates every RedisFailover label, and a chart version bump
+        # would then roll every pod.
+        return [f"^{NOBACKUP_LABEL.replace('.', '[.]')}$"]
+
+    @property
+    def connection_data(self) -> dict[str, str]:
+        return {
+            "REDIS_CLUSTER_NAME": self.name,
+            "REDIS_MASTER_NAME": self.master_name,
+            "REDIS_SENTINEL_HOST": self.sentinel_host,
+            "REDIS_SENTINEL_PORT": str(SENTINEL_PORT),
+        }
+
+    def supports(self, field: str) -> bool:
+        return field in OPERATOR_FIELDS[self.operator_version]
+
+    @property
+    def pod_security_context(self) -> dict:
+        return dict(POD_SECURITY_CONTEXT)
+
+    @property
+    def container_security_context(self) -> dict:
+        return dict(CONTAINER_SECURITY_CONTEXT)
+
+
+def build(spec_document: dict) -> Cluster:
+    """The model of a validated spec (defaults already applied)."""
+    meta, spec = spec_document["metadata"], spec_document["spec"]
+    name, purpose = meta["name"], purpose_of(spec)
+    images, redis, sentinel = spec["images"], spec["redis"], spec["sentinel"]
+    registry = images.get("registry")
+    unique_master = sentinel["uniqueMasterName"]
+    maxmemory = maxmemory_bytes(redis["resources"]["limits"]["memory"], maxmemory_percent(spec))
+    persistence = None
+    if purpose.persists:
+        stored = spec.get("persistence", {})
+        persistence = Persistence(stored.get("size") or default_persistence_size(spec), stored.get("storageClassName"),
+                                  stored.get("keepAfterDeletion", True))
+    return Cluster(
+        name=name,
+        namespace=meta["namespace"],
+        purpose=spec["purpose"],
+        operator_version=spec["operator"]["version"],
+        operator_namespace=spec["operator"]["namespace"],
+        operator_labels=tuple(sorted(spec["operator"]["podSelector"].items())),
+        pull_policy=images["pullPolicy"],
+        redis=Component("redis", name, redis["replicas"], redis["port"], image_reference(images["redis"], registry),
+                        Resources.of(redis["resources"]), Resources.of(redis["exporter"]["resources"]), REDIS_EXPORTER_PORT),
+        sentinel=Component("sentinel", name, sentinel["replicas"], SENTINEL_PORT, image_reference(images["sentinel"], registry),
+                           Resources.of(sentinel["resources"]), Resources.of(sentinel["exporter"]["resources"]),
+                           SENTINEL_EXPORTER_PORT),
+        exporter_image=image_reference(images["exporter"], registry),
+        redis_config=_redis_config(spec, maxmemory),
+        sentinel_config=_sentinel_config(sentinel["config"]),
+        master_name=name if unique_master else DEFAULT_MASTER_NAME,
+        unique_master_name=unique_master,
+        maxmemory=maxmemory,
+        termination_grace_seconds=redis["terminationGracePeriodSeconds"],
+        persistence=persistence,
+        backed_up=spec["backup"].get("enabled", purpose.backed_up),
+        auth_secret=spec.get("auth", {}).get("secretPath"),
+        connection_kind=spec["connection"]["kind"],
+        cluster_domain=spec["connection"]["clusterDomain"],
+        clients=tuple(sorted((_client(name, entry) for entry in spec["clients"]),
+                             key=lambda c: (c.namespace, c.connection_name))),
+        placement=Placement(spec["placement"]["nodeSpread"], spec["placement"]["zoneSpread"],
+                            spec["placement"]["dedicatedNodes"], spec["placement"].get("priorityClassName")),
+    )
+
+
+def connection_name(cluster_name: str, entry: dict) -> str:
+    return entry.get("connectionName", f"redis-{cluster_name}")
+
+
+def client_labels(cluster_name: str, entry: dict) -> tuple[tuple[str, str], ...]:
+    """The pod labels a client entry selects; empty means the whole namespace (only when asked for explicitly)."""
+    if entry.get("accessLabel"):
+        return ((f"elastisys.io/redis-{cluster_name}-access", ACCESS_LABEL_VALUE),)
+    return tuple(sorted(entry.get("podSelector", {}).items()))
+
+
+def _client(cluster_name: str, entry: dict) -> Client:
+    return Client(entry["namespace"], connection_name(cluster_name, entry), client_labels(cluster_name, entry))
+
+
+def _redis_config(spec: dict, maxmemory: int) -> tuple[str, ...]:
+    """customConfig lines: the operator applies each with CONFIG SET <first word> <rest>."""
+    config, purpose = spec["redis"]["config"], purpose_of(spec)
+    lines = [
+        f"maxmemory {maxmemory}",
+        f"maxmemory-policy {config.get('maxmemoryPolicy', purpose.maxmemory_policy)}",
+        f"maxclients {config['maxclients']}",
+        f"timeout {config['timeout']}",
+        f"tcp-keepalive {config['tcpKeepalive']}",
+        f"slowlog-log-slower-than {config['slowlogLogSlowerThan']}",
+        f"slowlog-max-len {config['slowlogMaxLen']}",
+    ]
+    if purpose.persists:
+        lines += ["appendonly yes", f"appendfsync {config.get('appendfsync', 'everysec')}", "save 900 1 300 10 60 10000"]
+    else:
+        lines += ["appendonly no", 'save ""']
+    return tuple(lines)
+
+
+def _sentinel_config(config: dict) -> tuple[str, ...]:
+    """customConfig lines: the operator applies each with SENTINEL SET <master> <first word> <rest>."""
+    return (
+        f"down-after-milliseconds {config['downAfterMilliseconds']}",
+        f"failover-timeout {config['failoverTimeout']}",
+        f"parallel-syncs {config['parallelSyncs']}",
+    )

@@ -1,0 +1,64 @@
+"""The stages in a straight line, as plain functions the CLI (and tests) call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import model, render, stream
+from generator.errors import CkredisError, Issue, SpecError
+from generator.load import load
+from generator.validate import validate
+
+
+@dataclass(frozen=True)
+class Rendered:
+    source: str
+    cluster: model.Cluster
+    files: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.cluster.name
+
+    def stream(self) -> str:
+        return stream.manifest_stream(self.name, render.manifests(self.cluster))
+
+
+def build_model(source: str) -> model.Cluster:
+    """Load, validate and model one spec; SpecError lists every problem in it."""
+    return model.build(validate(load(source)))
+
+
+def render_specs(sources: list[str]) -> list[Rendered]:
+    """Render every spec, or raise one SpecError with the problems of all of them (nothing is written)."""
+    rendered, issues = [], []
+    for source in sources:
+        try:
+            cluster = build_model(source)
+        except SpecError as error:
+            issues.extend(error.issues)
+            continue
+        rendered.append(Rendered(source, cluster, render.render_chart(cluster)))
+    issues.extend(_name_clashes(rendered))
+    if issues:
+        raise SpecError(issues)
+    return rendered
+
+
+def chart_dir(output: Path, item: Rendered) -> Path:
+    return output / item.name
+
+
+def _name_clashes(rendered: list[Rendered]) -> list[Issue]:
+    first: dict[str, str] = {}
+    clashes = []
+    for item in rendered:
+        if item.name in first:
+            clashes.append(Issue(1, 1, "metadata.name", f"{item.name!r} is also the name in {first[item.name]}; "
+                                 "both would render the same chart directory", "give each cluster its own name", item.source))
+        first.setdefault(item.name, item.source)
+    return clashes
+
+
+__all__ = ["CkredisError", "Rendered", "build_model", "chart_dir", "render_specs"]

@@ -1,0 +1,121 @@
+"""Cross-field rules the JSON Schema cannot express. Each yields (path, message, hint) for valid-shaped data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from generator.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
+                             maxmemory_percent, purpose_of)
+from generator.quantity import cpu_millicores, human_bytes, memory_bytes
+
+Finding = tuple[tuple, str, str]
+MIN_MAXMEMORY = 32 * 2**20
+
+# Spec fields that exist only for some operator releases: spec path -> (CRD field, needed capability).
+VERSIONED_FIELDS = {
+    ("spec", "sentinel", "uniqueMasterName"): ("sentinel.disableMyMaster", "disableMyMaster"),
+}
+
+
+def check(data: dict) -> Iterator[Finding]:
+    spec = data["spec"]
+    yield from _resources(spec)
+    yield from _memory(spec)
+    yield from _purpose(spec)
+    yield from _operator_version(data)
+    yield from _clients(data)
+
+
+def _resources(spec: dict) -> Iterator[Finding]:
+    blocks = {
+        ("spec", "redis", "resources"): spec["redis"]["resources"],
+        ("spec", "redis", "exporter", "resources"): spec["redis"]["exporter"]["resources"],
+        ("spec", "sentinel", "resources"): spec["sentinel"]["resources"],
+        ("spec", "sentinel", "exporter", "resources"): spec["sentinel"]["exporter"]["resources"],
+    }
+    for path, block in blocks.items():
+        requests, limits = block["requests"], block["limits"]
+        if memory_bytes(requests["memory"]) > memory_bytes(limits["memory"]):
+            yield (path + ("requests", "memory"), f"memory request {requests['memory']} is above the limit {limits['memory']}",
+                   "requests must not exceed limits")
+        if "cpu" in limits and cpu_millicores(requests["cpu"]) > cpu_millicores(limits["cpu"]):
+            yield (path + ("requests", "cpu"), f"cpu request {requests['cpu']} is above the limit {limits['cpu']}",
+                   "requests must not exceed limits")
+
+
+def _memory(spec: dict) -> Iterator[Finding]:
+    limit = spec["redis"]["resources"]["limits"]["memory"]
+    maxmemory = maxmemory_bytes(limit, maxmemory_percent(spec))
+    if maxmemory < MIN_MAXMEMORY:
+        yield (("spec", "redis", "resources", "limits", "memory"),
+               f"maxmemory would be {human_bytes(maxmemory)} ({maxmemory_percent(spec)}% of {limit}), below {human_bytes(MIN_MAXMEMORY)}",
+               "raise limits.memory or maxmemoryPercent")
+    size = spec.get("persistence", {}).get("size")
+    if size and memory_bytes(size) < 2 * maxmemory:
+        yield (("spec", "persistence", "size"),
+               f"{size} is less than twice maxmemory ({human_bytes(maxmemory)}); an AOF rewrite would not fit",
+               f"use at least {default_persistence_size(spec)}")
+
+
+def _purpose(spec: dict) -> Iterator[Finding]:
+    if purpose_of(spec).persists:
+        return
+    if "persistence" in spec:
+        yield (("spec", "persistence"), "a cache keeps nothing on disk", "remove persistence, or set purpose: session")
+    if "appendfsync" in spec["redis"]["config"]:
+        yield (("spec", "redis", "config", "appendfsync"), "a cache writes no append-only file",
+               "remove appendfsync, or set purpose: session")
+
+
+def _operator_version(data: dict) -> Iterator[Finding]:
+    version = data["spec"]["operator"]["version"]
+    for path, (crd_field, capability) in VERSIONED_FIELDS.items():
+        value = _get(data, path)
+        if value and capability not in OPERATOR_FIELDS[version]:
+            supported = [name for name, fields in OPERATOR_FIELDS.items() if capability in fields]
+            yield (path, f"needs {crd_field}, which the {version} operator's RedisFailover CRD does not have",
+                   f"set spec.operator.version to {' or '.join(supported)}, or remove it")
+
+
+def _clients(data: dict) -> Iterator[Finding]:
+    name, namespace = data["metadata"]["name"], data["metadata"]["namespace"]
+    seen: dict[tuple[str, str], int] = {}
+    selected: dict[str, list[tuple[int, frozenset]]] = {}
+    for index, entry in enumerate(data["spec"]["clients"]):
+        path = ("spec", "clients", index)
+        yield from _client_selection(entry, path)
+        if entry["namespace"] == namespace:
+            yield (path + ("namespace",), f"clients run in their own namespace, not in {namespace!r} with Redis",
+                   "move the application to its own namespace")
+        key = (entry["namespace"], connection_name(name, entry))
+        if key in seen:
+            yield (path, f"a second client creates {key[0]}/{key[1]} (entry {seen[key]} already does)",
+                   "give it another connectionName, or merge the entries")
+        seen.setdefault(key, index)
+        labels = frozenset(client_labels(name, entry))
+        for other_index, other in selected.get(entry["namespace"], []):
+            if labels <= other or other <= labels:
+                yield (path, f"selects pods that entry {other_index} in namespace {entry['namespace']!r} already selects",
+                       "use one entry per set of pods")
+                break
+        selected.setdefault(entry["namespace"], []).append((index, labels))
+
+
+def _client_selection(entry: dict, path: tuple) -> Iterator[Finding]:
+    ways = [key for key in ("podSelector", "accessLabel", "allowWholeNamespace") if entry.get(key)]
+    if not ways:
+        yield (path, "selects no pods",
+               "set podSelector, or accessLabel: true (or allowWholeNamespace: true to admit every pod)")
+    elif len(ways) > 1:
+        yield (path + (ways[1],), f"{ways[0]} and {ways[1]} both select pods; use exactly one", "")
+    for key in ("accessLabel", "allowWholeNamespace"):
+        if entry.get(key) is False:
+            yield (path + (key,), f"{key}: false has no effect", f"remove {key}")
+
+
+def _get(data: dict, path: tuple) -> object:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data

