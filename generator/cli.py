@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import typer
 
-from generator import __version__, pipeline, starter
+from generator import __version__, docs, pipeline, starter
 from generator.errors import CkredisError
 from generator.validate import schema
 from generator.write import differences, write_chart
@@ -102,9 +102,11 @@ def validate(specs: Specs) -> None:
 
 
 @app.command(name="schema")
-def print_schema() -> None:
+def print_schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference table (docs/spec.md) instead.")] = False,
+) -> None:
     """Print the JSON Schema of the spec."""
-    typer.echo(json.dumps(schema(), indent=2))
+    typer.echo(docs.spec_markdown() if markdown else json.dumps(schema(), indent=2), nl=not markdown)
 
 
 @app.command()

@@ -41,6 +41,11 @@ def validate(document: Document) -> dict:
     raise SpecError(issues)
 
 
+def validate_data(data: object, source: str = "<data>") -> dict:
+    """`validate` for data that did not come from a file (tests, fleet tooling)."""
+    return validate(Document(source, data))
+
+
 def with_defaults(data: object) -> dict:
     """A copy of valid data with every schema `default` filled in, outermost first."""
     filled = copy.deepcopy(data)

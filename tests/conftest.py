@@ -1,0 +1,59 @@
+"""Shared test helpers: repository paths, the real tools, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+TOOLS_BIN = REPO / ".tools" / "bin"
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+# scripts/test sets this: there, a missing tool is a failure, never a skip.
+REQUIRE_TOOLS = os.environ.get("CKREDIS_REQUIRE_TOOLS") == "1" or bool(os.environ.get("CI"))
+
+
+def tool(name: str) -> str:
+    """Path of a real tool installed by scripts/install-tools.sh; fails under CI, skips (visibly) elsewhere."""
+    candidate = TOOLS_BIN / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed: run scripts/install-tools.sh"
+    if REQUIRE_TOOLS:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def shared(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.exists():
+        pytest.fail(f"{path} is missing: tests need ../shared beside the checkout")
+    return path
+
+
+def ckredis(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a fresh process, as users do."""
+    result = subprocess.run([sys.executable, "-m", "generator", *args], input=stdin, capture_output=True, text=True,
+                            cwd=cwd or REPO, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def load_example(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def documents(stream: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(stream) if doc]
+
+
+@pytest.fixture(params=EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def example(request) -> Path:
+    return request.param
