@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from generator import __version__
+from generator.monitoring import Monitoring
 from generator.quantity import memory_bytes, whole_gibibytes
 
 SENTINEL_PORT = 26379
@@ -226,6 +227,7 @@ class Cluster:
     cluster_domain: str
     clients: tuple[Client, ...]
     placement: Placement
+    monitoring: Monitoring
 
     @property
     def quorum(self) -> int:
@@ -332,6 +334,7 @@ def build(spec_document: dict) -> Cluster:
                              key=lambda c: (c.namespace, c.connection_name))),
         placement=Placement(spec["placement"]["nodeSpread"], spec["placement"]["zoneSpread"],
                             spec["placement"]["dedicatedNodes"], spec["placement"].get("priorityClassName")),
+        monitoring=Monitoring.of(spec),
     )
 
 

@@ -14,7 +14,7 @@ from functools import cache
 import jinja2
 import yaml
 
-from generator import __version__
+from generator import __version__, monitoring
 from generator.model import Cluster
 from generator.paths import TEMPLATES_DIR
 
@@ -70,6 +70,7 @@ def manifests(cluster: Cluster) -> dict[str, str]:
     for client in cluster.clients:
         files[f"templates/connection-{client.file_stem}.yaml"] = _render(
             "chart/templates/connection.yaml.jinja", cluster, client=client)
+    files.update(monitoring.manifests(cluster))
     return files
 
 
@@ -83,6 +84,7 @@ def render_chart(cluster: Cluster) -> dict[str, str]:
     files["values.schema.json"] = _values_schema()
     files["README.md"] = _render("chart/README.md.jinja", cluster)
     files[".helmignore"] = _render("chart/helmignore.jinja", cluster)
+    files.update(monitoring.chart_files(cluster))
     return dict(sorted(files.items()))
 
 
