@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import typer
 
-from generator import __version__, docs, pipeline, starter
+from generator import __version__, access, docs, pipeline, starter
 from generator.errors import CkredisError
 from generator.validate import schema
 from generator.write import differences, write_chart
@@ -99,6 +99,16 @@ def validate(specs: Specs) -> None:
     """Check specs and report every problem as FILE:LINE:COL: PATH: message."""
     for item in pipeline.render_specs(specs):
         typer.echo(f"{item.source}: ok ({item.cluster.namespace}/{item.name}, {item.cluster.purpose})")
+
+
+@app.command()
+@_reporting
+def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads it from stdin.", metavar="SPEC")]) -> None:
+    """Print the flows the NetworkPolicies allow (from, to, ports, why); everything else is denied."""
+    rows = [("FROM", "TO", "PORTS", "WHY"), *access.connectivity_table(pipeline.build_model(spec))]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
 
 
 @app.command(name="schema")

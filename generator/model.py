@@ -6,6 +6,7 @@ only place these values; they decide nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -111,11 +112,32 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """A group of pods that takes part in a flow: pods matching `labels` in `namespace` (all pods if empty)."""
+
+    key: str  # identifier in diagrams
+    title: str  # how reviewers read it
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Pods outside this cluster that the NetworkPolicies admit."""
+
+    operator: Endpoint
+    prometheus: Endpoint
+    blackbox: Endpoint
+    dns: Endpoint
+
+
+@dataclass(frozen=True)
 class Component:
     """Redis or Sentinel pods, as the operator creates and labels them."""
 
     kind: str  # "redis" or "sentinel"
     cluster: str
+    namespace: str
     replicas: int
     port: int
     image: str
@@ -136,16 +158,24 @@ class Component:
             "app.kubernetes.io/part-of": "redis-failover",
         }
 
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.kind, f"{self.kind} pods {self.workload_name} in {self.namespace}", self.namespace,
+                        tuple(sorted(self.selector.items())))
+
 
 @dataclass(frozen=True)
 class Client:
     namespace: str
     connection_name: str
     pod_labels: tuple[tuple[str, str], ...]  # matchLabels; empty only for an explicit whole namespace
+    egress_policy: bool
 
     @property
-    def selects_whole_namespace(self) -> bool:
-        return not self.pod_labels
+    def endpoint(self) -> Endpoint:
+        pods = ", ".join(f"{key}={value}" for key, value in self.pod_labels) or "all pods"
+        key = "client_" + re.sub(r"[^A-Za-z0-9]", "_", f"{self.namespace}_{self.connection_name}")
+        return Endpoint(key, f"clients in {self.namespace} ({pods})", self.namespace, self.pod_labels)
 
     @property
     def file_stem(self) -> str:
@@ -227,11 +257,20 @@ class Cluster:
     cluster_domain: str
     clients: tuple[Client, ...]
     placement: Placement
+    peers: Peers
     monitoring: Monitoring
 
     @property
     def quorum(self) -> int:
         return self.sentinel.replicas // 2 + 1
+
+    @property
+    def pods_selector(self) -> dict:
+        """Selects the Redis and Sentinel pods of this cluster and nothing else (not a second cluster in the namespace)."""
+        return {
+            "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In", "values": ["redis", "sentinel"]}],
+            "matchLabels": {"app.kubernetes.io/name": self.name, "app.kubernetes.io/part-of": "redis-failover"},
+        }
 
     @property
     def sentinel_host(self) -> str:
@@ -313,9 +352,9 @@ def build(spec_document: dict) -> Cluster:
         operator_namespace=spec["operator"]["namespace"],
         operator_labels=tuple(sorted(spec["operator"]["podSelector"].items())),
         pull_policy=images["pullPolicy"],
-        redis=Component("redis", name, redis["replicas"], redis["port"], image_reference(images["redis"], registry),
+        redis=Component("redis", name, meta["namespace"], redis["replicas"], redis["port"], image_reference(images["redis"], registry),
                         Resources.of(redis["resources"]), Resources.of(redis["exporter"]["resources"]), REDIS_EXPORTER_PORT),
-        sentinel=Component("sentinel", name, sentinel["replicas"], SENTINEL_PORT, image_reference(images["sentinel"], registry),
+        sentinel=Component("sentinel", name, meta["namespace"], sentinel["replicas"], SENTINEL_PORT, image_reference(images["sentinel"], registry),
                            Resources.of(sentinel["resources"]), Resources.of(sentinel["exporter"]["resources"]),
                            SENTINEL_EXPORTER_PORT),
         exporter_image=image_reference(images["exporter"], registry),
@@ -334,7 +373,21 @@ def build(spec_document: dict) -> Cluster:
                              key=lambda c: (c.namespace, c.connection_name))),
         placement=Placement(spec["placement"]["nodeSpread"], spec["placement"]["zoneSpread"],
                             spec["placement"]["dedicatedNodes"], spec["placement"].get("priorityClassName")),
+        peers=_peers(spec),
         monitoring=Monitoring.of(spec),
+    )
+
+
+def _peers(spec: dict) -> Peers:
+    def endpoint(key: str, title: str, peer: dict) -> Endpoint:
+        return Endpoint(key, f"{title} in {peer['namespace']}", peer["namespace"], tuple(sorted(peer["podSelector"].items())))
+
+    policy = spec["networkPolicy"]
+    return Peers(
+        operator=endpoint("operator", "the operator", spec["operator"]),
+        prometheus=endpoint("prometheus", "Prometheus", policy["prometheus"]),
+        blackbox=endpoint("blackbox", "blackbox exporter", policy["blackboxExporter"]),
+        dns=endpoint("dns", "cluster DNS", policy["dns"]),
     )
 
 
@@ -350,7 +403,8 @@ def client_labels(cluster_name: str, entry: dict) -> tuple[tuple[str, str], ...]
 
 
 def _client(cluster_name: str, entry: dict) -> Client:
-    return Client(entry["namespace"], connection_name(cluster_name, entry), client_labels(cluster_name, entry))
+    return Client(entry["namespace"], connection_name(cluster_name, entry), client_labels(cluster_name, entry),
+                  entry["egressPolicy"])
 
 
 def _redis_config(spec: dict, maxmemory: int) -> tuple[str, ...]:

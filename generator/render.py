@@ -14,7 +14,7 @@ from functools import cache
 import jinja2
 import yaml
 
-from generator import __version__, monitoring
+from generator import __version__, access, monitoring
 from generator.model import Cluster
 from generator.paths import TEMPLATES_DIR
 
@@ -70,6 +70,8 @@ def manifests(cluster: Cluster) -> dict[str, str]:
     for client in cluster.clients:
         files[f"templates/connection-{client.file_stem}.yaml"] = _render(
             "chart/templates/connection.yaml.jinja", cluster, client=client)
+    for policy in access.policies(cluster):
+        files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", cluster, policy=policy)
     files.update(monitoring.manifests(cluster))
     return files
 
@@ -89,7 +91,7 @@ def render_chart(cluster: Cluster) -> dict[str, str]:
 
 
 def _render(template: str, cluster: Cluster, **extra: object) -> str:
-    return environment().get_template(template).render(m=cluster, **extra)
+    return environment().get_template(template).render(m=cluster, access=access, **extra)
 
 
 def _values_schema() -> str:
