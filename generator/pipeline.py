@@ -15,6 +15,7 @@ from generator.validate import validate
 class Rendered:
     source: str
     cluster: model.Cluster
+    manifests: dict[str, str]
     files: dict[str, str]
 
     @property
@@ -22,7 +23,7 @@ class Rendered:
         return self.cluster.name
 
     def stream(self) -> str:
-        return stream.manifest_stream(self.name, render.manifests(self.cluster))
+        return stream.manifest_stream(self.name, self.manifests)
 
 
 def build_model(source: str) -> model.Cluster:
@@ -39,7 +40,8 @@ def render_specs(sources: list[str]) -> list[Rendered]:
         except SpecError as error:
             issues.extend(error.issues)
             continue
-        rendered.append(Rendered(source, cluster, render.render_chart(cluster)))
+        objects = render.manifests(cluster)
+        rendered.append(Rendered(source, cluster, objects, render.render_chart(cluster, objects)))
     issues.extend(_name_clashes(rendered))
     if issues:
         raise SpecError(issues)

@@ -23,11 +23,40 @@ HEADER = f"# {MARKER}: do not edit. Change the spec and run `ckredis render`."
 HELM_LEFT_DELIM = re.compile(r"\{\{")
 
 
-class _Dumper(yaml.SafeDumper):
-    """Indents list items under their key, as kubectl and Helm charts do."""
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
+
+@cache
+def _scalar_text(value: object) -> str:
+    """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
+    if isinstance(value, str) and ("\n" in value or "\r" in value):
+        return json.dumps(value, ensure_ascii=False)  # a double-quoted scalar that stays on one line
+    return yaml.dump(value, Dumper=_Dumper, width=10**6, allow_unicode=True).removesuffix("...\n").rstrip("\n")
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return "{}" if isinstance(value, dict) else "[]"
+    return _scalar_text(value)
+
+
+def _lines(value: object, indent: int) -> list[str]:
+    """Block-style lines of a non-empty mapping or sequence; list items are indented under their key."""
+    pad, lines = " " * indent, []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list, tuple)) and item:
+                lines += [f"{pad}{_scalar(key)}:", *_lines(item, indent + 2)]
+            else:
+                lines.append(f"{pad}{_scalar(key)}: {_scalar(item)}")
+        return lines
+    for item in value:
+        if isinstance(item, (dict, list, tuple)) and item:
+            nested = _lines(item, indent + 2)
+            lines += [f"{pad}- {nested[0][indent + 2:]}", *nested[1:]]
+        else:
+            lines.append(f"{pad}- {_scalar(item)}")
+    return lines
 
 
 def to_yaml(value: object, indent: int = 0) -> str:
@@ -35,9 +64,9 @@ def to_yaml(value: object, indent: int = 0) -> str:
 
     Every value from a spec passes through here, so it is quoted exactly when YAML would misread it.
     """
-    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=10**6, allow_unicode=True)
-    text = text.removesuffix("...\n").rstrip("\n")
-    return text.replace("\n", "\n" + " " * indent)
+    if isinstance(value, (dict, list, tuple)) and value:
+        return ("\n" + " " * indent).join(_lines(value, 0))
+    return _scalar(value)
 
 
 @cache
@@ -76,9 +105,12 @@ def manifests(cluster: Cluster) -> dict[str, str]:
     return files
 
 
-def render_chart(cluster: Cluster) -> dict[str, str]:
-    """Every file of the chart directory, keyed by its path relative to the chart root."""
-    files = {path: helm_literal(text) for path, text in manifests(cluster).items()}
+def render_chart(cluster: Cluster, objects: dict[str, str] | None = None) -> dict[str, str]:
+    """Every file of the chart directory, keyed by its path relative to the chart root.
+
+    `objects` are the cluster's manifests when the caller already rendered them.
+    """
+    files = {path: helm_literal(text) for path, text in (objects or manifests(cluster)).items()}
     files["templates/NOTES.txt"] = "{{- /* " + MARKER + ": do not edit. */ -}}\n" + helm_literal(
         _render("chart/templates/NOTES.txt.jinja", cluster))
     files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", cluster)

@@ -15,6 +15,7 @@ INSTALL_ORDER = (
     "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
     "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap",
 )
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DOCUMENT_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
 
 
@@ -28,7 +29,7 @@ def manifest_stream(chart_name: str, manifests: dict[str, str]) -> str:
     for path in sorted(manifests):
         for document in _DOCUMENT_SEPARATOR.split(manifests[path].strip()):
             if document.strip():
-                kind = (yaml.safe_load(document) or {}).get("kind", "")
+                kind = (yaml.load(document, Loader=_Loader) or {}).get("kind", "")
                 documents.append((_kind_rank(kind), f"{chart_name}/{path}", document.strip()))
     documents.sort(key=lambda item: item[0])  # stable: path order within a kind
     return "".join(f"---\n# Source: {source}\n{document}\n" for _, source, document in documents)
