@@ -14,6 +14,7 @@ from generator.validate import validate
 @dataclass(frozen=True)
 class Rendered:
     source: str
+    name_position: tuple[int, int]
     cluster: model.Cluster
     manifests: dict[str, str]
     files: dict[str, str]
@@ -31,17 +32,21 @@ def build_model(source: str) -> model.Cluster:
     return model.build(validate(load(source)))
 
 
+
+
 def render_specs(sources: list[str]) -> list[Rendered]:
     """Render every spec, or raise one SpecError with the problems of all of them (nothing is written)."""
     rendered, issues = [], []
     for source in sources:
         try:
-            cluster = build_model(source)
+            document = load(source)
+            cluster = model.build(validate(document))
         except SpecError as error:
             issues.extend(error.issues)
             continue
         objects = render.manifests(cluster)
-        rendered.append(Rendered(source, cluster, objects, render.render_chart(cluster, objects)))
+        rendered.append(Rendered(source, document.position(("metadata", "name")), cluster, objects,
+                                 render.render_chart(cluster, objects)))
     issues.extend(_name_clashes(rendered))
     if issues:
         raise SpecError(issues)
@@ -57,8 +62,9 @@ def _name_clashes(rendered: list[Rendered]) -> list[Issue]:
     clashes = []
     for item in rendered:
         if item.name in first:
-            clashes.append(Issue(1, 1, "metadata.name", f"{item.name!r} is also the name in {first[item.name]}; "
-                                 "both would render the same chart directory", "give each cluster its own name", item.source))
+            clashes.append(Issue(*item.name_position, "metadata.name", f"{item.name!r} is also the name in "
+                                 f"{first[item.name]}; both would render the same chart directory",
+                                 "give each cluster its own name", item.source))
         first.setdefault(item.name, item.source)
     return clashes
 
