@@ -173,3 +173,15 @@ def test_the_proof_can_fail(tmp_path):
     relevant = {f for f in flows if f[0] in own_pods or f[1] in own_pods or f[0] in client_pods}
     extra = relevant - intended
     assert any(src.startswith(f"{UNRELATED}/") for src, *_ in extra)
+
+
+def test_policies_come_before_the_pods(example):
+    """Gatekeeper wants a selecting NetworkPolicy before pods start: Helm's order and Argo CD's sync waves agree."""
+    from conftest import ckredis
+
+    docs = documents(ckredis("render", "--stdout", str(example)).stdout)
+    kinds = [doc["kind"] for doc in docs]
+    assert max(i for i, kind in enumerate(kinds) if kind == "NetworkPolicy") < kinds.index("RedisFailover")
+    wave = lambda doc: int(doc["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0"))  # noqa: E731
+    failover_wave = wave(docs[kinds.index("RedisFailover")])
+    assert all(wave(doc) < failover_wave for doc in docs if doc["kind"] == "NetworkPolicy")
