@@ -14,11 +14,12 @@ import functools
 from collections.abc import Callable
 
 import typer
+import yaml
 
 from generator import __version__, access, docs, pipeline, starter
-from generator.errors import CkredisError
-from generator.validate import schema
-from generator.write import differences, write_chart
+from generator.errors import CkredisError, SpecError
+from generator.validate import schema, validate_data
+from generator.write import check_writable, differences, write_chart
 
 app = typer.Typer(
     add_completion=False,
@@ -88,6 +89,8 @@ def render(
             typer.echo(f"{len(stale)} file(s) differ; run `ckredis render` and commit the result", err=True)
             raise typer.Exit(1)
         return
+    for item in rendered:  # refuse before writing any chart, so a refusal changes nothing
+        check_writable(pipeline.chart_dir(output, item))
     for item in rendered:
         changed = write_chart(item.files, pipeline.chart_dir(output, item))
         typer.echo(f"{'wrote' if changed else 'unchanged'} {pipeline.chart_dir(output, item)}/ ({len(item.files)} files)")
@@ -127,8 +130,16 @@ def init(
     namespace: Annotated[str, typer.Option(help="Namespace of the Redis pods.")] = "redis-system",
 ) -> None:
     """Print a commented starter spec (redirect it to a file)."""
-    typer.echo(starter.starter_spec(name, purpose, namespace), nl=False)
+    text = starter.starter_spec(name, purpose, namespace)
+    try:  # the starter must validate as written: refuse names and values that would not
+        validate_data(yaml.safe_load(text), "ckredis init")
+    except SpecError as error:
+        raise typer.BadParameter("; ".join(f"{issue.path}: {issue.message}" + (f" (hint: {issue.hint})" if issue.hint else "")
+                                          for issue in error.issues)) from None
+    except yaml.YAMLError:
+        raise typer.BadParameter(f"{name!r} and {namespace!r} must be plain DNS names") from None
+    typer.echo(text, nl=False)
 
 
 def main() -> None:
-    app()
+    app(prog_name="ckredis")  # also under `python -m generator`

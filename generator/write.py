@@ -22,18 +22,24 @@ _RENAME_EXCHANGE = 2
 
 
 def existing_files(chart_dir: Path) -> dict[str, bytes]:
-    """Files under chart_dir by relative POSIX path (symlinks included, never followed)."""
+    """Everything but directories under chart_dir by relative POSIX path (symlinks, fifos and sockets
+    included with empty content, never followed or opened)."""
     if not chart_dir.is_dir():
         return {}
     found = {}
-    for path in sorted(chart_dir.rglob("*")):
-        if path.is_symlink() or path.is_file():
-            found[path.relative_to(chart_dir).as_posix()] = b"" if path.is_symlink() else path.read_bytes()
+    try:
+        for path in sorted(chart_dir.rglob("*")):
+            if path.is_symlink() or not path.is_dir():
+                regular = path.is_file() and not path.is_symlink()
+                found[path.relative_to(chart_dir).as_posix()] = path.read_bytes() if regular else b""
+    except OSError as error:
+        raise OutputError(f"{error.filename or chart_dir}: cannot read: {error.strerror or error}") from None
     return found
 
 
 def differences(files: dict[str, str], chart_dir: Path) -> list[str]:
     """Paths (relative to chart_dir) that a write would create, change or delete, sorted."""
+    _require_directory(chart_dir)
     current = existing_files(chart_dir)
     wanted = {path: text.encode() for path, text in files.items()}
     return sorted(path for path in current.keys() | wanted.keys() if current.get(path) != wanted.get(path))
@@ -45,20 +51,30 @@ def foreign_files(chart_dir: Path) -> list[str]:
             if MARKER.encode() not in content[:512] or (chart_dir / path).is_symlink()]
 
 
-def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
-    """Replace chart_dir with exactly `files`; False when it already matched (nothing is touched)."""
-    if chart_dir.exists() and not chart_dir.is_dir():
-        raise OutputError(f"{chart_dir}: exists and is not a directory")
+def check_writable(chart_dir: Path) -> None:
+    """Raise OutputError if writing chart_dir would replace something that is not a ckredis chart."""
+    _require_directory(chart_dir)
     foreign = foreign_files(chart_dir)
     if foreign:
         listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
         raise OutputError(f"{chart_dir}: holds files ckredis did not generate ({listed}); "
                           "move them out of the chart directory, then render again")
+
+
+def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
+    """Replace chart_dir with exactly `files`; False when it already matched (nothing is touched)."""
+    check_writable(chart_dir)
     if not differences(files, chart_dir):
         return False
-    chart_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
+    if chart_dir.parent.exists() and not chart_dir.parent.is_dir():
+        raise OutputError(f"{chart_dir.parent}: the output directory exists and is not a directory")
     try:
+        chart_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
+    except OSError as error:
+        raise OutputError(f"{chart_dir.parent}: cannot write to the output directory: {error.strerror or error}") from None
+    try:
+        staging.chmod(_directory_mode())  # mkdtemp makes it 0700; a chart is as readable as any new directory
         for relative, text in files.items():
             _write_file(staging / relative, text)
         _fsync(staging)
@@ -67,9 +83,22 @@ def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
         else:
             os.rename(staging, chart_dir)
         _fsync(chart_dir.parent)
+    except OSError as error:
+        raise OutputError(f"{chart_dir}: cannot write the chart: {error.strerror or error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return True
+
+
+def _require_directory(chart_dir: Path) -> None:
+    if chart_dir.exists() and not chart_dir.is_dir():
+        raise OutputError(f"{chart_dir}: exists and is not a directory")
+
+
+def _directory_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 def _write_file(path: Path, text: str) -> None:

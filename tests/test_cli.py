@@ -1,0 +1,230 @@
+"""The command line as users meet it: version, help, schema, docs freshness, init, stdin, exit codes."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import EXAMPLES, REPO, ckredis, documents
+from generator import __version__
+from generator.pipeline import render_specs
+
+MODELINE = "# yaml-language-server: $schema="
+
+
+def printed_schema() -> dict:
+    result = ckredis("schema")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# ---------------------------------------------------------------- version and help
+
+
+def test_version():
+    result = ckredis("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"ckredis {__version__}\n", "")
+
+
+def test_the_console_script_is_declared():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"ckredis": "generator.cli:main"}
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_help_lists_the_commands_and_shows_examples():
+    result = ckredis("--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("render", "validate", "schema", "init"):
+        assert f"  {command} " in result.stdout
+    assert "Examples:" in result.stdout
+    for example in ("ckredis init cache > cache.yaml", "ckredis render --check examples/*.yaml",
+                    "ckredis render cache.yaml --stdout | kubectl apply -f -"):
+        assert example in result.stdout
+
+
+def test_render_help_shows_its_options_and_examples():
+    result = ckredis("render", "--help")
+    assert result.returncode == 0
+    for option in ("--output", "--check", "--stdout", "Examples:", "ckredis render examples/*.yaml -o output"):
+        assert option in result.stdout
+
+
+def test_no_arguments_shows_help():
+    result = ckredis()
+    assert "Usage: ckredis" in result.stdout + result.stderr
+    assert "Commands:" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- schema and its docs
+
+
+def test_schema_prints_a_valid_draft_2020_12_schema_equal_to_the_shipped_one():
+    schema = printed_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == json.loads((REPO / "schemas" / "ckredis-spec.schema.json").read_text())
+
+
+def test_every_example_validates_against_the_printed_schema():
+    validator = jsonschema.Draft202012Validator(printed_schema())
+    for path in EXAMPLES:
+        errors = [error.message for error in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], f"{path.name}: {errors}"
+
+
+def test_docs_spec_md_is_fresh():
+    result = ckredis("schema", "--markdown")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (REPO / "docs" / "spec.md").read_text(encoding="utf-8"), \
+        "run `ckredis schema --markdown > docs/spec.md` and commit it"
+
+
+def _schema_nodes(node: object, path: str):
+    """Every subschema, by a readable path: under properties, $defs, items and the other keywords that hold one."""
+    if not isinstance(node, dict):
+        return
+    yield path, node
+    for name, sub in node.get("properties", {}).items():
+        yield from _schema_nodes(sub, f"{path}.{name}")
+    for name, sub in node.get("$defs", {}).items():
+        yield from _schema_nodes(sub, f"$defs.{name}")
+    for key in ("items", "additionalProperties", "propertyNames", "not", "if", "then", "else", "contains"):
+        yield from _schema_nodes(node.get(key), f"{path}<{key}>")
+    for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        for index, sub in enumerate(node.get(key, [])):
+            yield from _schema_nodes(sub, f"{path}<{key}[{index}]>")
+    for name, sub in node.get("patternProperties", {}).items():
+        yield from _schema_nodes(sub, f"{path}<{name}>")
+
+
+def test_every_field_has_a_description_and_an_example_and_every_object_is_closed():
+    schema = printed_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    problems, fields = [], 0
+    for path, node in _schema_nodes(schema, "spec-root"):
+        named = path.split(".")[-1] if "." in path else None
+        is_field = named is not None and "<" not in named  # a property or a $defs entry
+        if is_field:
+            fields += 1
+            if not str(node.get("description", "")).strip():
+                problems.append(f"{path}: no description")
+            if not node.get("examples"):
+                problems.append(f"{path}: no examples")
+            for example in node.get("examples", []):
+                # an example must itself be valid where it stands
+                sub = {"$defs": schema["$defs"], **node}
+                if not jsonschema.Draft202012Validator(sub).is_valid(example):
+                    problems.append(f"{path}: example {example!r} is invalid")
+        if node.get("type") == "object" or "properties" in node:
+            closed = node.get("additionalProperties") is False
+            # A map (labels): no fixed keys, every key and value constrained instead.
+            is_map = ("properties" not in node and isinstance(node.get("additionalProperties"), dict)
+                      and "propertyNames" in node and "maxProperties" in node)
+            if not (closed or is_map):
+                problems.append(f"{path}: object without additionalProperties: false")
+    assert fields > 50
+    assert problems == []
+    assert validator.is_valid(yaml.safe_load(EXAMPLES[0].read_text()))
+
+
+# ---------------------------------------------------------------- init
+
+
+@pytest.mark.parametrize("purpose", ["cache", "session"])
+def test_init_writes_a_starter_that_validates_and_renders_as_written(tmp_path, purpose):
+    result = ckredis("init", f"my-{purpose}", "--purpose", purpose, "--namespace", "apps")
+    assert result.returncode == 0, result.stderr
+    starter = result.stdout
+    first = starter.splitlines()[0]
+    assert first == MODELINE + printed_schema()["$id"]
+    assert "#" in starter.split("\n", 1)[1], "the starter is commented"
+
+    validated = ckredis("validate", "-", stdin=starter)
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout == f"-: ok (apps/my-{purpose}, {purpose})\n"
+
+    rendered = ckredis("render", "-", "-o", str(tmp_path), stdin=starter)
+    assert rendered.returncode == 0, rendered.stderr
+    assert rendered.stdout.startswith(f"wrote {tmp_path / f'my-{purpose}'}/")
+    failover = yaml.safe_load((tmp_path / f"my-{purpose}" / "templates" / "redisfailover.yaml").read_text())
+    assert failover["metadata"] == {**failover["metadata"], "name": f"my-{purpose}", "namespace": "apps"}
+    policy = "noeviction" if purpose == "session" else "allkeys-lru"
+    assert f"maxmemory-policy {policy}" in failover["spec"]["redis"]["customConfig"]
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["init", "Bad_Name"], "metadata.name"),
+    (["init", "cache", "--purpose", "archive"], "spec.purpose"),
+    (["init", "cache", "--namespace", "Apps"], "metadata.namespace"),
+    (["init", "x" * 49], "longer than 48"),
+    (["init", "a: b"], "must be plain DNS names"),
+])
+def test_init_refuses_what_would_not_validate(args, complaint):
+    result = ckredis(*args)
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    assert complaint in result.stderr
+
+
+# ---------------------------------------------------------------- stdin, usage errors, validate
+
+
+def test_render_reads_a_spec_from_stdin(tmp_path):
+    spec = EXAMPLES[0]
+    from_stdin = ckredis("render", "-", "-o", str(tmp_path / "a"), stdin=spec.read_text())
+    from_file = ckredis("render", str(spec), "-o", str(tmp_path / "b"))
+    assert from_stdin.returncode == from_file.returncode == 0, from_stdin.stderr
+    (item,) = render_specs([str(spec)])
+    for path, text in item.files.items():
+        assert (tmp_path / "a" / item.name / path).read_text() == text
+
+    stream = ckredis("render", "-", "--stdout", stdin=spec.read_text())
+    assert stream.returncode == 0
+    assert stream.stdout == ckredis("render", str(spec), "--stdout").stdout
+    assert any(doc["kind"] == "RedisFailover" for doc in documents(stream.stdout))
+
+
+def test_stdout_and_check_together_are_a_usage_error(tmp_path):
+    result = ckredis("render", "--stdout", "--check", str(EXAMPLES[0]), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "--check and --stdout exclude each other" in result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["render", "--no-such-option", "x.yaml"], "No such option"),
+    (["no-such-command"], "No such command"),
+    (["render"], "Missing argument"),
+    (["validate"], "Missing argument"),
+])
+def test_usage_errors_are_exit_2(args, complaint):
+    result = ckredis(*args)
+    assert result.returncode == 2
+    assert complaint in result.stderr
+
+
+def test_validate_prints_an_ok_line_per_example():
+    result = ckredis("validate", *map(str, EXAMPLES))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(EXAMPLES)
+    for path, line in zip(EXAMPLES, lines):
+        data = yaml.safe_load(path.read_text())
+        meta = data["metadata"]
+        assert line == f"{path}: ok ({meta['namespace']}/{meta['name']}, {data['spec']['purpose']})"
+
+
+def test_validate_reports_a_bad_spec_with_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path(EXAMPLES[0]).read_text().replace("purpose: cache", "purpose: archive"))
+    result = ckredis("validate", str(bad))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{bad}:" in result.stderr and "spec.purpose" in result.stderr

@@ -1,0 +1,280 @@
+"""The rendered customConfig works on a real Redis 7 and a real Sentinel, applied the way the operator applies it.
+
+The Spotahome operator (service/redis/client.go) splits each `spec.redis.customConfig` line at spaces: the
+first word is the parameter, the rest (joined by single spaces) the value, and a line of exactly two words
+whose value is `""` means the empty string (the `save ""` style). It sends `CONFIG SET <param> <value>` to
+every Redis (after prepending `replica-priority 100`) and `SENTINEL SET <master> <param> <value>` to every
+Sentinel for each `spec.sentinel.customConfig` line. A line that Redis rejects fails the reconcile, so each
+line must come back OK, and CONFIG GET / SENTINEL MASTER must then report the intended value.
+
+One redis-server and one redis-sentinel serve the whole module; every case restores what it changed.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from conftest import EXAMPLES, documents, load_example, tool
+from generator import starter
+from generator.pipeline import Rendered, render_specs
+
+OPERATOR_PREPENDED = "replica-priority 100"  # the operator adds this line before the user's
+STARTERS = ("cache", "session")
+CASES = [f"example:{path.stem}" for path in EXAMPLES] + [f"init:{purpose}" for purpose in STARTERS]
+MEMORY_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+                "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def operator_split(line: str) -> tuple[str, str]:
+    """getConfigParameters() of the operator, restated: (parameter, value)."""
+    words = line.split(" ")
+    assert len(words) >= 2, f"the operator rejects {line!r} as malformed (it needs '<param> <value>')"
+    if len(words) == 2 and words[1] == '""':
+        return words[0], ""
+    return words[0], " ".join(words[1:])
+
+
+def memory_limit_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity in bytes, parsed here independently of generator.quantity."""
+    number = quantity.rstrip("kMGTi")
+    return int(number) * MEMORY_UNITS[quantity[len(number):]]
+
+
+# ---------------------------------------------------------------- the real servers
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(binary: str, conf: Path, log: Path, port: int) -> tuple[subprocess.Popen, redis.Redis]:
+    process = subprocess.Popen([binary, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT)
+    # RESP2, as the operator's go-redis v8 speaks it: replies are flat lists, not RESP3 maps.
+    client = redis.Redis(host="127.0.0.1", port=port, protocol=2, decode_responses=True, socket_timeout=5)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            return process, client
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                text = log.read_text(errors="replace") if log.exists() else "(no log)"
+                pytest.fail(f"{binary} did not start on 127.0.0.1:{port}:\n{text[-2000:]}")
+            time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Servers:
+    redis: redis.Redis
+    redis_port: int
+    sentinel: redis.Redis
+    baseline: dict[str, str]  # CONFIG GET * before any case
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory) -> Servers:
+    server_bin, sentinel_bin = tool("redis-server"), tool("redis-sentinel")
+    work = tmp_path_factory.mktemp("redis")
+    redis_port, sentinel_port = _free_port(), _free_port()
+    (work / "redis.conf").write_text(
+        f"bind 127.0.0.1\nport {redis_port}\nprotected-mode yes\ndaemonize no\nsave \"\"\nappendonly no\n"
+        f"dir {work}\nlogfile {work / 'redis.log'}\n")
+    # Sentinel rewrites its config file: it must be writable. Masters are added per case with SENTINEL MONITOR.
+    (work / "sentinel.conf").write_text(
+        f"bind 127.0.0.1\nport {sentinel_port}\nprotected-mode yes\ndaemonize no\ndir {work}\n"
+        f"logfile {work / 'sentinel.log'}\n")
+    started = []
+    try:
+        server, server_client = _start(server_bin, work / "redis.conf", work / "redis.log", redis_port)
+        started.append(server)
+        sentinel, sentinel_client = _start(sentinel_bin, work / "sentinel.conf", work / "sentinel.log", sentinel_port)
+        started.append(sentinel)
+        assert server_client.info("server")["redis_version"].startswith("7."), "these tests target Redis 7"
+        assert sentinel_client.info("server")["redis_mode"] == "sentinel"
+        yield Servers(server_client, redis_port, sentinel_client, server_client.config_get("*"))
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+@pytest.fixture
+def real(servers):
+    """The servers, with every Redis parameter a case set restored and every monitored master removed after it."""
+    yield servers
+    changed = {name: value for name, value in servers.redis.config_get("*").items() if servers.baseline.get(name) != value}
+    for name in changed:
+        servers.redis.execute_command("CONFIG", "SET", name, servers.baseline[name])
+    for master in servers.sentinel.execute_command("SENTINEL", "MASTERS"):
+        servers.sentinel.execute_command("SENTINEL", "REMOVE", _pairs(master)["name"])
+
+
+# ---------------------------------------------------------------- what the operator does
+
+
+def apply_redis_line(client: redis.Redis, line: str) -> tuple[str, str]:
+    """CONFIG SET as the operator sends it; asserts Redis answered OK and CONFIG GET reads the value back."""
+    parameter, value = operator_split(line)
+    reply = client.execute_command("CONFIG", "SET", parameter, value)
+    assert reply == "OK", f"CONFIG SET {parameter} {value!r} answered {reply!r}"
+    read_back = client.execute_command("CONFIG", "GET", parameter)
+    assert _pairs(read_back) == {parameter: value}, f"{line!r}: CONFIG GET answered {read_back!r}"
+    return parameter, value
+
+
+def apply_sentinel_line(client: redis.Redis, master: str, line: str) -> tuple[str, str]:
+    """SENTINEL SET as the operator sends it; asserts OK and that SENTINEL MASTER reports the value."""
+    parameter, value = operator_split(line)
+    reply = client.execute_command("SENTINEL", "SET", master, parameter, value)
+    assert reply == "OK", f"SENTINEL SET {master} {parameter} {value!r} answered {reply!r}"
+    reported = _pairs(client.execute_command("SENTINEL", "MASTER", master))
+    assert reported.get(parameter) == value, f"{line!r}: SENTINEL MASTER {master} reports {reported.get(parameter)!r}"
+    return parameter, value
+
+
+def _pairs(reply: list | dict) -> dict[str, str]:
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def _render_case(case: str, tmp_path: Path) -> tuple[dict, Rendered]:
+    kind, name = case.split(":")
+    if kind == "example":
+        path = next(path for path in EXAMPLES if path.stem == name)
+    else:
+        path = tmp_path / f"starter-{name}.yaml"
+        path.write_text(starter.starter_spec(f"starter-{name}", name, "redis-system"))
+    (item,) = render_specs([str(path)])
+    return yaml.safe_load(path.read_text()), item
+
+
+def _failovers(item: Rendered) -> list[dict]:
+    found = [doc for doc in documents(item.stream()) if doc["kind"] == "RedisFailover"]
+    assert found, f"{item.source} renders no RedisFailover"
+    return found
+
+
+def _connection_master_names(item: Rendered) -> set[str]:
+    found = set()
+    for doc in documents(item.stream()):
+        if doc["kind"] in ("Secret", "ConfigMap"):
+            data = {**doc.get("data", {}), **doc.get("stringData", {})}  # a Secret's data would be base64
+            found.add(data["REDIS_MASTER_NAME"])
+    assert found, f"{item.source} renders no connection object"
+    return found
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_redis_custom_config_applies_on_real_redis(real, case, tmp_path):
+    spec, item = _render_case(case, tmp_path)
+    for failover in _failovers(item):
+        lines = failover["spec"]["redis"]["customConfig"]
+        applied = dict(apply_redis_line(real.redis, line) for line in dict.fromkeys([OPERATOR_PREPENDED, *lines]))
+
+        # What the purpose promises, read back from the running server.
+        limit = memory_limit_bytes(failover["spec"]["redis"]["resources"]["limits"]["memory"])
+        live = real.redis.config_get("*")
+        assert int(live["maxmemory"]) == item.cluster.maxmemory
+        assert 0 < int(live["maxmemory"]) < limit, "maxmemory must leave headroom below the container memory limit"
+        if spec["spec"]["purpose"] == "cache":
+            wanted_policy = spec["spec"].get("redis", {}).get("config", {}).get("maxmemoryPolicy", "allkeys-lru")
+            assert live["maxmemory-policy"] == wanted_policy
+            assert live["appendonly"] == "no" and live["save"] == "", "a cache keeps nothing on disk"
+        else:
+            assert live["maxmemory-policy"] == "noeviction", "a session store never evicts silently"
+            assert live["appendonly"] == "yes" and live["save"] != "", "a session store persists (AOF + RDB)"
+        assert {name: live[name] for name in applied} == applied
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sentinel_custom_config_applies_on_real_sentinel(real, case, tmp_path):
+    spec, item = _render_case(case, tmp_path)
+    for failover in _failovers(item):
+        sentinel = failover["spec"]["sentinel"]
+        # The master name sentinels use: the operator's `mymaster`, or the RedisFailover's own name where the
+        # (freshworks) operator is told so. Applications ask the sentinels for the name in the connection object.
+        master = failover["metadata"]["name"] if sentinel.get("disableMyMaster") else "mymaster"
+        assert master == item.cluster.master_name
+        assert _connection_master_names(item) == {master}
+
+        quorum = sentinel["replicas"] // 2 + 1
+        # MonitorRedisWithPort(): SENTINEL REMOVE (errors ignored), then SENTINEL MONITOR.
+        assert real.sentinel.execute_command("SENTINEL", "MONITOR", master, "127.0.0.1", real.redis_port, quorum) == "OK"
+        applied = dict(apply_sentinel_line(real.sentinel, master, line) for line in sentinel["customConfig"])
+
+        reported = _pairs(real.sentinel.execute_command("SENTINEL", "MASTER", master))
+        assert reported["quorum"] == str(item.cluster.quorum) == str(quorum)
+        assert {name: reported[name] for name in applied} == applied
+        written = spec["spec"].get("sentinel", {}).get("config", {})
+        for field, parameter in (("downAfterMilliseconds", "down-after-milliseconds"),
+                                 ("failoverTimeout", "failover-timeout"), ("parallelSyncs", "parallel-syncs")):
+            if field in written:
+                assert reported[parameter] == str(written[field]), f"spec.sentinel.config.{field} did not reach sentinel"
+
+
+def test_every_example_and_starter_is_covered():
+    purposes = {load_example(path)["spec"]["purpose"] for path in EXAMPLES}
+    assert purposes == {"cache", "session"}
+    assert len(CASES) == len(EXAMPLES) + len(STARTERS)
+
+
+# ---------------------------------------------------------------- the checks can fail
+
+
+@pytest.mark.parametrize("line, refusal", [
+    ("maxmemory 256Mi", "argument must be a memory value"),  # a Kubernetes quantity passed through verbatim
+    ("maxmemory-policy allkeys-lruu", "argument(s) must be one of"),
+    ("maxmemroy 201326592", "Unknown option or number of arguments"),
+    ("appendonly maybe", "argument must be 'yes' or 'no'"),
+])
+def test_real_redis_refuses_a_bad_line(real, line, refusal):
+    with pytest.raises(redis.ResponseError, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+        apply_redis_line(real.redis, line)
+
+
+def test_read_back_catches_a_value_redis_rewrites(real):
+    # Redis accepts `1gb` but reports 1073741824: the read-back is a real check, not an echo of the input.
+    with pytest.raises(AssertionError, match="CONFIG GET answered"):
+        apply_redis_line(real.redis, "maxmemory 1gb")
+
+
+def test_operator_split_rejects_a_line_without_a_value():
+    with pytest.raises(AssertionError, match="malformed"):
+        operator_split("appendonly")
+    assert operator_split('save ""') == ("save", "")
+    assert operator_split("save 900 1 300 10") == ("save", "900 1 300 10")
+
+
+def test_real_sentinel_refuses_an_unknown_master_and_option(real):
+    assert real.sentinel.execute_command("SENTINEL", "MONITOR", "mymaster", "127.0.0.1", real.redis_port, 2) == "OK"
+    # The master name matters: lines sent for a name the sentinels do not monitor fail the reconcile.
+    with pytest.raises(redis.ResponseError, match="No such master"):
+        apply_sentinel_line(real.sentinel, "sessions", "down-after-milliseconds 5000")
+    with pytest.raises(redis.ResponseError, match="Invalid argument"):
+        apply_sentinel_line(real.sentinel, "mymaster", "down-after-milliseconds soon")
+    with pytest.raises(redis.ResponseError):
+        apply_sentinel_line(real.sentinel, "mymaster", "no-such-option 1")
