@@ -59,8 +59,14 @@ def _row(field: str, node: dict, required: bool) -> str:
         kind += " (" + ", ".join(limits) + ")"
     default = "required" if required else (f"`{_inline(node['default'])}`" if "default" in node else "")
     example = f"`{_inline(node['examples'][0])}`" if node.get("examples") else ""
-    description = node["description"].replace("|", "\\|").replace("<", "&lt;")
+    description = _markdown_text(node["description"])
     return f"| `{field}` | {kind} | {default} | {description} | {example} |\n"
+
+
+def _markdown_text(text: str) -> str:
+    """Text safe in a table cell: pipes escaped, and `<` escaped outside code spans, where it would start HTML."""
+    parts = text.replace("|", "\\|").split("`")
+    return "`".join(part if index % 2 else part.replace("<", "&lt;") for index, part in enumerate(parts))
 
 
 def _inline(value: object) -> str:
