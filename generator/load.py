@@ -18,6 +18,8 @@ from generator.errors import Issue, SpecError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1 << 20
+MAX_DEPTH = 32  # a spec is about 6 levels deep
+MAX_VALUES = 10_000  # a spec has about 100 values; aliases must not multiply them without bound
 STDIN = "-"
 
 Path_ = tuple[str | int, ...]
@@ -26,6 +28,9 @@ _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 _TRUE_FALSE = {"true": True, "false": False}
 _NULLS = {"", "~", "null", "Null", "NULL"}
+_CONSTRUCT = yaml.constructor.SafeConstructor()  # only to tell what a YAML 1.1 reader makes of a scalar
+_YAML11_TOOLS = "YAML 1.1 tools (kubectl, Helm)"
+_PYYAML = "YAML 1.1 parsers such as PyYAML"  # Go's YAML keeps dates and base-60 numbers as text
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Ambiguous:
 
     text: str
     reading: str
+    readers: str = _YAML11_TOOLS
 
     def __repr__(self) -> str:
         return repr(self.text)
@@ -89,12 +95,22 @@ def read_text(source: str) -> str:
             raise fail(f"cannot read the file: {error.strerror or error}") from None
     if len(raw) > MAX_BYTES:
         raise fail(f"larger than {MAX_BYTES // 1024} KiB; a spec is a short YAML file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail("UTF-16 text, not UTF-8", "save the file as UTF-8")
     if b"\0" in raw:
-        raise fail("binary content, not a YAML text file")
+        raise SpecError([Issue(*_byte_position(raw, raw.index(b"\0")), "", "binary content (a NUL byte), not a YAML text file",
+                               "", source)])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise fail(f"not UTF-8 text (byte {error.start} cannot be decoded)") from None
+        raise SpecError([Issue(*_byte_position(raw, error.start), "",
+                               f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded", "save the file as UTF-8",
+                               source)]) from None
+
+
+def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
+    """The 1-based line and column (counted in bytes) of a byte offset."""
+    return raw.count(b"\n", 0, offset) + 1, offset - raw.rfind(b"\n", 0, offset)
 
 
 def load(source: str) -> Document:
@@ -106,27 +122,73 @@ def load(source: str) -> Document:
         node = loader.get_node() if loader.check_node() else None
         extra = loader.get_node() if node is not None and loader.check_node() else None
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(part for part in (error.context, error.problem) if part)
-        raise SpecError([Issue(line, column, "", f"invalid YAML: {problem}", "", source)]) from None
+        raise SpecError([_syntax_issue(error, text, source)]) from None
+    except yaml.reader.ReaderError as error:
+        offset = max(text.find(chr(error.character)), 0)  # error.position counts bytes in libyaml, characters in PyYAML
+        line, column = text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+        raise SpecError([Issue(line, column, "", f"invalid YAML: control character U+{error.character:04X} is not allowed",
+                               "remove it", source)]) from None
     except yaml.YAMLError as error:
-        raise SpecError([Issue(1, 1, "", f"invalid YAML: {error}", "", source)]) from None
+        raise SpecError([Issue(1, 1, "", f"invalid YAML: {' '.join(str(error).split())}", "", source)]) from None
     finally:
         loader.dispose()
     if node is None:
-        raise SpecError([Issue(1, 1, "", "the file is empty", "start from `ckredis init NAME`", source)])
+        empty = not text.strip()
+        raise SpecError([Issue(1, 1, "", "the file is empty" if empty else "the file holds no YAML document, only comments",
+                               "start from `ckredis init NAME`", source)])
     if extra is not None:
-        line, column = extra.start_mark.line + 1, extra.start_mark.column + 1
-        raise SpecError([Issue(line, column, "", "a second YAML document; a spec file holds exactly one",
+        raise SpecError([Issue(_document_start(text, node, extra), 1, "",
+                               "a second YAML document starts here; a spec file holds exactly one",
                                "put each cluster in its own file", source)])
     return _Builder(source).build(node)
+
+
+def _document_start(text: str, first: yaml.Node, second: yaml.Node) -> int:
+    """The line of the '---' that starts the second document (its first value's line if there is none)."""
+    lines = text.splitlines()
+    for index in range(second.start_mark.line, first.end_mark.line - 1, -1):
+        if index < len(lines) and re.match(r"---(\s|$)", lines[index]):
+            return index + 1
+    return second.start_mark.line + 1
+
+
+def _syntax_issue(error: yaml.MarkedYAMLError, text: str, source: str) -> Issue:
+    """A YAML syntax error at the character to fix, in words that say what to change."""
+    problem, context = error.problem or "", error.context or ""
+    mark, start = error.problem_mark or error.context_mark, error.context_mark
+    if mark is None:
+        return Issue(1, 1, "", f"invalid YAML: {problem or context}", "", source)
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    char = text[mark.index] if mark.index < len(text) else ""
+    message, hint = f"invalid YAML: {problem}", ""
+    if char == "\t" or "tab character" in problem:
+        message, hint = "invalid YAML: a tab character in the indentation", "indent with spaces; YAML does not allow tabs"
+    elif "cannot start any token" in problem:
+        message, hint = f"invalid YAML: a value cannot start with {char!r}", f"quote the value if {char!r} is meant literally"
+    elif start and context.startswith("while parsing a flow"):
+        opener, closer = ("{", "}") if "mapping" in context else ("[", "]")
+        mark, message = start, f"invalid YAML: this {opener!r} has no matching {closer!r} (expected ',' or {closer!r} at {where})"
+        hint = f"close it with {closer!r} and separate the entries with ','"
+    elif start and context == "while scanning a quoted scalar" and "end of stream" in problem:
+        mark, message, hint = start, "invalid YAML: this quoted value is never closed", "add the closing quote"
+    elif start and context == "while parsing a block mapping" and problem == "did not find expected key":
+        message = f"invalid YAML: expected a key of the mapping that starts on line {start.line + 1}"
+        hint = f"check the indentation: that mapping's keys start in column {start.column + 1}"
+    elif problem == "mapping values are not allowed in this context":
+        message = "invalid YAML: a ':' that YAML cannot read as a key here"
+        hint = "check the indentation of this line and the line above, and quote values that contain ': '"
+    elif "undefined alias" in problem:
+        hint = "define the anchor (&NAME) before the alias (*NAME), or quote a value that starts with '*'"
+    elif start and context and (start.line, start.column) != (mark.line, mark.column):
+        message += f" ({context} at line {start.line + 1}, column {start.column + 1})"
+    return Issue(mark.line + 1, mark.column + 1, "", message, hint, source)
 
 
 class _Builder:
     def __init__(self, source: str):
         self.document = Document(source, None)
         self.issues: list[Issue] = []
+        self.count = 0
 
     def build(self, node: yaml.Node) -> Document:
         self.document.data = self._value(node, ())
@@ -139,6 +201,14 @@ class _Builder:
         self.issues.append(Issue(mark.line + 1, mark.column + 1, format_path(path), message, hint, self.document.source))
 
     def _value(self, node: yaml.Node, path: Path_) -> object:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            self._issue(node, path, f"the document holds more than {MAX_VALUES} values, counting those aliases (*NAME) repeat",
+                        "a spec holds about a hundred; write the values out instead of nesting aliases")
+            raise SpecError(self.issues)
+        if len(path) > MAX_DEPTH and isinstance(node, yaml.CollectionNode):
+            self._issue(node, path, f"nested more than {MAX_DEPTH} levels deep", "a spec is only a few levels deep; check the indentation")
+            return None
         self.document.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -154,8 +224,8 @@ class _Builder:
                 self._issue(key_node, path, "merge keys (<<) are not supported", "write the keys out")
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                self._issue(key_node, path, f"key {shown!r} is not a string", "quote the key")
+                shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a mapping or list"
+                self._issue(key_node, path, f"key {shown} is not a string", "quote the key")
                 continue
             key = key_node.value
             if key in first_seen:
@@ -174,12 +244,20 @@ class _Builder:
         if tag == "tag:yaml.org,2002:null" and text in _NULLS:
             return None
         if tag == "tag:yaml.org,2002:bool":
-            return _TRUE_FALSE[text.lower()] if text.lower() in _TRUE_FALSE else Ambiguous(text, "a boolean")
+            if text.lower() in _TRUE_FALSE:
+                return _TRUE_FALSE[text.lower()]
+            return Ambiguous(text, f"the boolean {str(_CONSTRUCT.construct_yaml_bool(node)).lower()}")
         if tag == "tag:yaml.org,2002:int":
-            return int(text) if _DECIMAL.match(text) else Ambiguous(text, "a number in a base other than 10")
+            if _DECIMAL.match(text):
+                return int(text)
+            readers = _PYYAML if ":" in text else _YAML11_TOOLS
+            return Ambiguous(text, f"the number {_CONSTRUCT.construct_yaml_int(node)}", readers)
         if tag == "tag:yaml.org,2002:float":
-            return float(text) if _FLOAT.match(text) else Ambiguous(text, "a special number")
+            if _FLOAT.match(text):
+                return float(text)
+            readers = _PYYAML if ":" in text else _YAML11_TOOLS
+            return Ambiguous(text, f"the number {_CONSTRUCT.construct_yaml_float(node)}", readers)
         if tag == "tag:yaml.org,2002:timestamp":
-            return Ambiguous(text, "a date")
+            return Ambiguous(text, "a date", _PYYAML)
         self._issue(node, path, f"unsupported YAML tag {tag}", "remove the tag")
         return None

@@ -27,7 +27,10 @@ def schema() -> dict:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema())
+    # JSON Schema counts 3.0 as an integer; a spec must not, or `replicas: 3.0` would be rendered as written.
+    types = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)(schema())
 
 
 def validate(document: Document) -> dict:
@@ -35,7 +38,7 @@ def validate(document: Document) -> dict:
     issues = list(_schema_issues(document))
     if not issues:
         data = with_defaults(document.data)
-        issues = [_locate(document, path, message, hint, key=False) for path, message, hint in rules.check(data)]
+        issues = [_locate(document, path, message, hint) for path, message, hint in rules.check(data)]
         if not issues:
             return data
     raise SpecError(issues)
@@ -72,9 +75,21 @@ def _fill(node: dict, value: object) -> None:
             _fill(node["items"], item)
 
 
-def _locate(document: Document, path: Path_, message: str, hint: str, *, key: bool) -> Issue:
+def _locate(document: Document, path: Path_, message: str, hint: str, *, key: bool | None = None) -> Issue:
+    """An Issue at `path`: at its key when asked, by default when its value is empty or starts on a later line."""
+    if key is None:
+        key = _value_at(document.data, path) is None or document.position(path, key=True)[0] < document.position(path)[0]
     line, column = document.position(path, key=key)
     return Issue(line, column, format_path(path), message, hint, document.source)
+
+
+def _value_at(data: object, path: Path_) -> object:
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        else:
+            data = data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None
+    return data
 
 
 def _schema_issues(document: Document) -> Iterator[Issue]:
@@ -100,7 +115,8 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: Path_)
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for name in sorted(set(value) - set(allowed), key=lambda n: document.position(path + (n,), key=True)):
-            yield _locate(document, path + (name,), f"unknown key {name!r}", _closest(name, allowed, "key"), key=True)
+            hint = _UNKNOWN_KEY_HINTS.get(path + (name,)) or _closest(name, allowed, "key")
+            yield _locate(document, path + (name,), f"unknown key {name!r}", hint, key=True)
         return
     if kind == "required":
         for name in expected:
@@ -108,30 +124,72 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: Path_)
                 where = "the document" if not path else repr(format_path(path))
                 yield _locate(document, path, f"missing required key {name!r} in {where}", "", key=True)
         return
-    if kind == "propertyNames":
+    if tuple(error.schema_path)[-2:-1] == ("propertyNames",):
         yield _locate(document, path + (value,), f"{value!r} is not a valid label key",
-                      "write prefix/name with a DNS subdomain prefix and a name of at most 63 letters, digits, '-', '_', '.'", key=True)
+                      "a label key is an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', "
+                      "starting and ending with a letter or digit", key=True)
         return
-    yield _locate(document, path, *_value_message(value, kind, expected, error.schema), key=False)
+    yield _locate(document, path, *_value_message(value, kind, expected, error.schema, path))
+
+
+_UNKNOWN_KEY_HINTS = {
+    ("spec", "auth", "password"): "a spec never holds the password: keep it in a Secret under the key 'password' "
+                                  "and name that Secret in auth.secretPath",
+}
 
 
 def _ambiguous(value: Ambiguous, node: dict) -> tuple[str, str]:
     wanted = node.get("type")
     if wanted == "boolean":
         return f"{value.text!r} is read as {value.reading} only by YAML 1.1 tools", "write true or false"
-    return (f"{value.text!r} is read as {value.reading} by YAML 1.1 tools (kubectl, Helm)",
-            f'quote it ("{value.text}") if you mean the text')
+    if wanted in ("integer", "number"):
+        return (f"{value.text!r} is not a plain decimal number; YAML 1.1 tools read it as {value.reading}",
+                "write the number in decimal digits")
+    return f"{value.text!r} is read as {value.reading} by {value.readers}", f'quote it ("{value.text}") if you mean the text'
 
 
 _TYPE_NAMES = {"string": "a string", "integer": "a whole number", "boolean": "true or false", "object": "a mapping",
                "array": "a list", "number": "a number"}
 
+# What a value that fails the pattern of a schema definition is not.
+_PATTERN_NOUNS = {"dnsLabel": "a lowercase RFC 1123 label", "dnsSubdomain": "a lowercase RFC 1123 subdomain",
+                  "image": "an image reference with a registry host and a tag or digest", "cpu": "a CPU quantity",
+                  "memory": "a memory quantity"}
 
-def _value_message(value: object, kind: str, expected: object, node: dict) -> tuple[str, str]:
+
+def _pattern_noun(node: dict, path: Path_) -> str:
+    defs = schema()["$defs"]
+    if node is defs["labels"]["additionalProperties"]:
+        return "a valid label value"
+    name = next((name for name, definition in defs.items() if definition is node), None)
+    return _PATTERN_NOUNS.get(name, f"a valid {path[-1] if path and isinstance(path[-1], str) else 'value'}")
+
+
+def _image_problem(value: str) -> tuple[str, str] | None:
+    """What is missing from an image reference, when it is one of the usual omissions."""
+    host, _, rest = value.partition("/")
+    if not rest or "." not in host:
+        return "does not start with a registry host", "write the full reference, e.g. docker.io/library/redis:7.2.5-alpine"
+    if ":" not in rest.rsplit("/", 1)[-1] and "@" not in rest:
+        return "has no tag or digest", "pin a version tag or a digest, e.g. docker.io/library/redis:7.2.5-alpine"
+    return None
+
+
+def _value_message(value: object, kind: str, expected: object, node: dict, path: Path_) -> tuple[str, str]:
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
+        wanted = _TYPE_NAMES.get(expected, expected)
+        if value is None:
+            return f"has no value; write {wanted}", ""
         hint = "quote it" if expected == "string" and isinstance(value, (int, float, bool)) else ""
-        return f"{shown} is not {_TYPE_NAMES.get(expected, expected)}", hint
+        if isinstance(value, str) and (expected in ("integer", "number") and _is_number(value)
+                                       or expected == "boolean" and value in ("true", "false")):
+            hint = "remove the quotes"
+        if expected == "integer" and isinstance(value, float) and value.is_integer():
+            hint = f"write {int(value)}"
+        if not path:
+            hint = "a spec is a mapping of apiVersion, kind, metadata and spec; start from `ckredis init NAME`"
+        return f"{shown} is not {wanted}", hint
     if kind == "enum":
         return f"{shown} is not one of {', '.join(map(str, expected))}", _closest(str(value), [str(e) for e in expected], "value")
     if kind == "const":
@@ -143,7 +201,11 @@ def _value_message(value: object, kind: str, expected: object, node: dict) -> tu
     if kind == "not" and "pattern" in expected:
         return f"{shown} uses the 'latest' tag", "pin a version tag or a digest"
     if kind == "pattern":
-        return f"{shown} is not valid here", node.get("x-hint", f"it must match {expected}")
+        problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
+        if problem:
+            return f"{shown} {problem[0]}", problem[1]
+        example = f"write it like {node['examples'][0]}" if node.get("examples") else f"it must match {expected}"
+        return f"{shown} is not {_pattern_noun(node, path)}", node.get("x-hint", example)
     if kind == "maxLength":
         return f"{shown} is longer than {expected} characters", ""
     if kind == "minProperties":
@@ -151,6 +213,14 @@ def _value_message(value: object, kind: str, expected: object, node: dict) -> tu
     if kind == "maxProperties":
         return f"has more than {expected} entries", ""
     return f"{shown}: {kind} {expected} not satisfied", ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _closest(word: str, choices: list[str], what: str) -> str:
