@@ -35,7 +35,9 @@ class SpecError(CkredisError):
 
     def __init__(self, issues: list[Issue]):
         super().__init__(f"{len(issues)} problem(s)")
-        self.issues = sorted(issues)
+        # Files in the order given, each file's problems in document order.
+        first_seen = {source: index for index, source in reversed(list(enumerate(i.source for i in issues)))}
+        self.issues = sorted(issues, key=lambda issue: (first_seen[issue.source], issue))
 
     def lines(self) -> list[str]:
         return [str(issue) for issue in self.issues]
