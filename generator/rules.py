@@ -14,6 +14,7 @@ MIN_MAXMEMORY = 32 * 2**20
 # Spec fields that exist only for some operator releases: spec path -> (CRD field, needed capability).
 VERSIONED_FIELDS = {
     ("spec", "sentinel", "uniqueMasterName"): ("sentinel.disableMyMaster", "disableMyMaster"),
+    ("spec", "monitoring", "containerProbes"): ("redis/sentinel custom*Probe", "customProbes"),
 }
 
 
