@@ -1,0 +1,534 @@
+"""Monitoring (issue 4): PodMonitor, Probe and PrometheusRule validate strictly against the upstream Prometheus
+Operator CRDs; every alert is scoped to its RedisFailover and proven by promtool unit tests that can fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
+from generator import model, monitoring, render
+from generator.errors import SpecError
+from generator.validate import validate_data
+from test_crd_conformance import closed
+
+CRDS = {
+    "PodMonitor": "upstream/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",
+    "Probe": "upstream/prometheus-operator/monitoring.coreos.com_probes.yaml",
+    "PrometheusRule": "upstream/prometheus-operator/monitoring.coreos.com_prometheusrules.yaml",
+}
+SESSION = next(p for p in EXAMPLES if p.stem == "session")  # every alert is enabled for a session store
+CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|healthy|other cluster) \| (?P<title>.+)$")
+
+
+@cache
+def strict(kind: str) -> jsonschema.Draft7Validator:
+    crd = yaml.safe_load(shared(CRDS[kind]).read_text())
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return jsonschema.Draft7Validator(closed(served["schema"]["openAPIV3Schema"]))
+
+
+def cluster_of(spec: dict) -> model.Cluster:
+    return model.build(validate_data(spec))
+
+
+def objects(spec: dict) -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in (yaml.safe_load(text) for text in render.manifests(cluster_of(spec)).values())
+            if doc["apiVersion"].startswith("monitoring.coreos.com/") or doc["kind"] == "ConfigMap"
+            and "grafana_dashboard" in doc["metadata"]["labels"]}
+
+
+def chart(example: Path) -> Path:
+    return REPO / "output" / load_example(example)["metadata"]["name"]
+
+
+def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("promtool"), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def with_monitoring(spec: dict, **settings: object) -> dict:
+    spec = copy.deepcopy(spec)
+    spec["spec"].setdefault("monitoring", {}).update(copy.deepcopy(settings))
+    return spec
+
+
+def test_examples_render_every_monitoring_object():
+    kinds = set()
+    for example in EXAMPLES:
+        kinds |= set(objects(load_example(example)))
+    assert kinds == {"PodMonitor", "Probe", "PrometheusRule"}  # the dashboard ConfigMap is off by default
+
+
+@pytest.mark.parametrize("kind", CRDS)
+def test_objects_conform_strictly_to_the_prometheus_operator_crds(kind, example):
+    doc = objects(load_example(example))[kind]
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in strict(kind).iter_errors(doc)]
+    assert errors == []
+
+
+def test_the_strict_check_rejects_unknown_fields():
+    doc = objects(load_example(SESSION))["PodMonitor"]
+    doc["spec"]["podMetricsEndpoints"][0]["relabellings"] = []
+    doc["spec"]["podTargetLabel"] = ["x"]
+    assert len(list(strict("PodMonitor").iter_errors(doc))) == 2
+
+
+def test_podmonitor_scrapes_both_exporters_of_this_cluster_only(example):
+    spec = load_example(example)
+    cluster = cluster_of(spec)
+    monitor = objects(spec)["PodMonitor"]["spec"]
+    assert monitor["selector"] == cluster.pods_selector
+    assert monitor["namespaceSelector"] == {"matchNames": [cluster.namespace]}
+    (endpoint,) = monitor["podMetricsEndpoints"]
+    assert endpoint["port"] == "metrics"  # the container port name of both exporters
+    assert endpoint["relabelings"] == [{
+        "action": "replace", "targetLabel": "redisfailover",
+        "sourceLabels": ["__meta_kubernetes_pod_label_redisfailovers_databases_spotahome_com_name"]}]
+
+
+def test_probe_connects_to_the_sentinel_service_with_the_cluster_labels(example):
+    spec = load_example(example)
+    cluster = cluster_of(spec)
+    probe = objects(spec)["Probe"]["spec"]
+    assert probe["module"] == "tcp_connect"
+    assert probe["prober"] == {"url": "prometheus-blackbox-exporter.monitoring.svc:9115"}
+    assert probe["targets"]["staticConfig"] == {
+        "static": [f"rfs-{cluster.name}.{cluster.namespace}.svc.cluster.local:26379"],
+        "labels": {"namespace": cluster.namespace, "redisfailover": cluster.name}}
+
+
+def test_monitoring_can_be_switched_off():
+    spec = with_monitoring(load_example(SESSION), enabled=False)
+    assert objects(spec) == {}
+    files = render.render_chart(cluster_of(spec))
+    assert not [path for path in files if path.startswith(("tests/", "dashboards/"))]
+    spec = with_monitoring(load_example(SESSION), uptimeProbe={"enabled": False}, alerts={"enabled": False})
+    assert set(objects(spec)) == {"PodMonitor"}
+
+
+# -- alert rules ---------------------------------------------------------------------------------------------
+
+
+def rules(spec: dict) -> list[dict]:
+    return [rule for group in objects(spec)["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
+
+
+def test_every_rule_group_passes_promtool_check(example, tmp_path):
+    groups = objects(load_example(example))["PrometheusRule"]["spec"]["groups"]
+    assert groups
+    for number, group in enumerate(groups):
+        path = tmp_path / f"group-{number}.yaml"
+        path.write_text(yaml.safe_dump({"groups": [group]}))
+        result = promtool("check", "rules", str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"SUCCESS: {len(group['rules'])} rules found" in result.stdout
+
+
+def test_the_chart_rule_file_is_the_prometheusrule(example):
+    on_disk = yaml.safe_load((chart(example) / "tests" / "rules.yaml").read_text())
+    assert on_disk == {"groups": objects(load_example(example))["PrometheusRule"]["spec"]["groups"]}
+
+
+def test_promtool_unit_tests_in_the_chart_pass(example):
+    started = time.monotonic()
+    result = promtool("test", "rules", "tests/alerts.test.yaml", cwd=chart(example))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_every_enabled_alert_has_the_three_cases(example):
+    """A new alert without a failure, a healthy and an other-cluster case fails here."""
+    tests = yaml.safe_load((chart(example) / "tests" / "alerts.test.yaml").read_text())
+    cases: dict[str, dict[str, list]] = {}
+    for group in tests["tests"]:
+        match = CASE.match(group["name"])
+        assert match, group["name"]
+        (check,) = group["alert_rule_test"]
+        assert check["alertname"] == match["alert"]
+        assert group["input_series"], group["name"]
+        cases.setdefault(match["alert"], {}).setdefault(match["kind"], []).append((match["title"], check["exp_alerts"]))
+    names = [rule["alert"] for rule in rules(load_example(example))]
+    assert sorted(cases) == sorted(names)
+    for name, kinds in cases.items():
+        assert kinds["fires"] and all(expected for _, expected in kinds["fires"]), name
+        assert [expected for _, expected in kinds["healthy"]] == [[]], name
+        assert [expected for _, expected in kinds["other cluster"]] == [[]] * len(kinds["fires"]), name
+        assert {title.split(": ", 1)[1] for title, _ in kinds["other cluster"]} == {t for t, _ in kinds["fires"]}, name
+
+
+def test_the_session_example_enables_every_alert():
+    assert [rule["alert"] for rule in rules(load_example(SESSION))] == list(monitoring.CATALOG)
+
+
+def test_alert_texts_severities_and_runbooks(example):
+    spec = load_example(example)
+    cluster = cluster_of(spec)
+    for rule in rules(spec):
+        name = rule["alert"]
+        assert rule["labels"]["severity"] in monitoring.SEVERITIES
+        annotations = rule["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}
+        assert annotations["runbook_url"] == f"https://github.com/elastisys/ckredis/blob/main/docs/runbooks/{name}.md"
+        assert f"{cluster.namespace}/{cluster.name}" in annotations["summary"] + annotations["description"]
+        per_instance = "pod" in rule["expr"] or "$labels.pod" in annotations["description"]
+        if "$labels.pod" in annotations["summary"]:
+            assert per_instance, name
+        assert re.fullmatch(r"[0-9]+[smh]", rule["for"]), name
+
+
+SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}")
+
+
+def test_every_selector_is_scoped_to_the_cluster(example):
+    """Every series an alert reads belongs to this namespace and RedisFailover (operator issue #421)."""
+    cluster = cluster_of(load_example(example))
+    for rule in rules(load_example(example)):
+        selectors = SELECTOR.findall(rule["expr"])
+        assert selectors, rule["alert"]
+        for metric, matchers in selectors:
+            if metric == "redis_operator_controller_cluster_ok":
+                assert f'name="{cluster.name}"' in matchers
+                assert f'namespace="{cluster.namespace}"' in matchers  # or exported_namespace
+            else:
+                assert f'namespace="{cluster.namespace}", redisfailover="{cluster.name}"' in matchers, (metric, matchers)
+            if metric.startswith("redis_") and not metric.startswith(("redis_operator_", "redis_up")) \
+                    and "rejected" not in metric:
+                assert "container=" in matchers, (rule["alert"], metric)
+
+
+def test_aggregations_keep_clusters_apart(example):
+    for rule in rules(load_example(example)):
+        for clause in re.findall(r"\b(?:count|max|min|sum) by \(([^)]*)\)", rule["expr"]):
+            assert clause in ("cluster, namespace, redisfailover", "cluster"), (rule["alert"], clause)
+
+
+def test_metric_names_are_the_pinned_exporter_ones(example):
+    """Names verified in redis_exporter's source (exporter.go, info.go, sentinels.go); a typo fails here."""
+    known = {
+        "up", "probe_success", "redis_up", "redis_instance_info", "redis_connected_slaves", "redis_master_link_up",
+        "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_memory_used_rss_bytes", "redis_connected_clients",
+        "redis_config_maxclients", "redis_rejected_connections_total", "redis_evicted_keys_total",
+        "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
+        "redis_sentinel_tilt", "redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ok_slaves",
+        "redis_sentinel_master_ckquorum_status", "redis_operator_controller_cluster_ok",
+    }
+    used = {metric for rule in rules(load_example(example)) for metric, _ in SELECTOR.findall(rule["expr"])}
+    assert used <= known, used - known
+    spec = load_example(example)
+    assert spec["spec"].get("images", {}).get("exporter") is None, "examples use the pinned default exporter"
+
+
+def test_purpose_aware_defaults():
+    cache_alerts = {rule["alert"]: rule for rule in rules(load_example(next(p for p in EXAMPLES if p.stem == "cache")))}
+    session_alerts = {rule["alert"]: rule for rule in rules(load_example(SESSION))}
+    # An allkeys-lru cache evicts by design and keeps nothing on disk.
+    assert not {"RedisMemoryHigh", "RedisKeysEvicted", "RedisPersistenceFailing"} & set(cache_alerts)
+    assert session_alerts["RedisKeysEvicted"]["labels"]["severity"] == "high"
+    assert session_alerts["RedisPersistenceFailing"]["labels"]["severity"] == "critical"
+    assert session_alerts["RedisMemoryHigh"]["expr"].endswith("> 0.85")  # noeviction: writes fail at maxmemory
+    assert session_alerts["RedisReplicasMissing"]["labels"]["severity"] == "high"
+    assert cache_alerts["RedisReplicasMissing"]["labels"]["severity"] == "warning"
+    volatile = load_example(next(p for p in EXAMPLES if p.stem == "cache"))
+    volatile["spec"]["redis"].setdefault("config", {})["maxmemoryPolicy"] = "volatile-lru"
+    assert {rule["alert"]: rule for rule in rules(volatile)}["RedisMemoryHigh"]["expr"].endswith("> 0.9")
+
+
+def test_no_master_waits_longer_than_a_failover():
+    spec = load_example(SESSION)
+    spec["spec"]["sentinel"]["config"]["failoverTimeout"] = 180000
+    assert {r["alert"]: r for r in rules(spec)}["RedisNoMaster"]["for"] == "5m"  # 5 s + 180 s -> 4m, plus one
+
+
+def test_settings_reach_rules_and_tests(tmp_path):
+    spec = with_monitoring(load_example(SESSION), labels={"evaluate_thanos": "1"}, alerts={
+        "labels": {"team": "payments"},
+        "runbookBaseUrl": "https://runbooks.example.com/redis/",
+        "rules": {"RedisMemoryHigh": {"threshold": 70, "for": "15m", "severity": "medium"},
+                  "RedisRejectedConnections": {"threshold": 25},
+                  "RedisSentinelTilt": {"enabled": False}}},
+        scrape={"interval": "2m", "timeout": "30s"})
+    found = {rule["alert"]: rule for rule in rules(spec)}
+    assert "RedisSentinelTilt" not in found
+    memory = found["RedisMemoryHigh"]
+    assert memory["expr"].endswith("> 0.7") and memory["for"] == "15m"
+    assert memory["labels"] == {"team": "payments", "severity": "medium"}
+    assert memory["annotations"]["runbook_url"] == "https://runbooks.example.com/redis/RedisMemoryHigh.md"
+    assert "[8m]) > 25" in found["RedisRejectedConnections"]["expr"]  # four 2m scrapes
+    for kind, doc in objects(spec).items():
+        assert doc["metadata"]["labels"]["evaluate_thanos"] == "1", kind
+    # The rendered tests follow the settings and still pass.
+    files = render.render_chart(cluster_of(spec))
+    for path in ("tests/rules.yaml", "tests/alerts.test.yaml"):
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text(files[path])
+    result = promtool("test", "rules", "tests/alerts.test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_labels_must_be_prometheus_label_names():
+    spec = with_monitoring(load_example(SESSION), alerts={"labels": {"team.io/owner": "x"}})
+    with pytest.raises(SpecError) as error:
+        validate_data(spec)
+    assert "team.io/owner" in str(error.value.issues[0].path) + error.value.issues[0].message
+
+
+@pytest.mark.parametrize("label", ["severity", "namespace", "redisfailover", "pod"])
+def test_alert_labels_cannot_override_what_alerts_carry(label):
+    spec = with_monitoring(load_example(SESSION), alerts={"labels": {label: "x"}})
+    with pytest.raises(SpecError) as error:
+        validate_data(spec)
+    assert label in error.value.issues[0].message
+
+
+def test_unknown_alert_names_are_refused_with_a_suggestion():
+    spec = with_monitoring(load_example(SESSION), alerts={"rules": {"RedisDwn": {"enabled": False}}})
+    with pytest.raises(SpecError) as error:
+        validate_data(spec)
+    (issue,) = error.value.issues
+    assert "RedisDwn" in issue.message and "RedisDown" in issue.hint
+
+
+def test_the_schema_lists_exactly_the_catalogue():
+    from generator.validate import schema
+
+    listed = schema()["properties"]["spec"]["properties"]["monitoring"]["properties"]["alerts"]["properties"]["rules"]
+    assert list(listed["properties"]) == list(monitoring.CATALOG) == list(monitoring.WHEN)
+    cluster = cluster_of(load_example(SESSION))
+    refs = {None: "#/$defs/alertRule", "percent": "#/$defs/alertRulePercent", "count": "#/$defs/alertRuleCount"}
+    for name, node in listed["properties"].items():
+        assert node["$ref"] == refs[monitoring.THRESHOLDS.get(name)], name
+        assert (cluster.monitoring.alert_settings[name].threshold is not None) == (name in monitoring.THRESHOLDS)
+        assert node["description"].startswith(monitoring.WHEN[name]), name
+
+
+def test_the_chart_readme_lists_the_alerts_and_how_to_rerun_the_tests(example):
+    readme = (chart(example) / "README.md").read_text()
+    for rule in rules(load_example(example)):
+        assert f"[{rule['alert']}]({rule['annotations']['runbook_url']})" in readme
+    assert "promtool test rules alerts.test.yaml" in readme and "promtool check rules rules.yaml" in readme
+
+
+# -- the tests can fail ------------------------------------------------------------------------------------------
+
+
+def run_alert(tmp_path: Path, name: str, rule_groups: list[dict], tests: dict, alert: str) -> subprocess.CompletedProcess:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups}, sort_keys=False))
+    mine = {**tests, "tests": [group for group in tests["tests"] if group["name"].startswith(f"{alert} |")]}
+    (folder / "alerts.test.yaml").write_text(yaml.safe_dump(mine, sort_keys=False))
+    return promtool("test", "rules", "alerts.test.yaml", cwd=folder)
+
+
+def test_a_broken_threshold_makes_promtool_fail(tmp_path):
+    base = chart(SESSION) / "tests"
+    for name in ("rules.yaml", "alerts.test.yaml"):
+        shutil.copy(base / name, tmp_path / name)
+    assert promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path).returncode == 0
+    text = (tmp_path / "rules.yaml").read_text()
+    broken = re.sub(r"(redis_memory_used_rss_bytes\{[^}]*\} / [0-9]+ > )0\.9", r"\g<1>0.99", text)
+    assert broken != text
+    (tmp_path / "rules.yaml").write_text(broken)
+    result = promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "RedisMemoryNearPodLimit | fires" in result.stdout + result.stderr
+
+
+def mutants(rule: dict, name: str) -> dict[str, tuple[str, str]]:
+    """Broken variants of an alert expression, and the case kind that must catch each."""
+    expr = rule["expr"]
+    other = re.sub(rf'\b(redisfailover|(?<!_)name)="{name}"', rf'\1="{name}-other"', expr)
+    return {
+        "scoped to the neighbour": (other, "other cluster"),
+        "never fires": (f"({expr}) and on () (vector(0) > 1)", "fires"),
+        "always fires": ("vector(1)", "healthy"),
+    }
+
+
+def test_each_case_catches_a_broken_alert(tmp_path):
+    """Mutation test: for every alert, each kind of case fails on the mutant it exists to catch."""
+    spec = load_example(SESSION)
+    name = spec["metadata"]["name"]
+    files = render.render_chart(cluster_of(spec))
+    groups = yaml.safe_load(files["tests/rules.yaml"])["groups"]
+    tests = yaml.safe_load(files["tests/alerts.test.yaml"])
+    jobs = []
+    for group_index, group in enumerate(groups):
+        for rule_index, rule in enumerate(group["rules"]):
+            for mutation, (expr, kind) in mutants(rule, name).items():
+                broken = copy.deepcopy(groups)
+                broken[group_index]["rules"][rule_index]["expr"] = expr
+                jobs.append((rule["alert"], mutation, kind, broken))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: run_alert(tmp_path, f"{job[0]}-{job[1].replace(' ', '-')}", job[3], tests,
+                                                      job[0]), jobs))
+    survivors = []
+    for (alert, mutation, kind, _), result in zip(jobs, results):
+        if result.returncode == 0 or f"{alert} | {kind} |" not in result.stdout + result.stderr:
+            survivors.append(f"{alert}: {mutation}")
+    assert survivors == []
+    assert len(jobs) == 3 * len(monitoring.CATALOG)
+
+
+def test_expected_annotations_match_prometheus_templating():
+    assert monitoring.expand("{{ $value | humanizePercentage }} {{ $labels.pod }} {{ $value }}", {"pod": "p"}, 0.9375) \
+        == "93.75% p 0.9375"
+    assert monitoring.expand("{{ $value }}", {}, 2.0) == "2"
+    with pytest.raises(ValueError):
+        monitoring.expand("{{ $value | humanize }}", {}, 1.0)
+
+
+# -- Helm passes Prometheus templates through ----------------------------------------------------------------------
+
+
+def test_prometheus_templates_reach_the_cluster_literally():
+    stream = ckredis("render", "--stdout", str(SESSION)).stdout
+    (rule,) = [doc for doc in documents(stream) if doc["kind"] == "PrometheusRule"]
+    text = json.dumps(rule)
+    assert "{{ $labels.pod }}" in text and '{{ "{{" }}' not in text
+    on_disk = (chart(SESSION) / "templates" / "prometheusrule.yaml").read_text()
+    assert '{{ "{{" }} $labels.pod }}' in on_disk
+
+
+# -- container probes ------------------------------------------------------------------------------------------
+
+
+def failover(spec: dict) -> dict:
+    return yaml.safe_load(render.manifests(cluster_of(spec))["templates/redisfailover.yaml"])["spec"]
+
+
+def probe_fields(part: dict) -> dict:
+    return {key: value for key, value in part.items() if key.startswith("custom") and key.endswith("Probe")}
+
+
+def test_container_probes_only_where_the_operator_takes_them(example):
+    spec = load_example(example)
+    version = validate_data(spec)["spec"]["operator"]["version"]
+    for kind in ("redis", "sentinel"):
+        fields = probe_fields(failover(spec)[kind])
+        if version == "v1.2.4":
+            assert fields == {}
+        else:
+            assert set(fields) == {"customLivenessProbe", "customReadinessProbe", "customStartupProbe"}
+
+
+def test_container_probes_for_v1_2_4_are_a_located_error(tmp_path):
+    source = next(p for p in EXAMPLES if p.stem == "shared-cache").read_text()
+    assert "\n  monitoring:\n" in source
+    text = source.replace("\n  monitoring:\n", "\n  monitoring:\n    containerProbes:\n      redis: {}\n", 1)
+    spec = tmp_path / "old.yaml"
+    spec.write_text(text)
+    result = ckredis("validate", str(spec))
+    assert result.returncode == 2
+    line = text.splitlines().index("    containerProbes:") + 1
+    assert result.stderr.startswith(f"{spec}:{line}:5: spec.monitoring.containerProbes: "), result.stderr
+    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks" in result.stderr
+
+
+def test_probes_never_carry_a_password_and_keep_the_operator_semantics():
+    spec = load_example(SESSION)  # auth is on
+    cluster = cluster_of(spec)
+    redis, sentinel = (probe_fields(failover(spec)[kind]) for kind in ("redis", "sentinel"))
+    text = json.dumps([redis, sentinel])
+    for secret in ("-a ", "--pass", "pingpass", "REDIS_PASSWORD", "AUTH "):
+        assert secret not in text
+    assert redis["customReadinessProbe"]["exec"]["command"] == ["/bin/sh", "/redis-readiness/ready.sh"]
+    liveness = redis["customLivenessProbe"]["exec"]["command"][-1]
+    assert "LOADING" in liveness and "PONG" in liveness and f"-p {cluster.redis.port}" in liveness
+    ready = sentinel["customReadinessProbe"]["exec"]["command"][-1]
+    assert f"get-master-addr-by-name {cluster.master_name}" in ready and "127.0.0.1|" in ready
+    assert redis["customStartupProbe"]["failureThreshold"] * redis["customStartupProbe"]["periodSeconds"] == 300
+
+
+def test_probe_timings_are_purpose_aware_and_configurable():
+    cache_spec = load_example(next(p for p in EXAMPLES if p.stem == "cache"))
+    assert probe_fields(failover(cache_spec)["redis"])["customLivenessProbe"]["failureThreshold"] == 3
+    assert probe_fields(failover(load_example(SESSION))["redis"])["customLivenessProbe"]["failureThreshold"] == 6
+    tuned = with_monitoring(cache_spec, containerProbes={"sentinel": {"readiness": {"periodSeconds": 3}}})
+    assert probe_fields(failover(tuned)["sentinel"])["customReadinessProbe"]["periodSeconds"] == 3
+    off = with_monitoring(cache_spec, containerProbes={"enabled": False})
+    assert probe_fields(failover(off)["redis"]) == {}
+
+
+SHELL_CASES = {
+    # reply of redis-cli -> liveness verdict
+    "PONG": 0, "LOADING Redis is loading the dataset in memory": 0, "NOAUTH Authentication required.": 0,
+    "Could not connect to Redis at 127.0.0.1:6379: Connection refused": 1, "": 1,
+    "MISCONF Redis is configured to save RDB snapshots": 1,
+}
+
+
+@pytest.mark.parametrize("reply", SHELL_CASES)
+def test_the_redis_liveness_script_reads_the_reply(reply, tmp_path):
+    """The probe script under sh, with a fake redis-cli that prints a reply and exits 0 (as redis-cli does)."""
+    fake = tmp_path / "redis-cli"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{reply}'\nexit 0\n")
+    fake.chmod(0o755)
+    command = probe_fields(failover(load_example(SESSION))["redis"])["customLivenessProbe"]["exec"]["command"]
+    result = subprocess.run(command, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, timeout=10)
+    assert result.returncode == SHELL_CASES[reply]
+
+
+@pytest.mark.parametrize("reply,ready", [("10.0.0.7", 0), ("127.0.0.1", 1), ("", 1),
+                                         ("ERR No such master with that name", 1)])
+def test_the_sentinel_readiness_script_wants_a_real_master(reply, ready, tmp_path):
+    fake = tmp_path / "redis-cli"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{reply}' 6379\nexit 0\n")
+    fake.chmod(0o755)
+    command = probe_fields(failover(load_example(SESSION))["sentinel"])["customReadinessProbe"]["exec"]["command"]
+    result = subprocess.run(command, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, timeout=10)
+    assert result.returncode == ready
+
+
+# -- dashboard and runbooks ------------------------------------------------------------------------------------
+
+
+def test_dashboard_configmap_is_optional_and_labelled():
+    spec = load_example(SESSION)
+    assert "ConfigMap" not in objects(spec)
+    config_map = objects(with_monitoring(spec, dashboard={"enabled": True}))["ConfigMap"]
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (text,) = config_map["data"].values()
+    assert len(text) < 100_000
+    kubernetes_validate.validate(config_map, "1.30.0", strict=True)
+    files = render.render_chart(cluster_of(spec))
+    assert json.loads(text) == json.loads(files["dashboards/redis-sessions.json"])
+
+
+def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_path):
+    cluster = cluster_of(load_example(example))
+    board = monitoring.dashboard(cluster)
+    assert len(board["uid"]) <= 40
+    exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
+    assert len(exprs) >= 20
+    record = [{"record": f"ckredis:panel_{number}", "expr": expr.replace("$__rate_interval", "5m").replace(
+        "$__range", "1h")} for number, expr in enumerate(exprs)]
+    path = tmp_path / "panels.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": record}]}))
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for expr in exprs:
+        for metric, matchers in SELECTOR.findall(expr):
+            assert f'name="{cluster.name}"' in matchers or f'redisfailover="{cluster.name}"' in matchers, expr
+
+
+def test_every_alert_has_a_runbook():
+    folder = REPO / "docs" / "runbooks"
+    assert sorted(path.stem for path in folder.glob("*.md")) == sorted(monitoring.CATALOG)
+    for name in monitoring.CATALOG:
+        text = (folder / f"{name}.md").read_text()
+        assert text.startswith(f"# {name}\n"), name
+        for section in ("## Meaning", "## Impact", "## Confirm", "## Act"):
+            assert section in text, (name, section)
