@@ -532,3 +532,78 @@ def test_every_alert_has_a_runbook():
         assert text.startswith(f"# {name}\n"), name
         for section in ("## Meaning", "## Impact", "## Confirm", "## Act"):
             assert section in text, (name, section)
+
+
+# -- the probe scripts against real servers ----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(binary: str, config: str, port: int, folder: Path) -> subprocess.Popen:
+    import redis as redis_py
+
+    (folder / f"{port}.conf").write_text(config)
+    process = subprocess.Popen([binary, str(folder / f"{port}.conf")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    client = redis_py.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    for _ in range(100):
+        try:
+            client.ping()
+            return process
+        except redis_py.exceptions.AuthenticationError:
+            return process  # up, and wants a password
+        except redis_py.exceptions.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"{binary} did not start on {port}")
+
+
+def _run(command: list[str]) -> int:
+    return subprocess.run(command, capture_output=True, timeout=10).returncode
+
+
+@pytest.mark.parametrize("password", [None, "s3cret"])
+def test_redis_liveness_against_a_real_server(password, tmp_path):
+    port = _free_port()
+    spec = load_example(SESSION)
+    spec["spec"]["redis"]["port"] = port
+    command = probe_fields(failover(spec)["redis"])["customLivenessProbe"]["exec"]["command"]
+    assert _run(command) == 1, "nothing listens yet"
+    config = f"bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly no\ndir {tmp_path}\n"
+    if password:
+        config += f"requirepass {password}\n"
+    server = _serve(tool("redis-server"), config, port, tmp_path)
+    try:
+        assert _run(command) == 0  # PONG, or NOAUTH with a password: alive either way, and no password sent
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert _run(command) == 1
+
+
+def test_sentinel_readiness_against_a_real_sentinel(tmp_path):
+    """Ready only when the sentinel knows a master that is not the operator's 127.0.0.1 placeholder."""
+    port = _free_port()
+    spec = load_example(SESSION)
+    master = cluster_of(spec).master_name
+    (command,) = [probe_fields(failover(spec)["sentinel"])["customReadinessProbe"]["exec"]["command"]]
+    command = [part.replace("-p 26379", f"-p {port}") for part in command]  # the pod's port, here a free one
+    base = f"bind 127.0.0.1\nport {port}\ndir {tmp_path}\n"
+    sentinel = _serve(tool("redis-sentinel"), base, port, tmp_path)
+    try:
+        assert _run(command) == 1  # monitors nothing
+        admin = [tool("redis-cli"), "-h", "127.0.0.1", "-p", str(port), "sentinel"]
+        subprocess.run([*admin, "monitor", master, "127.0.0.1", "6399", "2"], check=True, capture_output=True)
+        assert _run(command) == 1  # the placeholder master
+        subprocess.run([*admin, "remove", master], check=True, capture_output=True)
+        subprocess.run([*admin, "monitor", master, "127.0.0.2", "6399", "2"], check=True, capture_output=True)
+        assert _run(command) == 0
+    finally:
+        sentinel.terminate()
+        sentinel.wait(timeout=10)
