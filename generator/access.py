@@ -88,8 +88,9 @@ def flows(cluster: Cluster) -> tuple[Flow, ...]:
         Flow(peers.operator, s, (discovery,), "the operator checks and configures Sentinel"),
         Flow(peers.prometheus, r, (tcp(redis.exporter_port),), "Prometheus scrapes the redis exporter"),
         Flow(peers.prometheus, s, (tcp(sentinel.exporter_port),), "Prometheus scrapes the sentinel exporter"),
-        Flow(peers.blackbox, s, (discovery,), "the uptime Probe connects to Sentinel"),
     ]
+    if cluster.monitoring.uptime_probe:
+        result.append(Flow(peers.blackbox, s, (discovery,), "the uptime Probe connects to Sentinel"))
     for client in cluster.clients:
         result += [
             Flow(client.endpoint, s, (discovery,), f"{client.namespace} asks Sentinel for the master"),

@@ -27,8 +27,8 @@ RUN_AS = 1000  # the uid/gid the operator's images and scripts expect
 # Operator releases and the CRD fields beyond v1.2.4 they know.
 OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
     "v1.2.4": frozenset(),
-    "v1.3.0-rc1": frozenset({"customProbes", "disablePodDisruptionBudget"}),
-    "freshworks": frozenset({"customProbes", "disablePodDisruptionBudget", "disableMyMaster"}),
+    "v1.3.0-rc1": frozenset({"customProbes"}),
+    "freshworks": frozenset({"customProbes", "disableMyMaster"}),
 })
 
 
@@ -275,10 +275,6 @@ class Cluster:
     @property
     def sentinel_host(self) -> str:
         return f"{self.sentinel.workload_name}.{self.namespace}.svc.{self.cluster_domain}"
-
-    @property
-    def access_label(self) -> str:
-        return f"elastisys.io/redis-{self.name}-access"
 
     @property
     def chart_version(self) -> str:

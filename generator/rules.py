@@ -92,7 +92,8 @@ def _clients(data: dict) -> Iterator[Finding]:
         if key in seen:
             yield (path, f"a second client creates {key[0]}/{key[1]} (entry {seen[key]} already does)",
                    "give it another connectionName, or merge the entries")
-        seen.setdefault(key, index)
+            continue
+        seen[key] = index
         labels = frozenset(client_labels(name, entry))
         for other_index, other in selected.get(entry["namespace"], []):
             if labels <= other or other <= labels:
@@ -108,7 +109,8 @@ def _client_selection(entry: dict, path: tuple) -> Iterator[Finding]:
         yield (path, "selects no pods",
                "set podSelector, or accessLabel: true (or allowWholeNamespace: true to admit every pod)")
     elif len(ways) > 1:
-        yield (path + (ways[1],), f"{ways[0]} and {ways[1]} both select pods; use exactly one", "")
+        yield (path + (ways[1],), f"{ways[0]} and {ways[1]} both select pods; use exactly one",
+               f"remove {ways[1]}, or split the entry in two")
     for key in ("accessLabel", "allowWholeNamespace"):
         if entry.get(key) is False:
             yield (path + (key,), f"{key}: false has no effect", f"remove {key}")

@@ -252,12 +252,11 @@ CASES = [
         "13:7: spec.clients[0]: selects no pods "
         "(hint: set podSelector, or accessLabel: true (or allowWholeNamespace: true to admit every pod))"]),
     Case("client-with-two-selections", edit("      podSelector:", "      allowWholeNamespace: true\n      podSelector:"), [
-        "14:28: spec.clients[0].allowWholeNamespace: podSelector and allowWholeNamespace both select pods; use exactly one"]),
+        "14:28: spec.clients[0].allowWholeNamespace: podSelector and allowWholeNamespace both select pods; use exactly one "
+        "(hint: remove allowWholeNamespace, or split the entry in two)"]),
     Case("duplicate-clients", BASE + "    - namespace: shop\n      podSelector:\n        app.kubernetes.io/name: shop-web\n", [
         "16:7: spec.clients[1]: a second client creates shop/redis-cache (entry 0 already does) "
-        "(hint: give it another connectionName, or merge the entries)",
-        "16:7: spec.clients[1]: selects pods that entry 0 in namespace 'shop' already selects "
-        "(hint: use one entry per set of pods)"]),
+        "(hint: give it another connectionName, or merge the entries)"]),
     Case("overlapping-clients", BASE + "    - namespace: shop\n      accessLabel: true\n      connectionName: shop-redis\n"
                                        "    - namespace: shop\n      podSelector:\n        app.kubernetes.io/name: shop-web\n"
                                        "        app.kubernetes.io/component: worker\n      connectionName: worker-redis\n", [

@@ -88,7 +88,8 @@ def scenario(spec: dict):
     allow([operator], sentinel, tcp(26379))
     allow([prometheus], redis, tcp(9121))
     allow([prometheus], sentinel, tcp(9355))
-    allow([blackbox], sentinel, tcp(26379))
+    if body.get("monitoring", {}).get("uptimeProbe", {}).get("enabled", True):
+        allow([blackbox], sentinel, tcp(26379))  # only while the uptime Probe exists
     allow(clients, redis, tcp(port))
     allow(clients, sentinel, tcp(26379))
     allow(redis + sentinel, [dns], dns_ports)
@@ -149,6 +150,9 @@ def variants() -> list[tuple[str, dict]]:
         spec = copy.deepcopy(base)
         spec["spec"]["clients"] = [{"namespace": c["namespace"], **selection} for c in spec["spec"]["clients"]]
         cases.append((f"{EXAMPLES[0].stem}-{mode}", spec))
+    no_probe = copy.deepcopy(base)
+    no_probe["spec"]["monitoring"] = {"uptimeProbe": {"enabled": False}}
+    cases.append((f"{EXAMPLES[0].stem}-without-uptime-probe", no_probe))
     return cases
 
 
