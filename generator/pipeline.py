@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from generator import model, render, stream
@@ -17,7 +18,11 @@ class Rendered:
     name_position: tuple[int, int]
     cluster: model.Cluster
     manifests: dict[str, str]
-    files: dict[str, str]
+
+    @cached_property
+    def files(self) -> dict[str, str]:
+        """The whole chart directory; only writes and checks need it, `--stdout` does not."""
+        return render.render_chart(self.cluster, self.manifests)
 
     @property
     def name(self) -> str:
@@ -32,8 +37,6 @@ def build_model(source: str) -> model.Cluster:
     return model.build(validate(load(source)))
 
 
-
-
 def render_specs(sources: list[str]) -> list[Rendered]:
     """Render every spec, or raise one SpecError with the problems of all of them (nothing is written)."""
     rendered, issues = [], []
@@ -45,8 +48,7 @@ def render_specs(sources: list[str]) -> list[Rendered]:
             issues.extend(error.issues)
             continue
         objects = render.manifests(cluster)
-        rendered.append(Rendered(source, document.position(("metadata", "name")), cluster, objects,
-                                 render.render_chart(cluster, objects)))
+        rendered.append(Rendered(source, document.position(("metadata", "name")), cluster, objects))
     issues.extend(_name_clashes(rendered))
     if issues:
         raise SpecError(issues)
