@@ -992,7 +992,8 @@ def alert_test_groups(alert: Alert) -> list[dict]:
         if failure is not None:
             fired = failure.apply(mine if failing is scope else theirs, failing, samples)
             expected = fired if failing is scope else []
-        series = [s for s in mine + theirs if s.metric in alert.metrics]
+        metrics = alert.metrics  # a regex over the expression: once per world, not per series
+        series = [s for s in mine + theirs if s.metric in metrics]
         return series, expected
 
     def group(kind: str, title: str, failing: Scope | None, failure: Failure | None) -> dict:
