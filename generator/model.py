@@ -94,6 +94,11 @@ def image_version(reference: str) -> str:
     return last.split(":", 1)[1] if ":" in last else digest.removeprefix("sha256:")[:12]
 
 
+def _cpu_text(quantity: str | float) -> str:
+    # CRDs type quantities as integer-or-string: a number like 0.5 must travel as text.
+    return quantity if isinstance(quantity, str) else str(quantity)
+
+
 @dataclass(frozen=True)
 class Resources:
     cpu_request: str
@@ -103,7 +108,9 @@ class Resources:
 
     @classmethod
     def of(cls, data: dict) -> Resources:
-        return cls(data["requests"]["cpu"], data["requests"]["memory"], data["limits"]["memory"], data["limits"].get("cpu"))
+        cpu_limit = data["limits"].get("cpu")
+        return cls(_cpu_text(data["requests"]["cpu"]), data["requests"]["memory"], data["limits"]["memory"],
+                   None if cpu_limit is None else _cpu_text(cpu_limit))
 
     def as_k8s(self) -> dict:
         limits = {"cpu": self.cpu_limit} if self.cpu_limit else {}

@@ -15,9 +15,9 @@ def memory_bytes(quantity: str) -> int:
     return int(number) * {**_BINARY, **_DECIMAL}.get(suffix or "", 1)
 
 
-def cpu_millicores(quantity: str) -> int:
-    """Millicores in a CPU quantity such as '250m' or '0.5'."""
-    if quantity.endswith("m"):
+def cpu_millicores(quantity: str | float) -> int:
+    """Millicores in a CPU quantity such as '250m', '0.5' or 2."""
+    if isinstance(quantity, str) and quantity.endswith("m"):
         return int(quantity[:-1])
     return round(float(quantity) * 1000)
 

@@ -78,3 +78,12 @@ def test_unique_master_name_is_emitted_only_for_freshworks():
     spec = load_example(next(p for p in EXAMPLES if p.stem == "session"))
     assert failover_for(spec)["spec"]["sentinel"]["disableMyMaster"] is True
     assert "disableMyMaster" not in failover_for(retargeted(spec, "v1.3.0-rc1"))["spec"]["sentinel"]
+
+
+def test_cpu_written_as_a_number_travels_as_text():
+    """Kubernetes accepts `cpu: 0.5`, but the CRD types quantities as integer-or-string: 0.5 must become '0.5'."""
+    spec = load_example(EXAMPLES[0])
+    spec["spec"]["redis"]["resources"] = {"requests": {"cpu": 0.5, "memory": "256Mi"}, "limits": {"cpu": 2, "memory": "256Mi"}}
+    resources = failover_for(spec)["spec"]["redis"]["resources"]
+    assert resources["requests"]["cpu"] == "0.5" and resources["limits"]["cpu"] == "2"
+    assert errors("v1.3.0-rc1", failover_for(spec)) == []
