@@ -268,6 +268,21 @@ class Cluster:
     monitoring: Monitoring
 
     @property
+    def redis_command(self) -> list[str]:
+        """The redis container's command: the operator's, plus every directive as a start-up option.
+
+        customConfig only reaches a running server (CONFIG SET, after a reconcile); a restarted pod would boot
+        without maxmemory and, worse for a session store, load its RDB snapshot instead of the append-only file.
+        """
+        command = ["redis-server", "/redis/redis.conf"]
+        for line in self.redis_config:
+            name, value = line.split(" ", 1)
+            if name == "save" and value != '""':
+                command += ["--save", ""]  # save points add up across config lines: drop redis.conf's first
+            command += [f"--{name}", "" if value == '""' else value]
+        return command
+
+    @property
     def quorum(self) -> int:
         return self.sentinel.replicas // 2 + 1
 

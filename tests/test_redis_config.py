@@ -278,3 +278,74 @@ def test_real_sentinel_refuses_an_unknown_master_and_option(real):
         apply_sentinel_line(real.sentinel, "mymaster", "down-after-milliseconds soon")
     with pytest.raises(redis.ResponseError):
         apply_sentinel_line(real.sentinel, "mymaster", "no-such-option 1")
+
+
+# ---------------------------------------------------------------- the start-up command
+
+
+def _boot(command: list[str], data: Path) -> tuple[subprocess.Popen, redis.Redis]:
+    """Start redis-server as the pod does: the rendered command, with the operator's redis.conf stand-in."""
+    port = _free_port()
+    conf = data / "redis.conf"  # what matters of the operator's rfr-<name> ConfigMap, plus a private address
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
+                    "tcp-keepalive 60\nsave 900 1\nsave 300 10\n")
+    assert command[:2] == ["redis-server", "/redis/redis.conf"], command
+    process = subprocess.Popen([tool("redis-server"), str(conf), *command[2:]], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = redis.Redis(host="127.0.0.1", port=port, protocol=2, decode_responses=True, socket_timeout=5)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            return process, client
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                pytest.fail(f"redis-server did not start: {(data / 'redis.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_restarted_pod_boots_with_every_directive(case, tmp_path):
+    """customConfig only reaches a running server; the command must set the same values from the first second."""
+    _, item = _render_case(case, tmp_path)
+    (failover,) = _failovers(item)
+    redis_spec = failover["spec"]["redis"]
+    process, client = _boot(redis_spec["command"], tmp_path)
+    try:
+        for line in redis_spec["customConfig"]:
+            name, value = operator_split(line)
+            assert client.config_get(name)[name] == value, f"{name} at boot"
+    finally:
+        _stop(process)
+
+
+def test_a_session_store_keeps_acknowledged_writes_through_a_crash(tmp_path):
+    """With the append-only file on at boot, a killed and restarted master still has its writes (not just the last RDB)."""
+    _, item = _render_case("example:session", tmp_path)
+    (failover,) = _failovers(item)
+    command = failover["spec"]["redis"]["command"]
+    process, client = _boot(command, tmp_path)
+    client.set("session:1", "alice")
+    time.sleep(1.5)  # appendfsync everysec: on disk within a second
+    process.kill()
+    process.wait()
+    process, client = _boot(command, tmp_path)
+    try:
+        assert client.get("session:1") == "alice"
+    finally:
+        _stop(process)
+
+
+def test_without_the_start_up_options_a_crash_loses_the_writes(tmp_path):
+    """The control: the operator's redis.conf alone (appendonly off, RDB every 5+ minutes) loses them."""
+    process, client = _boot(["redis-server", "/redis/redis.conf"], tmp_path)
+    client.set("session:1", "alice")
+    time.sleep(1.5)
+    process.kill()
+    process.wait()
+    process, client = _boot(["redis-server", "/redis/redis.conf"], tmp_path)
+    try:
+        assert client.get("session:1") is None
+    finally:
+        _stop(process)
