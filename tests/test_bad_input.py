@@ -254,6 +254,12 @@ CASES = [
     Case("client-with-two-selections", edit("      podSelector:", "      allowWholeNamespace: true\n      podSelector:"), [
         "14:28: spec.clients[0].allowWholeNamespace: podSelector and allowWholeNamespace both select pods; use exactly one "
         "(hint: remove allowWholeNamespace, or split the entry in two)"]),
+    Case("prometheus-template-in-alert-label", BASE + "  monitoring:\n    alerts:\n      labels:\n        team: \"{{ $value }}\"\n", [
+        '19:15: spec.monitoring.alerts.labels.team: "{{ $value }}" is not a valid team '
+        "(hint: alert labels are plain text: Prometheus would expand braces as a template)"]),
+    Case("prometheus-template-in-runbook-url", BASE + "  monitoring:\n    alerts:\n      runbookBaseUrl: https://x/{{.Values}}/\n", [
+        '18:23: spec.monitoring.alerts.runbookBaseUrl: "https://x/{{.Values}}/" is not a valid runbookBaseUrl '
+        "(hint: write an http(s) URL without braces that ends with '/')"]),
     Case("duplicate-clients", BASE + "    - namespace: shop\n      podSelector:\n        app.kubernetes.io/name: shop-web\n", [
         "16:7: spec.clients[1]: a second client creates shop/redis-cache (entry 0 already does) "
         "(hint: give it another connectionName, or merge the entries)"]),
