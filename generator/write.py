@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 import shutil
 import tempfile
@@ -118,12 +119,16 @@ def _fsync(directory: Path) -> None:
 
 
 def _exchange(new: Path, old: Path) -> None:
-    """Atomically swap two directories (Linux renameat2); elsewhere, two renames with a brief gap."""
+    """Atomically swap two directories (Linux renameat2); where the kernel or filesystem lacks it, three renames."""
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
     at_fdcwd = -100
-    if renameat2 is not None and renameat2(at_fdcwd, bytes(new), at_fdcwd, bytes(old), _RENAME_EXCHANGE) == 0:
-        return
+    if renameat2 is not None:
+        if renameat2(at_fdcwd, bytes(new), at_fdcwd, bytes(old), _RENAME_EXCHANGE) == 0:
+            return
+        failure = ctypes.get_errno()
+        if failure not in (errno.ENOSYS, errno.EINVAL):  # the swap is supported and failed: do not half-do it
+            raise OSError(failure, os.strerror(failure), str(old))
     parked = new.with_name(new.name + ".old")
     os.rename(old, parked)
     os.rename(new, old)
