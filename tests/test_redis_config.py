@@ -61,18 +61,23 @@ def _free_port() -> int:
 def _start(binary: str, conf: Path, log: Path, port: int) -> tuple[subprocess.Popen, redis.Redis]:
     process = subprocess.Popen([binary, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.STDOUT)
+    return process, _connect(process, port, log, binary)
+
+
+def _connect(process: subprocess.Popen, port: int, log: Path, what: str) -> redis.Redis:
+    """A client once the server answers; the test fails with the server's log if it never does."""
     # RESP2, as the operator's go-redis v8 speaks it: replies are flat lists, not RESP3 maps.
     client = redis.Redis(host="127.0.0.1", port=port, protocol=2, decode_responses=True, socket_timeout=5)
     deadline = time.monotonic() + 15
     while True:
         try:
             client.ping()
-            return process, client
+            return client
         except redis.ConnectionError:
             if process.poll() is not None or time.monotonic() > deadline:
                 _stop(process)
                 text = log.read_text(errors="replace") if log.exists() else "(no log)"
-                pytest.fail(f"{binary} did not start on 127.0.0.1:{port}:\n{text[-2000:]}")
+                pytest.fail(f"{what} did not start on 127.0.0.1:{port}:\n{text[-2000:]}")
             time.sleep(0.05)
 
 
@@ -292,17 +297,7 @@ def _boot(command: list[str], data: Path) -> tuple[subprocess.Popen, redis.Redis
     assert command[:2] == ["redis-server", "/redis/redis.conf"], command
     process = subprocess.Popen([tool("redis-server"), str(conf), *command[2:]], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    client = redis.Redis(host="127.0.0.1", port=port, protocol=2, decode_responses=True, socket_timeout=5)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            return process, client
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process)
-                pytest.fail(f"redis-server did not start: {(data / 'redis.log').read_text(errors='replace')[-2000:]}")
-            time.sleep(0.05)
+    return process, _connect(process, port, data / "redis.log", "redis-server with the rendered command")
 
 
 @pytest.mark.parametrize("case", CASES)
