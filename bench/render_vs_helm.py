@@ -31,11 +31,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as out:
         name = Path(args.spec).stem
-        render = [sys.executable, "-m", "generator", "render", args.spec, "-o", out]
+        render = [sys.executable, "-m", "ckredis", "render", args.spec, "-o", out]
         subprocess.run(render, check=True, stdout=subprocess.DEVNULL)
         chart = next(Path(out).iterdir())
         helm = [args.helm, "template", chart.name, str(chart)]
-        stdout = [sys.executable, "-m", "generator", "render", args.spec, "--stdout"]
+        stdout = [sys.executable, "-m", "ckredis", "render", args.spec, "--stdout"]
         times: dict[str, list[float]] = {"ckredis render (write chart)": [], "ckredis render --stdout": [], "helm template": []}
         for _ in range(args.runs):
             # Re-render into a fresh directory each time so the write path is measured, not the no-op path.

@@ -40,7 +40,7 @@ def shared(relative: str) -> Path:
 
 def ckredis(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real CLI in a fresh process, as users do."""
-    result = subprocess.run([sys.executable, "-m", "generator", *args], input=stdin, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "ckredis", *args], input=stdin, capture_output=True, text=True,
                             cwd=cwd or REPO, timeout=60)
     assert "Traceback" not in result.stderr, result.stderr
     return result

@@ -426,7 +426,7 @@ def test_unreadable_file(tmp_path, output):
     spec.write_text(BASE)
     spec.chmod(0)
     before = snapshot(output)
-    command = [sys.executable, "-m", "generator", "render", str(spec), "-o", str(output)]
+    command = [sys.executable, "-m", "ckredis", "render", str(spec), "-o", str(output)]
     # Root reads any file whatever its mode (CI runs as root): run the CLI without that power instead of skipping.
     as_root = os.geteuid() == 0
     try:

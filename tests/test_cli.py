@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, REPO, ckredis, documents
-from generator import __version__
-from generator.pipeline import render_specs
+from ckredis import __version__
+from ckredis.pipeline import render_specs
 
 MODELINE = "# yaml-language-server: $schema="
 
@@ -33,7 +33,7 @@ def test_version():
 
 def test_the_console_script_is_declared():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["scripts"] == {"ckredis": "generator.cli:main"}
+    assert project["scripts"] == {"ckredis": "ckredis.cli:main"}
     assert project["requires-python"] == ">=3.11"
 
 

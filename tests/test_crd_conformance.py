@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, load_example, shared
-from generator import model, render
-from generator.validate import validate_data
+from ckredis import model, render
+from ckredis.validate import validate_data
 
 CRD_FILES = {
     "v1.2.4": "upstream/spotahome/redisfailovers.v1.2.4.crd.yaml",

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
-from generator import model, monitoring, render
-from generator.errors import SpecError
-from generator.validate import validate_data
+from ckredis import model, monitoring, render
+from ckredis.errors import SpecError
+from ckredis.validate import validate_data
 from test_crd_conformance import closed
 
 CRDS = {
@@ -301,7 +301,7 @@ def test_unknown_alert_names_are_refused_with_a_suggestion():
 
 
 def test_the_schema_lists_exactly_the_catalogue():
-    from generator.validate import schema
+    from ckredis.validate import schema
 
     listed = schema()["properties"]["spec"]["properties"]["monitoring"]["properties"]["alerts"]["properties"]["rules"]
     assert list(listed["properties"]) == list(monitoring.CATALOG) == list(monitoring.WHEN)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, documents, load_example, tool
-from generator import model, render
-from generator.validate import validate_data
+from ckredis import model, render
+from ckredis.validate import validate_data
 
 UNRELATED = "unrelated"
 _LINE = re.compile(r"^(\S+) => (\S+) : (.+)$")

@@ -24,8 +24,8 @@ import redis
 import yaml
 
 from conftest import EXAMPLES, documents, load_example, tool
-from generator import starter
-from generator.pipeline import Rendered, render_specs
+from ckredis import starter
+from ckredis.pipeline import Rendered, render_specs
 
 OPERATOR_PREPENDED = "replica-priority 100"  # the operator adds this line before the user's
 STARTERS = ("cache", "session")
@@ -44,7 +44,7 @@ def operator_split(line: str) -> tuple[str, str]:
 
 
 def memory_limit_bytes(quantity: str) -> int:
-    """A Kubernetes memory quantity in bytes, parsed here independently of generator.quantity."""
+    """A Kubernetes memory quantity in bytes, parsed here independently of ckredis.quantity."""
     number = quantity.rstrip("kMGTi")
     return int(number) * MEMORY_UNITS[quantity[len(number):]]
 

@@ -1,7 +1,7 @@
-"""Safe writes (generator/write.py) through the real CLI: atomic replacement, refusal to delete what ckredis
+"""Safe writes (ckredis/write.py) through the real CLI: atomic replacement, refusal to delete what ckredis
 did not generate, untouched unchanged charts, `--check`.
 
-Failures and kills are injected from the outside: a small driver process patches generator.write (never the
+Failures and kills are injected from the outside: a small driver process patches ckredis.write (never the
 production code) and then runs the real CLI, so a SIGKILL lands at an exact, known point of the write.
 """
 
@@ -20,22 +20,22 @@ import pytest
 import yaml
 
 from conftest import REPO, ckredis
-from generator import write
-from generator.errors import OutputError
-from generator.pipeline import render_specs
-from generator.render import MARKER
+from ckredis import write
+from ckredis.errors import OutputError
+from ckredis.pipeline import render_specs
+from ckredis.render import MARKER
 
 EXAMPLES_DIR = REPO / "examples"
 STAGING = re.compile(r"\.(?P<chart>[a-z0-9-]+)\..+\.ckredis-tmp")
 
-# Runs the real CLI after patching generator.write: `DRIVER ACTION N ckredis-args...`.
+# Runs the real CLI after patching ckredis.write: `DRIVER ACTION N ckredis-args...`.
 #   fail-files N   _write_file raises ENOSPC once N files are written
 #   pause-files N  once N files are written, print PAUSED and wait (to be killed)
 #   pause-fsync N  once N directory fsyncs are done (0: every file written, before the swap; 1: after the swap)
 DRIVER = r"""
 import errno, sys, time
-from generator import write
-from generator.cli import main
+from ckredis import write
+from ckredis.cli import main
 
 action, limit = sys.argv[1], int(sys.argv[2])
 del sys.argv[1:3]
@@ -69,7 +69,7 @@ main()
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under root by relative path (read independently of generator.write); symlinks as '-> target'."""
+    """Every file under root by relative path (read independently of ckredis.write); symlinks as '-> target'."""
     found = {}
     for directory, dirs, files in os.walk(root):
         for name in files + [d for d in dirs if os.path.islink(os.path.join(directory, d))]:

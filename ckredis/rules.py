@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from generator.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
+from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
                              maxmemory_percent, purpose_of)
-from generator.quantity import cpu_millicores, human_bytes, memory_bytes
+from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
 MIN_MAXMEMORY = 32 * 2**20

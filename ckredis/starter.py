@@ -1,6 +1,6 @@
 """`ckredis init`: a commented starter spec that validates as written."""
 
-from generator.paths import SCHEMA_ID
+from ckredis.paths import SCHEMA_ID
 
 _STARTER = """\
 # yaml-language-server: $schema={schema}

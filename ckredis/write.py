@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from generator.errors import OutputError
-from generator.render import MARKER
+from ckredis.errors import OutputError
+from ckredis.render import MARKER
 
 _TMP_SUFFIX = ".ckredis-tmp"
 _RENAME_EXCHANGE = 2

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from generator.quantity import memory_bytes
+from ckredis.quantity import memory_bytes
 
 if TYPE_CHECKING:
-    from generator.model import Cluster
+    from ckredis.model import Cluster
 
 REDIS_EXPORTER = "redis-exporter"  # container names the operator gives the exporters (service/constants.go)
 SENTINEL_EXPORTER = "sentinel-exporter"
@@ -90,7 +90,7 @@ class Monitoring:
 
     @classmethod
     def of(cls, spec: dict) -> Monitoring:
-        from generator.model import purpose_of  # the model imports this module
+        from ckredis.model import purpose_of  # the model imports this module
 
         settings = spec.get("monitoring", {})
         purpose = purpose_of(spec)
@@ -1154,7 +1154,7 @@ def dashboard(cluster: Cluster) -> dict:
 
 
 def _template(name: str, cluster: Cluster, **extra: object) -> str:
-    from generator import render  # render imports this module
+    from ckredis import render  # render imports this module
 
     return render.environment().get_template(f"chart/templates/{name}.jinja").render(
         m=cluster, mon=cluster.monitoring, **extra)
@@ -1177,7 +1177,7 @@ def manifests(cluster: Cluster) -> dict[str, str]:
 
 def chart_files(cluster: Cluster) -> dict[str, str]:
     """Monitoring files outside templates/ (rule files and promtool tests), path -> text."""
-    from generator import render
+    from ckredis import render
 
     mon = cluster.monitoring
     if not mon.enabled:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from generator import model, render, stream
-from generator.errors import CkredisError, Issue, SpecError
-from generator.load import load
-from generator.validate import validate
+from ckredis import model, render, stream
+from ckredis.errors import CkredisError, Issue, SpecError
+from ckredis.load import load
+from ckredis.validate import validate
 
 
 @dataclass(frozen=True)

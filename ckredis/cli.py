@@ -16,10 +16,10 @@ from collections.abc import Callable
 import typer
 import yaml
 
-from generator import __version__, access, docs, pipeline, starter
-from generator.errors import CkredisError, SpecError
-from generator.validate import schema, validate_data
-from generator.write import check_writable, differences, write_chart
+from ckredis import __version__, access, docs, pipeline, starter
+from ckredis.errors import CkredisError, SpecError
+from ckredis.validate import schema, validate_data
+from ckredis.write import check_writable, differences, write_chart
 
 app = typer.Typer(
     add_completion=False,
@@ -142,4 +142,4 @@ def init(
 
 
 def main() -> None:
-    app(prog_name="ckredis")  # also under `python -m generator`
+    app(prog_name="ckredis")  # also under `python -m ckredis`

@@ -14,10 +14,10 @@ from functools import cache
 
 import jsonschema
 
-from generator import rules
-from generator.errors import Issue, SpecError
-from generator.load import Ambiguous, Document, Path_, format_path
-from generator.paths import SCHEMA_FILE
+from ckredis import rules
+from ckredis.errors import Issue, SpecError
+from ckredis.load import Ambiguous, Document, Path_, format_path
+from ckredis.paths import SCHEMA_FILE
 
 
 @cache

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.errors import Issue, SpecError
+from ckredis.errors import Issue, SpecError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1 << 20

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from generator import __version__
-from generator.monitoring import Monitoring
-from generator.quantity import memory_bytes, whole_gibibytes
+from ckredis import __version__
+from ckredis.monitoring import Monitoring
+from ckredis.quantity import memory_bytes, whole_gibibytes
 
 SENTINEL_PORT = 26379
 REDIS_EXPORTER_PORT = 9121

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.model import Client, Cluster, Component, Endpoint
+from ckredis.model import Client, Cluster, Component, Endpoint
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 SYNC_WAVE = {"argocd.argoproj.io/sync-wave": "-1"}  # before the RedisFailover's pods, which Gatekeeper checks

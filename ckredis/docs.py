@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from generator.validate import schema
+from ckredis.validate import schema
 
 _INTRO = """\
 # The ckredis service spec

@@ -1,0 +1,3 @@
+from ckredis.cli import main
+
+main()
