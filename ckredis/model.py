@@ -9,43 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from ckredis import __version__
 from ckredis.monitoring import Monitoring
-from ckredis.quantity import memory_bytes, whole_gibibytes
-
-SENTINEL_PORT = 26379
-REDIS_EXPORTER_PORT = 9121
-SENTINEL_EXPORTER_PORT = 9355
-DEFAULT_MASTER_NAME = "mymaster"
-ACCESS_LABEL_VALUE = "allow"
-NOBACKUP_LABEL = "compliantkubernetes.io/nobackup"
-DEDICATED_NODE_LABEL = "elastisys.io/node-type"
-RUN_AS = 1000  # the uid/gid the operator's images and scripts expect
-
-# Operator releases and the CRD fields beyond v1.2.4 they know.
-OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
-    "v1.2.4": frozenset(),
-    "v1.3.0-rc1": frozenset({"customProbes"}),
-    "freshworks": frozenset({"customProbes", "disableMyMaster"}),
-})
-
-
-@dataclass(frozen=True)
-class Purpose:
-    maxmemory_percent: int
-    maxmemory_policy: str
-    persists: bool
-    backed_up: bool
-
-
-PURPOSES: Mapping[str, Purpose] = MappingProxyType({
-    # A cache refills from the database: evict, keep nothing on disk, skip backups.
-    "cache": Purpose(maxmemory_percent=75, maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
-    # Losing sessions logs users out: never evict silently, persist (AOF + RDB), leave headroom for fork COW.
-    "session": Purpose(maxmemory_percent=60, maxmemory_policy="noeviction", persists=True, backed_up=True),
-})
+from ckredis.derive import (client_labels, connection_name, default_persistence_size, maxmemory_bytes, maxmemory_percent,
+                            maxmemory_policy, purpose_of)
+from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, NOBACKUP_LABEL, OPERATOR_FIELDS, REDIS_EXPORTER_PORT,
+                           RUN_AS, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
 
 POD_SECURITY_CONTEXT = MappingProxyType({
     "fsGroup": RUN_AS,
@@ -66,20 +36,6 @@ CONTAINER_SECURITY_CONTEXT = MappingProxyType({
 })
 
 
-def maxmemory_bytes(limit: str, percent: int) -> int:
-    return memory_bytes(limit) * percent // 100
-
-
-def purpose_of(spec: dict) -> Purpose:
-    return PURPOSES[spec["purpose"]]
-
-
-def maxmemory_percent(spec: dict) -> int:
-    return spec["redis"].get("maxmemoryPercent", purpose_of(spec).maxmemory_percent)
-
-
-def default_persistence_size(spec: dict) -> str:
-    return whole_gibibytes(2 * memory_bytes(spec["redis"]["resources"]["limits"]["memory"]))
 
 
 def image_reference(reference: str, registry: str | None) -> str:
@@ -154,7 +110,7 @@ class Component:
 
     @property
     def workload_name(self) -> str:
-        return f"rf{self.kind[0]}-{self.cluster}"
+        return workload_name(self.kind, self.cluster)
 
     @property
     def selector(self) -> dict[str, str]:
@@ -409,15 +365,6 @@ def _peers(spec: dict) -> Peers:
     )
 
 
-def connection_name(cluster_name: str, entry: dict) -> str:
-    return entry.get("connectionName", f"redis-{cluster_name}")
-
-
-def client_labels(cluster_name: str, entry: dict) -> tuple[tuple[str, str], ...]:
-    """The pod labels a client entry selects; empty means the whole namespace (only when asked for explicitly)."""
-    if entry.get("accessLabel"):
-        return ((f"elastisys.io/redis-{cluster_name}-access", ACCESS_LABEL_VALUE),)
-    return tuple(sorted(entry.get("podSelector", {}).items()))
 
 
 def _client(cluster_name: str, entry: dict) -> Client:
@@ -430,7 +377,7 @@ def _redis_config(spec: dict, maxmemory: int) -> tuple[str, ...]:
     config, purpose = spec["redis"]["config"], purpose_of(spec)
     lines = [
         f"maxmemory {maxmemory}",
-        f"maxmemory-policy {config.get('maxmemoryPolicy', purpose.maxmemory_policy)}",
+        f"maxmemory-policy {maxmemory_policy(spec)}",
         f"maxclients {config['maxclients']}",
         f"timeout {config['timeout']}",
         f"tcp-keepalive {config['tcpKeepalive']}",

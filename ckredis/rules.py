@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
-                             maxmemory_percent, purpose_of)
+from ckredis.derive import (client_labels, connection_name, default_persistence_size, maxmemory_bytes, maxmemory_percent,
+                            purpose_of)
+from ckredis.facts import OPERATOR_FIELDS
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ckredis.errors import OutputError
-from ckredis.render import MARKER
+from ckredis.facts import MARKER
 
 _TMP_SUFFIX = ".ckredis-tmp"
 _RENAME_EXCHANGE = 2

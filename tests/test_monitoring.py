@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
-from ckredis import model, monitoring, render
+from ckredis import facts, model, monitoring, render
 from ckredis.errors import SpecError
 from ckredis.validate import validate_data
 from test_crd_conformance import closed
@@ -177,7 +177,7 @@ def test_alert_texts_severities_and_runbooks(example):
     cluster = cluster_of(spec)
     for rule in rules(spec):
         name = rule["alert"]
-        assert rule["labels"]["severity"] in monitoring.SEVERITIES
+        assert rule["labels"]["severity"] in facts.SEVERITIES
         annotations = rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}
         assert annotations["runbook_url"] == f"https://github.com/elastisys/ckredis/blob/main/docs/runbooks/{name}.md"

@@ -23,7 +23,7 @@ from conftest import REPO, ckredis
 from ckredis import write
 from ckredis.errors import OutputError
 from ckredis.pipeline import render_specs
-from ckredis.render import MARKER
+from ckredis.facts import MARKER
 
 EXAMPLES_DIR = REPO / "examples"
 STAGING = re.compile(r"\.(?P<chart>[a-z0-9-]+)\..+\.ckredis-tmp")

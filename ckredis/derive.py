@@ -1,0 +1,40 @@
+"""Values derived from defaulted spec data that both validation (rules.py) and the model need, each derived once.
+
+Imports only facts and quantities, so validation never depends on the model.
+"""
+
+from __future__ import annotations
+
+from ckredis.facts import ACCESS_LABEL_VALUE, PURPOSES, Purpose
+from ckredis.quantity import memory_bytes, whole_gibibytes
+
+
+def purpose_of(spec: dict) -> Purpose:
+    return PURPOSES[spec["purpose"]]
+
+
+def maxmemory_bytes(limit: str, percent: int) -> int:
+    return memory_bytes(limit) * percent // 100
+
+
+def maxmemory_percent(spec: dict) -> int:
+    return spec["redis"].get("maxmemoryPercent", purpose_of(spec).maxmemory_percent)
+
+
+def maxmemory_policy(spec: dict) -> str:
+    return spec["redis"]["config"].get("maxmemoryPolicy", purpose_of(spec).maxmemory_policy)
+
+
+def default_persistence_size(spec: dict) -> str:
+    return whole_gibibytes(2 * memory_bytes(spec["redis"]["resources"]["limits"]["memory"]))
+
+
+def connection_name(cluster_name: str, entry: dict) -> str:
+    return entry.get("connectionName", f"redis-{cluster_name}")
+
+
+def client_labels(cluster_name: str, entry: dict) -> tuple[tuple[str, str], ...]:
+    """The pod labels a client entry selects; empty means the whole namespace (only when asked for explicitly)."""
+    if entry.get("accessLabel"):
+        return ((f"elastisys.io/redis-{cluster_name}-access", ACCESS_LABEL_VALUE),)
+    return tuple(sorted(entry.get("podSelector", {}).items()))
