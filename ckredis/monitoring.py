@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ckredis.derive import maxmemory_policy, purpose_of
 from ckredis.facts import (MARKER, METRICS_PORT, OPERATOR_METRICS_PORT, REDIS_EXPORTER, REDIS_EXPORTER_PORT, RF_NAME_LABEL,
-                           SENTINEL_EXPORTER, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, SEVERITIES, workload_name)
+                           SENTINEL_EXPORTER, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
 from ckredis.quantity import memory_bytes
 
 if TYPE_CHECKING:
