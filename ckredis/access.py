@@ -102,9 +102,8 @@ def flows(cluster: Cluster) -> tuple[Flow, ...]:
     return tuple(result)
 
 
-def policies(cluster: Cluster) -> tuple[Policy, ...]:
+def policies(cluster: Cluster, all_flows: tuple[Flow, ...]) -> tuple[Policy, ...]:
     """The NetworkPolicies: a default deny for this cluster's pods, one allow policy per component, one per client."""
-    all_flows = flows(cluster)
     result = [Policy(f"{cluster.name}-default-deny", cluster.namespace, cluster.pods_selector, (), (),
                      f"Deny all traffic to and from the pods of {cluster.name}; the policies beside it allow exactly what it needs.")]
     for component in (cluster.redis, cluster.sentinel):
@@ -150,18 +149,18 @@ def _rule(direction: str, peer: Endpoint, ports: tuple[Port, ...], policy_namesp
     return {direction: [selector], "ports": [port.as_k8s() for port in ports]}
 
 
-def connectivity_table(cluster: Cluster) -> list[tuple[str, str, str, str]]:
+def connectivity_table(all_flows: tuple[Flow, ...]) -> list[tuple[str, str, str, str]]:
     """(from, to, ports, why) rows, as shown to reviewers."""
-    return [(f.source.title, f.destination.title, f.port_text, f.reason) for f in flows(cluster)]
+    return [(f.source.title, f.destination.title, f.port_text, f.reason) for f in all_flows]
 
 
-def mermaid(cluster: Cluster) -> str:
+def mermaid(all_flows: tuple[Flow, ...]) -> str:
     """A Mermaid flowchart of the allowed flows."""
     nodes: dict[str, Endpoint] = {}
-    for flow in flows(cluster):
+    for flow in all_flows:
         nodes.setdefault(flow.source.key, flow.source)
         nodes.setdefault(flow.destination.key, flow.destination)
     lines = ["flowchart LR"]
     lines += [f'  {key}["{endpoint.title}"]' for key, endpoint in nodes.items()]
-    lines += [f'  {f.source.key} -->|"{f.port_text}"| {f.destination.key}' for f in flows(cluster)]
+    lines += [f'  {f.source.key} -->|"{f.port_text}"| {f.destination.key}' for f in all_flows]
     return "\n".join(lines)

@@ -108,7 +108,7 @@ def validate(specs: Specs) -> None:
 @_reporting
 def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads it from stdin.", metavar="SPEC")]) -> None:
     """Print the flows the NetworkPolicies allow (from, to, ports, why); everything else is denied."""
-    rows = [("FROM", "TO", "PORTS", "WHY"), *access.connectivity_table(pipeline.build_model(spec))]
+    rows = [("FROM", "TO", "PORTS", "WHY"), *access.connectivity_table(access.flows(pipeline.build_model(spec)))]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])

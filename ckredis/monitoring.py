@@ -15,7 +15,6 @@ harmless where it is missing and keeps Kubernetes clusters apart where it is not
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Callable
@@ -35,6 +34,11 @@ GROUPING = "cluster, namespace, redisfailover"
 DEFAULT_RUNBOOK_BASE = "https://github.com/elastisys/ckredis/blob/main/docs/runbooks/"
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
 TEST_STEP_MINUTES = 1
+
+
+def object_name(cluster_name: str) -> str:
+    """The name of the PodMonitor, PrometheusRule, Probe and dashboard of a cluster."""
+    return f"redis-{cluster_name}"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -119,9 +123,6 @@ class Monitoring:
 
     # -- what the chart renders -----------------------------------------------------------------------------
 
-    def object_name(self, cluster: Cluster) -> str:
-        return f"redis-{cluster.name}"
-
     def object_labels_for(self, cluster: Cluster) -> dict[str, str]:
         return {**self.object_labels, **cluster.labels("monitoring")}
 
@@ -178,11 +179,6 @@ class Monitoring:
             return f"{threshold} in {_window(self.scrape_interval)}"
         return ""
 
-    def rule_groups(self, cluster: Cluster) -> list[dict]:
-        alerts = self.alerts(cluster)
-        if not alerts:
-            return []
-        return [{"name": f"ckredis.{cluster.namespace}.{cluster.name}", "rules": [a.rule for a in alerts]}]
 
     def container_probes_for(self, cluster: Cluster, kind: str) -> dict[str, dict]:
         """`custom*Probe` fields of one RedisFailover component; empty when the operator cannot take them."""
@@ -214,13 +210,8 @@ class Monitoring:
                              "failures": timing.failure_threshold})
         return rows
 
-    def dashboard_json(self, cluster: Cluster, compact: bool = False) -> str:
-        if compact:  # one line in the ConfigMap
-            return json.dumps(dashboard(cluster), sort_keys=True, separators=(",", ":"))
-        return json.dumps(dashboard(cluster), indent=2, sort_keys=True) + "\n"
-
     def dashboard_file(self, cluster: Cluster) -> str:
-        return f"redis-{cluster.name}.json"
+        return f"{object_name(cluster.name)}.json"
 
 
 @dataclass(frozen=True)
@@ -374,9 +365,9 @@ class Scope:
             memory_limit=memory_bytes(cluster.redis.resources.memory_limit),
             maxclients=m.maxclients,
             operator_namespace=cluster.operator_namespace,
-            podmonitor_job=f"{cluster.namespace}/{m.object_name(cluster)}",
+            podmonitor_job=f"{cluster.namespace}/{object_name(cluster.name)}",
             probe=m.uptime_probe is not None,
-            probe_job=f"probe/{cluster.namespace}/{m.object_name(cluster)}",
+            probe_job=f"probe/{cluster.namespace}/{object_name(cluster.name)}",
             probe_instance=m.probe_target(cluster),
             window=_window(m.scrape_interval),
             runbook_base_url=m.runbook_base_url,
@@ -385,8 +376,8 @@ class Scope:
 
     def neighbour(self) -> Scope:
         """Another RedisFailover in the same namespace whose name starts with this one's (regex traps included)."""
-        return replace(self, name=f"{self.name}-other", podmonitor_job=f"{self.namespace}/redis-{self.name}-other",
-                       probe_job=f"probe/{self.namespace}/redis-{self.name}-other",
+        return replace(self, name=f"{self.name}-other", podmonitor_job=f"{self.namespace}/{object_name(self.name)}-other",
+                       probe_job=f"probe/{self.namespace}/{object_name(self.name)}-other",
                        probe_instance=self.probe_instance.replace(f"{workload_name('sentinel', self.name)}.",
                                                                    f"{workload_name('sentinel', self.name)}-other."),
                        index=self.index + 1)
@@ -969,10 +960,16 @@ def _minutes(duration: str) -> int:
     return math.ceil(_seconds(duration) / 60)
 
 
-def unit_tests(cluster: Cluster, rule_file: str = "rules.yaml") -> dict:
+def rule_groups(cluster: Cluster, alerts: list[Alert]) -> list[dict]:
+    if not alerts:
+        return []
+    return [{"name": f"ckredis.{cluster.namespace}.{cluster.name}", "rules": [a.rule for a in alerts]}]
+
+
+def unit_tests(alerts: list[Alert], rule_file: str = "rules.yaml") -> dict:
     """The promtool test file for the cluster's alerts (rule file relative to the test file)."""
     groups = []
-    for alert in cluster.monitoring.alerts(cluster):
+    for alert in alerts:
         groups += alert_test_groups(alert)
     return {"rule_files": [rule_file], "evaluation_interval": f"{TEST_STEP_MINUTES}m", "tests": groups}
 

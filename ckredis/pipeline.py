@@ -9,6 +9,7 @@ from pathlib import Path
 from ckredis import model, render, stream
 from ckredis.errors import CkredisError, Issue, SpecError
 from ckredis.load import load
+from ckredis.plan import Plan
 from ckredis.validate import validate
 
 
@@ -16,13 +17,17 @@ from ckredis.validate import validate
 class Rendered:
     source: str
     name_position: tuple[int, int]
-    cluster: model.Cluster
+    plan: Plan
     manifests: dict[str, str]
+
+    @property
+    def cluster(self) -> model.Cluster:
+        return self.plan.cluster
 
     @cached_property
     def files(self) -> dict[str, str]:
         """The whole chart directory; only writes and checks need it, `--stdout` does not."""
-        return render.render_chart(self.cluster, self.manifests)
+        return render.render_chart(self.plan, self.manifests)
 
     @property
     def name(self) -> str:
@@ -43,12 +48,11 @@ def render_specs(sources: list[str]) -> list[Rendered]:
     for source in sources:
         try:
             document = load(source)
-            cluster = model.build(validate(document))
+            plan = Plan(model.build(validate(document)))
         except SpecError as error:
             issues.extend(error.issues)
             continue
-        objects = render.manifests(cluster)
-        rendered.append(Rendered(source, document.position(("metadata", "name")), cluster, objects))
+        rendered.append(Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan)))
     issues.extend(_name_clashes(rendered))
     if issues:
         raise SpecError(issues)

@@ -14,10 +14,11 @@ from functools import cache
 import jinja2
 import yaml
 
-from ckredis import __version__, access, monitoring
+from ckredis import __version__
 from ckredis.facts import MARKER
 from ckredis.model import Cluster
 from ckredis.paths import TEMPLATES_DIR
+from ckredis.plan import Plan
 
 HEADER = f"# {MARKER}: do not edit. Change the spec and run `ckredis render`."
 HELM_LEFT_DELIM = re.compile(r"\{\{")
@@ -93,70 +94,74 @@ def helm_literal(text: str) -> str:
     return HELM_LEFT_DELIM.sub('{{ "{{" }}', text)
 
 
-def manifests(cluster: Cluster) -> dict[str, str]:
+def _plan(source: Cluster | Plan) -> Plan:
+    return source if isinstance(source, Plan) else Plan(source)
+
+
+def manifests(source: Cluster | Plan) -> dict[str, str]:
     """Each Kubernetes object of the chart, as Helm will output it: `templates/<file>.yaml` -> YAML."""
-    files = {"templates/redisfailover.yaml": _render("chart/templates/redisfailover.yaml.jinja", cluster)}
-    for client in cluster.clients:
+    plan = _plan(source)
+    files = {"templates/redisfailover.yaml": _render("chart/templates/redisfailover.yaml.jinja", plan)}
+    for client in plan.cluster.clients:
         files[f"templates/connection-{client.file_stem}.yaml"] = _render(
-            "chart/templates/connection.yaml.jinja", cluster, client=client)
-    for policy in access.policies(cluster):
-        files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", cluster, policy=policy)
-    files.update(_monitoring_manifests(cluster))
+            "chart/templates/connection.yaml.jinja", plan, client=client)
+    for policy in plan.policies:
+        files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", plan, policy=policy)
+    files.update(_monitoring_manifests(plan))
     return files
 
 
-def render_chart(cluster: Cluster, objects: dict[str, str] | None = None) -> dict[str, str]:
+def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None) -> dict[str, str]:
     """Every file of the chart directory, keyed by its path relative to the chart root.
 
     `objects` are the cluster's manifests when the caller already rendered them.
     """
-    files = {path: helm_literal(text) for path, text in (objects or manifests(cluster)).items()}
+    plan = _plan(source)
+    files = {path: helm_literal(text) for path, text in (objects or manifests(plan)).items()}
     files["templates/NOTES.txt"] = "{{- /* " + MARKER + ": do not edit. */ -}}\n" + helm_literal(
-        _render("chart/templates/NOTES.txt.jinja", cluster))
-    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", cluster)
-    files["values.yaml"] = _render("chart/values.yaml.jinja", cluster)
+        _render("chart/templates/NOTES.txt.jinja", plan))
+    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", plan)
+    files["values.yaml"] = _render("chart/values.yaml.jinja", plan)
     files["values.schema.json"] = _values_schema()
-    files["README.md"] = _render("chart/README.md.jinja", cluster)
-    files[".helmignore"] = _render("chart/helmignore.jinja", cluster)
-    files.update(_monitoring_files(cluster))
+    files["README.md"] = _render("chart/README.md.jinja", plan)
+    files[".helmignore"] = _render("chart/helmignore.jinja", plan)
+    files.update(_monitoring_files(plan))
     return dict(sorted(files.items()))
 
 
-def _render(template: str, cluster: Cluster, **extra: object) -> str:
-    # One set of names for every template: the cluster, its monitoring and the access flows.
-    return environment().get_template(template).render(m=cluster, mon=cluster.monitoring, access=access, **extra)
+def _render(template: str, plan: Plan, **extra: object) -> str:
+    # One context for every template: the plan, with its cluster and monitoring settings under short names.
+    return environment().get_template(template).render(plan=plan, m=plan.cluster, mon=plan.monitoring, **extra)
 
 
-def _monitoring_manifests(cluster: Cluster) -> dict[str, str]:
+def _monitoring_manifests(plan: Plan) -> dict[str, str]:
     """Monitoring objects: `templates/<file>.yaml` -> YAML as Helm outputs it."""
-    mon = cluster.monitoring
+    mon = plan.monitoring
     if not mon.enabled:
         return {}
-    files = {"templates/podmonitor.yaml": _render("chart/templates/podmonitor.yaml.jinja", cluster)}
-    if mon.rule_groups(cluster):
-        files["templates/prometheusrule.yaml"] = _render("chart/templates/prometheusrule.yaml.jinja", cluster)
+    files = {"templates/podmonitor.yaml": _render("chart/templates/podmonitor.yaml.jinja", plan)}
+    if plan.rule_groups:
+        files["templates/prometheusrule.yaml"] = _render("chart/templates/prometheusrule.yaml.jinja", plan)
     if mon.uptime_probe:
-        files["templates/probe.yaml"] = _render("chart/templates/probe.yaml.jinja", cluster)
+        files["templates/probe.yaml"] = _render("chart/templates/probe.yaml.jinja", plan)
     if mon.dashboard:
-        files["templates/dashboard.yaml"] = _render("chart/templates/dashboard.yaml.jinja", cluster)
+        files["templates/dashboard.yaml"] = _render("chart/templates/dashboard.yaml.jinja", plan)
     return files
 
 
-def _monitoring_files(cluster: Cluster) -> dict[str, str]:
+def _monitoring_files(plan: Plan) -> dict[str, str]:
     """Monitoring files outside templates/ (rule files and promtool tests), path -> text."""
-    mon = cluster.monitoring
-    if not mon.enabled:
+    if not plan.monitoring.enabled:
         return {}
-    files = {f"dashboards/{mon.dashboard_file(cluster)}": mon.dashboard_json(cluster)}
-    groups = mon.rule_groups(cluster)
-    if groups:
+    files = {f"dashboards/{plan.dashboard_file}": plan.dashboard_json}
+    if plan.rule_groups:
         header = (f"# {MARKER}: do not edit; change the spec and render again.\n"
                   f"# The alert rules of templates/prometheusrule.yaml as a Prometheus rule file, for promtool.\n")
-        files["tests/rules.yaml"] = header + to_yaml({"groups": groups}) + "\n"
+        files["tests/rules.yaml"] = header + to_yaml({"groups": plan.rule_groups}) + "\n"
         header = (f"# {MARKER}: do not edit; change the spec and render again.\n"
                   "# Unit tests of every alert: it fires on its failures, stays silent on a healthy cluster and when\n"
                   "# only another RedisFailover in the namespace fails. Run: promtool test rules tests/alerts.test.yaml\n")
-        files["tests/alerts.test.yaml"] = header + to_yaml(monitoring.unit_tests(cluster)) + "\n"
+        files["tests/alerts.test.yaml"] = header + to_yaml(plan.unit_tests()) + "\n"
     return files
 
 

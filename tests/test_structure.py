@@ -10,7 +10,7 @@ import sys
 
 from conftest import REPO
 
-from ckredis import facts, monitoring
+from ckredis import facts
 
 PACKAGE = REPO / "ckredis"
 SCHEMA = json.loads((REPO / "schemas" / "ckredis-spec.schema.json").read_text())
@@ -93,11 +93,6 @@ def test_schema_severities_are_the_routed_severities():
     assert rules
     for name in rules:
         assert SCHEMA["$defs"][name]["properties"]["severity"]["enum"] == list(facts.SEVERITIES), name
-
-
-def test_schema_per_alert_settings_name_every_alert_of_the_catalogue():
-    settings = SPEC["monitoring"]["properties"]["alerts"]["properties"]["rules"]["properties"]
-    assert list(settings) == list(monitoring.CATALOG)
 
 
 def test_ruff_finds_nothing():

@@ -1,0 +1,103 @@
+"""Stage 3b, plan: everything derived from one cluster's model, each computed once, read by render.
+
+The plan is the one context of every template (`plan`, with `m` = its cluster and `mon` = its monitoring
+settings as short names). The promtool unit tests are a separate, lazily computed step, so a caller that does not
+write them never pays for them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+
+from ckredis import access, monitoring
+from ckredis.model import Cluster
+
+
+class Plan:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.monitoring = cluster.monitoring
+
+    # -- access -----------------------------------------------------------------------------------------------
+
+    sync_wave = access.SYNC_WAVE
+
+    @cached_property
+    def flows(self) -> tuple[access.Flow, ...]:
+        return access.flows(self.cluster)
+
+    @cached_property
+    def policies(self) -> tuple[access.Policy, ...]:
+        return access.policies(self.cluster, self.flows)
+
+    @cached_property
+    def connectivity_table(self) -> list[tuple[str, str, str, str]]:
+        return access.connectivity_table(self.flows)
+
+    @cached_property
+    def mermaid(self) -> str:
+        return access.mermaid(self.flows)
+
+    # -- monitoring -------------------------------------------------------------------------------------------
+
+    @cached_property
+    def monitoring_name(self) -> str:
+        return monitoring.object_name(self.cluster.name)
+
+    @cached_property
+    def monitoring_labels(self) -> dict[str, str]:
+        return self.monitoring.object_labels_for(self.cluster)
+
+    @cached_property
+    def dashboard_labels(self) -> dict[str, str]:
+        return self.monitoring.dashboard_labels(self.cluster)
+
+    @cached_property
+    def probe_labels(self) -> dict[str, str]:
+        return self.monitoring.probe_labels(self.cluster)
+
+    @cached_property
+    def alerts(self) -> list[monitoring.Alert]:
+        return self.monitoring.alerts(self.cluster)
+
+    @cached_property
+    def rule_groups(self) -> list[dict]:
+        return monitoring.rule_groups(self.cluster, self.alerts)
+
+    @cached_property
+    def catalogue(self) -> list[dict]:
+        return self.monitoring.catalogue(self.cluster)
+
+    @cached_property
+    def probe_target(self) -> str:
+        return self.monitoring.probe_target(self.cluster)
+
+    @cached_property
+    def container_probes(self) -> dict[str, dict[str, dict]]:
+        """`custom*Probe` fields per component (redis, sentinel); empty when the operator keeps its own."""
+        return {kind: self.monitoring.container_probes_for(self.cluster, kind) for kind in ("redis", "sentinel")}
+
+    @cached_property
+    def container_probe_rows(self) -> list[dict]:
+        return self.monitoring.container_probe_rows(self.cluster)
+
+    @cached_property
+    def dashboard_file(self) -> str:
+        return self.monitoring.dashboard_file(self.cluster)
+
+    @cached_property
+    def dashboard(self) -> dict:
+        return monitoring.dashboard(self.cluster)
+
+    @cached_property
+    def dashboard_compact(self) -> str:
+        return json.dumps(self.dashboard, sort_keys=True, separators=(",", ":"))  # one line in the ConfigMap
+
+    @cached_property
+    def dashboard_json(self) -> str:
+        return json.dumps(self.dashboard, indent=2, sort_keys=True) + "\n"
+
+    def unit_tests(self) -> dict:
+        """The promtool tests of every alert: a separate step, computed only when asked for."""
+        return monitoring.unit_tests(self.alerts)
