@@ -93,14 +93,15 @@ class Monitoring:
     def of(cls, spec: dict) -> Monitoring:
         settings = spec.get("monitoring", {})
         purpose = purpose_of(spec)
+        probe = settings.get("uptimeProbe", {})
         facts = _Facts(
             session=purpose.persists,  # a store whose data must not be lost: stricter alerts, patient probes
             persists=purpose.persists,
             policy=maxmemory_policy(spec),
             failover_ms=spec["sentinel"]["config"]["downAfterMilliseconds"] + spec["sentinel"]["config"]["failoverTimeout"],
+            probe=probe.get("enabled", True),
         )
         alerts = settings.get("alerts", {})
-        probe = settings.get("uptimeProbe", {})
         scrape = settings.get("scrape", {})
         uptime = UptimeProbe(probe.get("proberUrl", "prometheus-blackbox-exporter.monitoring.svc:9115"),
                              probe.get("module", "tcp_connect"), probe.get("interval", "30s"))
@@ -113,7 +114,7 @@ class Monitoring:
             alerts_enabled=alerts.get("enabled", True),
             alert_labels=dict(sorted(alerts.get("labels", {}).items())),
             runbook_base_url=alerts.get("runbookBaseUrl", DEFAULT_RUNBOOK_BASE),
-            alert_settings=_alert_settings(facts, alerts.get("rules", {}), probe.get("enabled", True)),
+            alert_settings=_alert_settings(facts, alerts.get("rules", {})),
             uptime_probe=uptime if probe.get("enabled", True) else None,
             dashboard=settings.get("dashboard", {}).get("enabled", False),
             container_probes=container.get("enabled", True),
@@ -157,7 +158,7 @@ class Monitoring:
         if not (self.enabled and self.alerts_enabled):
             return []
         scope = Scope.of(cluster)
-        return [build(scope, self.alert_settings[name]) for name, build in CATALOG.items()
+        return [definition.build(scope, self.alert_settings[name]) for name, definition in CATALOG.items()
                 if self.alert_settings[name].enabled]
 
     def catalogue(self, cluster: Cluster) -> list[dict]:
@@ -168,11 +169,11 @@ class Monitoring:
             rows.append({"name": name, "enabled": setting.enabled and self.enabled and self.alerts_enabled,
                          "severity": setting.severity, "for": setting.for_,
                          "threshold": self._threshold_text(name, setting.threshold),
-                         "when": WHEN[name], "link": f"[{name}]({self.runbook_base_url}{name}.md)"})
+                         "when": CATALOG[name].when, "link": f"[{name}]({self.runbook_base_url}{name}.md)"})
         return rows
 
     def _threshold_text(self, name: str, threshold: int | None) -> str:
-        kind = THRESHOLDS.get(name)
+        kind = CATALOG[name].threshold_unit
         if kind == "percent":
             return f"{threshold} %"
         if kind == "count":
@@ -220,43 +221,26 @@ class _Facts:
     persists: bool
     policy: str
     failover_ms: int
+    probe: bool
+
+    @property
+    def redundancy(self) -> str:
+        return "high" if self.session else "warning"  # a session store without replicas loses sessions on the next failure
+
+    @property
+    def no_master_for(self) -> str:
+        # A failover takes down-after-milliseconds plus at most failover-timeout; "no master" only pages after that.
+        return f"{math.ceil(self.failover_ms / 60000) + 1}m"
 
 
-def _alert_settings(facts: _Facts, overrides: dict, probe_enabled: bool) -> dict[str, AlertSetting]:
-    """Each alert's setting: the purpose-aware default, then what the spec sets."""
-    session = facts.session
-    redundancy = "high" if session else "warning"  # a session store without replicas loses sessions on the next failure
-    # A failover takes down-after-milliseconds plus at most failover-timeout; "no master" only pages after that.
-    no_master_for = f"{math.ceil(facts.failover_ms / 60000) + 1}m"
-    defaults = {
-        "RedisMetricsMissing": AlertSetting(True, "10m", "warning"),
-        "RedisDown": AlertSetting(True, "2m", "high"),
-        "RedisSentinelDown": AlertSetting(True, "2m", "high"),
-        "RedisNoMaster": AlertSetting(True, no_master_for, "critical"),
-        "RedisMultipleMasters": AlertSetting(True, "1m", "critical"),
-        "RedisReplicaLinkDown": AlertSetting(True, "5m", "warning"),
-        "RedisReplicasMissing": AlertSetting(True, "10m", redundancy),
-        "RedisSentinelQuorumLost": AlertSetting(True, "2m", "critical"),
-        "RedisSentinelTilt": AlertSetting(True, "2m", "warning"),
-        "RedisSentinelReplicasMissing": AlertSetting(True, "10m", "warning"),
-        # At maxmemory an allkeys-* cache evicts by design; with noeviction or volatile-* writes start failing.
-        "RedisMemoryHigh": AlertSetting(not facts.policy.startswith("allkeys-"), "5m", redundancy,
-                                        85 if facts.policy == "noeviction" else 90),
-        "RedisMemoryNearPodLimit": AlertSetting(True, "5m", redundancy, 90),
-        "RedisRejectedConnections": AlertSetting(True, "0m", "warning", 0),
-        "RedisTooManyClients": AlertSetting(True, "5m", "warning", 85),
-        # A session store must never lose sessions silently; a cache evicts by design.
-        "RedisKeysEvicted": AlertSetting(session, "0m", "high" if session else "warning", 0),
-        # stop-writes-on-bgsave-error: a failing save makes the master refuse writes.
-        "RedisPersistenceFailing": AlertSetting(facts.persists, "1m", "critical"),
-        "RedisOperatorClusterNotOk": AlertSetting(True, "5m", "high"),
-        "RedisUptimeProbeFailed": AlertSetting(probe_enabled, "2m", "critical"),
-    }
+def _alert_settings(facts: _Facts, overrides: dict) -> dict[str, AlertSetting]:
+    """Each alert's setting: the purpose-aware default of its catalogue record, then what the spec sets."""
     settings = {}
-    for name, default in defaults.items():
+    for name, definition in CATALOG.items():
+        default = definition.default(facts)
         override = overrides.get(name, {})
         settings[name] = AlertSetting(
-            enabled=override.get("enabled", default.enabled) and (name != "RedisUptimeProbeFailed" or probe_enabled),
+            enabled=override.get("enabled", default.enabled) and (name != "RedisUptimeProbeFailed" or facts.probe),
             for_=override.get("for", default.for_),
             severity=override.get("severity", default.severity),
             threshold=override.get("threshold", default.threshold),
@@ -469,38 +453,27 @@ class Alert:
         return set(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", self.expr))
 
 
-# Alerts with a threshold, and its unit (the schema's alertRulePercent / alertRuleCount).
-THRESHOLDS = {"RedisMemoryHigh": "percent", "RedisMemoryNearPodLimit": "percent", "RedisTooManyClients": "percent",
-              "RedisRejectedConnections": "count", "RedisKeysEvicted": "count"}
+@dataclass(frozen=True)
+class AlertDefinition:
+    """One alert of the catalogue: everything the rules, promtool tests, dashboard, schema text and README derive from."""
 
-# When each alert fires, in one line (README, spec reference).
-WHEN = {
-    "RedisMetricsMissing": "Prometheus has no redis exporter, sentinel exporter or uptime probe series of this cluster, so no other alert can fire.",
-    "RedisDown": "A redis pod does not answer its exporter, or the exporter cannot be scraped.",
-    "RedisSentinelDown": "A sentinel pod does not answer its exporter, or the exporter cannot be scraped.",
-    "RedisNoMaster": "No redis pod reports the master role.",
-    "RedisMultipleMasters": "More than one redis pod reports the master role (split brain).",
-    "RedisReplicaLinkDown": "A replica has no link to its master.",
-    "RedisReplicasMissing": "The master has fewer connected replicas than redis.replicas - 1.",
-    "RedisSentinelQuorumLost": "No sentinel can authorise a failover: fewer usable sentinels than the quorum, CKQUORUM failing, or no sentinel monitoring the master.",
-    "RedisSentinelTilt": "A sentinel is in TILT mode.",
-    "RedisSentinelReplicasMissing": "A sentinel sees fewer healthy replicas than redis.replicas - 1.",
-    "RedisMemoryHigh": "Memory used above `threshold` percent of maxmemory.",
-    "RedisMemoryNearPodLimit": "Resident memory above `threshold` percent of the redis container's memory limit (OOM kill ahead).",
-    "RedisRejectedConnections": "A redis or sentinel pod rejected more than `threshold` connections (maxclients reached) within the rate window (5m, or four scrape intervals if longer).",
-    "RedisTooManyClients": "Connected clients above `threshold` percent of maxclients.",
-    "RedisKeysEvicted": "More than `threshold` keys evicted within the rate window.",
-    "RedisPersistenceFailing": "The last RDB snapshot, AOF write or AOF rewrite failed.",
-    "RedisOperatorClusterNotOk": "The operator reports the cluster not OK (redis_operator_controller_cluster_ok == 0).",
-    "RedisUptimeProbeFailed": "The uptime Probe cannot connect to the sentinel Service.",
-}
-
-CATALOG: dict[str, Callable[[Scope, AlertSetting], Alert]] = {}
+    name: str
+    when: str  # when it fires, in one line (README, spec reference)
+    default: Callable[[_Facts], AlertSetting]  # its purpose-aware default setting
+    build: Callable[[Scope, AlertSetting], Alert]  # expression, texts and the failure cases that prove it
+    threshold_unit: str | None = None  # "percent" or "count" (the schema's alertRulePercent / alertRuleCount)
 
 
-def _alert(function: Callable[[Scope, AlertSetting], Alert]) -> Callable[[Scope, AlertSetting], Alert]:
-    CATALOG[function.__name__.removeprefix("_")] = function
-    return function
+CATALOG: dict[str, AlertDefinition] = {}
+
+
+def _alert(when: str, default: Callable[[_Facts], AlertSetting], threshold_unit: str | None = None
+           ) -> Callable[[Callable[[Scope, AlertSetting], Alert]], Callable[[Scope, AlertSetting], Alert]]:
+    def register(build: Callable[[Scope, AlertSetting], Alert]) -> Callable[[Scope, AlertSetting], Alert]:
+        name = build.__name__.removeprefix("_")
+        CATALOG[name] = AlertDefinition(name, when, default, build, threshold_unit)
+        return build
+    return register
 
 
 def _target(series: list[Series], scope: Scope, container: str, number: int) -> dict[str, str]:
@@ -553,7 +526,10 @@ def _cluster_labels(scope: Scope) -> dict[str, str]:
     return {"namespace": scope.namespace, SCOPE_LABEL: scope.name}
 
 
-@_alert
+@_alert(
+    "Prometheus has no redis exporter, sentinel exporter or uptime probe series of this cluster, so no other alert can fire.",
+    lambda f: AlertSetting(True, "10m", "warning"),
+)
 def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> Alert:
     parts = [f'label_replace(absent(up{{{s.redis}}}), "missing", "{REDIS_EXPORTER}", "", "")',
              f'label_replace(absent(up{{{s.sentinel}}}), "missing", "{SENTINEL_EXPORTER}", "", "")']
@@ -603,17 +579,26 @@ def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, w
                   Failure(f"the {what} exporter cannot be scraped", exporter_unreachable)), s)
 
 
-@_alert
+@_alert(
+    "A redis pod does not answer its exporter, or the exporter cannot be scraped.",
+    lambda f: AlertSetting(True, "2m", "high"),
+)
 def _RedisDown(s: Scope, a: AlertSetting) -> Alert:
     return _down(s, a, "RedisDown", s.redis, REDIS_EXPORTER, "redis pod")
 
 
-@_alert
+@_alert(
+    "A sentinel pod does not answer its exporter, or the exporter cannot be scraped.",
+    lambda f: AlertSetting(True, "2m", "high"),
+)
 def _RedisSentinelDown(s: Scope, a: AlertSetting) -> Alert:
     return _down(s, a, "RedisSentinelDown", s.sentinel, SENTINEL_EXPORTER, "sentinel pod")
 
 
-@_alert
+@_alert(
+    "No redis pod reports the master role.",
+    lambda f: AlertSetting(True, f.no_master_for, "critical"),
+)
 def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
     def all_replicas(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         for item in _select(series, "redis_instance_info", role="master", **_cluster_labels(scope)):
@@ -635,7 +620,10 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
                   Failure("every redis pod is down", all_down)), s)
 
 
-@_alert
+@_alert(
+    "More than one redis pod reports the master role (split brain).",
+    lambda f: AlertSetting(True, "1m", "critical"),
+)
 def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> Alert:
     def second_master(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 1)
@@ -651,7 +639,10 @@ def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> Alert:
                  (Failure("a replica also reports the master role", second_master),), s)
 
 
-@_alert
+@_alert(
+    "A replica has no link to its master.",
+    lambda f: AlertSetting(True, "5m", "warning"),
+)
 def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> Alert:
     def link_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 2)
@@ -666,7 +657,10 @@ def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> Alert:
                  "cannot take over safely.", (Failure("a replica lost its master link", link_down),), s)
 
 
-@_alert
+@_alert(
+    "The master has fewer connected replicas than redis.replicas - 1.",
+    lambda f: AlertSetting(True, "10m", f.redundancy),
+)
 def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
     expected = s.redis_replicas - 1
 
@@ -684,7 +678,10 @@ def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
                  (Failure("a replica disconnected from the master", replica_gone),), s)
 
 
-@_alert
+@_alert(
+    "No sentinel can authorise a failover: fewer usable sentinels than the quorum, CKQUORUM failing, or no sentinel monitoring the master.",
+    lambda f: AlertSetting(True, "2m", "critical"),
+)
 def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> Alert:
     def few_sentinels(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         _set(series, "redis_sentinel_master_ok_sentinels", _const(scope.quorum - 1, samples), **_cluster_labels(scope))
@@ -716,7 +713,10 @@ def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> Alert:
                   Failure("no sentinel monitors the master", nothing_monitored)), s)
 
 
-@_alert
+@_alert(
+    "A sentinel is in TILT mode.",
+    lambda f: AlertSetting(True, "2m", "warning"),
+)
 def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> Alert:
     def tilt(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, SENTINEL_EXPORTER, 0)
@@ -729,7 +729,10 @@ def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> Alert:
                  "in no failover. Its clock jumped or it was starved of CPU.", (Failure("a sentinel is in TILT mode", tilt),), s)
 
 
-@_alert
+@_alert(
+    "A sentinel sees fewer healthy replicas than redis.replicas - 1.",
+    lambda f: AlertSetting(True, "10m", "warning"),
+)
 def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
     expected = s.redis_replicas - 1
 
@@ -750,7 +753,12 @@ def _percent(threshold: int) -> str:
     return _number(threshold / 100)
 
 
-@_alert
+# At maxmemory an allkeys-* cache evicts by design; with noeviction or volatile-* writes start failing.
+@_alert(
+    "Memory used above `threshold` percent of maxmemory.",
+    lambda f: AlertSetting(not f.policy.startswith("allkeys-"), "5m", f.redundancy, 85 if f.policy == "noeviction" else 90),
+    threshold_unit="percent",
+)
 def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
     def filling(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 0)
@@ -766,7 +774,11 @@ def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
                  (Failure(f"memory is above {a.threshold}% of maxmemory", filling),), s)
 
 
-@_alert
+@_alert(
+    "Resident memory above `threshold` percent of the redis container's memory limit (OOM kill ahead).",
+    lambda f: AlertSetting(True, "5m", f.redundancy, 90),
+    threshold_unit="percent",
+)
 def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> Alert:
     def swelling(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 2)
@@ -782,7 +794,11 @@ def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> Alert:
                  "maxmemory; the kernel OOM-kills it soon.", (Failure("resident memory nears the limit", swelling),), s)
 
 
-@_alert
+@_alert(
+    "A redis or sentinel pod rejected more than `threshold` connections (maxclients reached) within the rate window (5m, or four scrape intervals if longer).",
+    lambda f: AlertSetting(True, "0m", "warning", 0),
+    threshold_unit="count",
+)
 def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
     def rejecting(container: str) -> Apply:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
@@ -800,7 +816,11 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
                   Failure("a sentinel rejects connections", rejecting(SENTINEL_EXPORTER))), s)
 
 
-@_alert
+@_alert(
+    "Connected clients above `threshold` percent of maxclients.",
+    lambda f: AlertSetting(True, "5m", "warning", 85),
+    threshold_unit="percent",
+)
 def _RedisTooManyClients(s: Scope, a: AlertSetting) -> Alert:
     def crowded(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 0)
@@ -816,7 +836,12 @@ def _RedisTooManyClients(s: Scope, a: AlertSetting) -> Alert:
                  (Failure(f"clients exceed {a.threshold}% of maxclients", crowded),), s)
 
 
-@_alert
+# A session store must never lose sessions silently; a cache evicts by design.
+@_alert(
+    "More than `threshold` keys evicted within the rate window.",
+    lambda f: AlertSetting(f.session, "0m", "high" if f.session else "warning", 0),
+    threshold_unit="count",
+)
 def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> Alert:
     def evicting(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 0)
@@ -830,7 +855,11 @@ def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> Alert:
                  (Failure("the master evicts keys", evicting),), s)
 
 
-@_alert
+# stop-writes-on-bgsave-error: a failing save makes the master refuse writes.
+@_alert(
+    "The last RDB snapshot, AOF write or AOF rewrite failed.",
+    lambda f: AlertSetting(f.persists, "1m", "critical"),
+)
 def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> Alert:
     def failed(metric: str) -> Apply:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
@@ -851,7 +880,10 @@ def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> Alert:
                   Failure("the last AOF rewrite failed", failed("redis_aof_last_bgrewrite_status"))), s)
 
 
-@_alert
+@_alert(
+    "The operator reports the cluster not OK (redis_operator_controller_cluster_ok == 0).",
+    lambda f: AlertSetting(True, "5m", "high"),
+)
 def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> Alert:
     # The operator's series carries `namespace` and `name` of the RedisFailover. Scraped with honorLabels (its chart's
     # ServiceMonitor), `namespace` is the RedisFailover's; without, Prometheus renames it to `exported_namespace`.
@@ -880,7 +912,10 @@ def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> Alert:
                  labels=tuple(_cluster_labels(s).items()))
 
 
-@_alert
+@_alert(
+    "The uptime Probe cannot connect to the sentinel Service.",
+    lambda f: AlertSetting(f.probe, "2m", "critical"),
+)
 def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> Alert:
     def probe_fails(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         (item,) = _select(series, "probe_success", **_cluster_labels(scope))

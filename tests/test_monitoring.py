@@ -304,13 +304,13 @@ def test_the_schema_lists_exactly_the_catalogue():
     from ckredis.validate import schema
 
     listed = schema()["properties"]["spec"]["properties"]["monitoring"]["properties"]["alerts"]["properties"]["rules"]
-    assert list(listed["properties"]) == list(monitoring.CATALOG) == list(monitoring.WHEN)
+    assert list(listed["properties"]) == list(monitoring.CATALOG)
     cluster = cluster_of(load_example(SESSION))
     refs = {None: "#/$defs/alertRule", "percent": "#/$defs/alertRulePercent", "count": "#/$defs/alertRuleCount"}
     for name, node in listed["properties"].items():
-        assert node["$ref"] == refs[monitoring.THRESHOLDS.get(name)], name
-        assert (cluster.monitoring.alert_settings[name].threshold is not None) == (name in monitoring.THRESHOLDS)
-        assert node["description"].startswith(monitoring.WHEN[name]), name
+        assert node["$ref"] == refs[monitoring.CATALOG[name].threshold_unit], name
+        assert (cluster.monitoring.alert_settings[name].threshold is not None) == (monitoring.CATALOG[name].threshold_unit is not None)
+        assert node["description"].startswith(monitoring.CATALOG[name].when), name
 
 
 def test_the_chart_readme_lists_the_alerts_and_how_to_rerun_the_tests(example):
