@@ -17,7 +17,14 @@ from ckredis.model import Cluster
 class Plan:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.monitoring = cluster.monitoring
+        self.monitoring = mon = cluster.monitoring
+        # Cheap names and labels, computed eagerly; what costs is a cached property below.
+        self.monitoring_name = monitoring.object_name(cluster.name)
+        self.monitoring_labels = mon.object_labels_for(cluster)
+        self.dashboard_labels = mon.dashboard_labels(cluster)
+        self.dashboard_file = mon.dashboard_file(cluster)
+        self.probe_labels = mon.probe_labels(cluster)
+        self.probe_target = mon.probe_target(cluster)
 
     # -- access -----------------------------------------------------------------------------------------------
 
@@ -42,22 +49,6 @@ class Plan:
     # -- monitoring -------------------------------------------------------------------------------------------
 
     @cached_property
-    def monitoring_name(self) -> str:
-        return monitoring.object_name(self.cluster.name)
-
-    @cached_property
-    def monitoring_labels(self) -> dict[str, str]:
-        return self.monitoring.object_labels_for(self.cluster)
-
-    @cached_property
-    def dashboard_labels(self) -> dict[str, str]:
-        return self.monitoring.dashboard_labels(self.cluster)
-
-    @cached_property
-    def probe_labels(self) -> dict[str, str]:
-        return self.monitoring.probe_labels(self.cluster)
-
-    @cached_property
     def alerts(self) -> list[monitoring.Alert]:
         return self.monitoring.alerts(self.cluster)
 
@@ -70,10 +61,6 @@ class Plan:
         return self.monitoring.catalogue(self.cluster)
 
     @cached_property
-    def probe_target(self) -> str:
-        return self.monitoring.probe_target(self.cluster)
-
-    @cached_property
     def container_probes(self) -> dict[str, dict[str, dict]]:
         """`custom*Probe` fields per component (redis, sentinel); empty when the operator keeps its own."""
         return {kind: self.monitoring.container_probes_for(self.cluster, kind) for kind in ("redis", "sentinel")}
@@ -81,10 +68,6 @@ class Plan:
     @cached_property
     def container_probe_rows(self) -> list[dict]:
         return self.monitoring.container_probe_rows(self.cluster)
-
-    @cached_property
-    def dashboard_file(self) -> str:
-        return self.monitoring.dashboard_file(self.cluster)
 
     @cached_property
     def dashboard(self) -> dict:
