@@ -33,8 +33,7 @@ def _imports(path) -> set[str]:
                 found.update(alias.name for alias in child.names if alias.name.startswith("ckredis."))
             elif isinstance(child, ast.ImportFrom) and child.module and child.module.split(".")[0] == "ckredis":
                 if child.module == "ckredis":
-                    found.update(f"ckredis.{alias.name}" for alias in child.names
-                                 if (PACKAGE / f"{alias.name}.py").exists())
+                    found.update(f"ckredis.{alias.name}" for alias in child.names if f"ckredis.{alias.name}" in MODULES)
                 else:
                     found.add(child.module)
             visit(child)
@@ -43,7 +42,13 @@ def _imports(path) -> set[str]:
     return found - {"ckredis"}
 
 
-GRAPH = {f"ckredis.{path.stem}": _imports(path) for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+def _module_name(path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+GRAPH = {name: _imports(path) for name, path in MODULES.items() if name != "ckredis"}
 
 
 def _reachable(start: str) -> set[str]:
@@ -60,6 +65,7 @@ def test_the_import_graph_sees_the_known_edges():
     # Guards the walker itself: a parser that found nothing would pass every test below.
     assert "ckredis.facts" in GRAPH["ckredis.model"]
     assert "ckredis.rules" in GRAPH["ckredis.validate"]
+    assert "ckredis.monitoring.scope" in GRAPH["ckredis.monitoring.catalogue"]
 
 
 def test_no_import_cycle_between_our_modules():
@@ -68,10 +74,11 @@ def test_no_import_cycle_between_our_modules():
 
 
 def test_validation_imports_no_model_or_render_code():
-    later_stages = {"ckredis.model", "ckredis.access", "ckredis.monitoring", "ckredis.render", "ckredis.pipeline",
-                    "ckredis.write"}
+    later_stages = ("ckredis.model", "ckredis.access", "ckredis.monitoring", "ckredis.plan", "ckredis.render",
+                    "ckredis.pipeline", "ckredis.write")
     for module in ("ckredis.validate", "ckredis.rules"):
-        assert _reachable(module) & later_stages == set(), module
+        reached = {name for name in _reachable(module) if name.startswith(later_stages)}
+        assert reached == set(), module
 
 
 def test_facts_import_nothing_of_ours():

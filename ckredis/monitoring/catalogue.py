@@ -1,0 +1,512 @@
+"""The alert catalogue: one AlertDefinition per alert, declared beside its builder, and the rule groups."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER
+from ckredis.monitoring.scope import Alert, Apply, Failure, Scope, Series
+from ckredis.monitoring.settings import GROUPING, SCOPE_LABEL, AlertSetting, Facts
+
+if TYPE_CHECKING:
+    from ckredis.model import Cluster
+
+
+@dataclass(frozen=True)
+class AlertDefinition:
+    """One alert of the catalogue: everything the rules, promtool tests, dashboard, schema text and README derive from."""
+
+    name: str
+    when: str  # when it fires, in one line (README, spec reference)
+    default: Callable[[Facts], AlertSetting]  # its purpose-aware default setting
+    build: Callable[[Scope, AlertSetting], Alert]  # expression, texts and the failure cases that prove it
+    threshold_unit: str | None = None  # "percent" or "count" (the schema's alertRulePercent / alertRuleCount)
+
+
+CATALOG: dict[str, AlertDefinition] = {}
+
+
+def _alert(when: str, default: Callable[[Facts], AlertSetting], threshold_unit: str | None = None
+           ) -> Callable[[Callable[[Scope, AlertSetting], Alert]], Callable[[Scope, AlertSetting], Alert]]:
+    def register(build: Callable[[Scope, AlertSetting], Alert]) -> Callable[[Scope, AlertSetting], Alert]:
+        name = build.__name__.removeprefix("_")
+        CATALOG[name] = AlertDefinition(name, when, default, build, threshold_unit)
+        return build
+    return register
+
+
+def _target(series: list[Series], scope: Scope, container: str, number: int) -> dict[str, str]:
+    """The target labels of the `number`th exporter of `container` in `scope`'s cluster."""
+    prefix = "rfr" if container == REDIS_EXPORTER else "rfs"
+    for item in series:
+        labels = item.labels
+        if (labels.get("container") == container and labels.get(SCOPE_LABEL) == scope.name
+                and labels["pod"].startswith(f"{prefix}-{scope.name}-") and labels["pod"].endswith(f"-{number}")):
+            return {key: labels[key] for key in ("container", "endpoint", "instance", "job", "namespace", "pod",
+                                                 SCOPE_LABEL)}
+    raise LookupError(f"no {container} {number} in {scope.name}")
+
+
+def _select(series: list[Series], metric: str | None = None, **labels: str) -> list[Series]:
+    return [s for s in series if (metric is None or s.metric == metric)
+            and all(s.labels.get(key) == value for key, value in labels.items())]
+
+
+def _set(series: list[Series], metric: str, values: str, **labels: str) -> None:
+    chosen = _select(series, metric, **labels)
+    if not chosen:
+        raise LookupError(f"no {metric} {labels}")
+    for item in chosen:
+        item.values = values
+
+
+def _drop(series: list[Series], metric: str | None = None, **labels: str) -> None:
+    chosen = _select(series, metric, **labels)
+    if not chosen:
+        raise LookupError(f"nothing to drop: {metric} {labels}")
+    for item in chosen:
+        series.remove(item)
+
+
+def _const(value: float, samples: int) -> str:
+    return f"{_number(value)}x{samples}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _fraction_above(threshold: int) -> float:
+    """A ratio halfway between a percent threshold and 100 %: clearly above it."""
+    return (threshold + (100 - threshold) / 2) / 100
+
+
+def _cluster_labels(scope: Scope) -> dict[str, str]:
+    return {"namespace": scope.namespace, SCOPE_LABEL: scope.name}
+
+
+@_alert(
+    "Prometheus has no redis exporter, sentinel exporter or uptime probe series of this cluster, so no other alert can fire.",
+    lambda f: AlertSetting(True, "10m", "warning"),
+)
+def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> Alert:
+    parts = [f'label_replace(absent(up{{{s.redis}}}), "missing", "{REDIS_EXPORTER}", "", "")',
+             f'label_replace(absent(up{{{s.sentinel}}}), "missing", "{SENTINEL_EXPORTER}", "", "")']
+    if s.probe:
+        parts.append(f'label_replace(absent(probe_success{{{s.cluster}}}), "missing", "uptime-probe", "", "")')
+
+    def without(container: str) -> Apply:
+        def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+            _drop(series, container=container, **_cluster_labels(scope))
+            return [({**_cluster_labels(scope), "container": container, "missing": container}, 1)]
+        return apply
+
+    def without_probe(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        _drop(series, "probe_success", **_cluster_labels(scope))
+        return [({**_cluster_labels(scope), "missing": "uptime-probe"}, 1)]
+
+    failures = [Failure("the redis exporters are not scraped", without(REDIS_EXPORTER)),
+                Failure("the sentinel exporters are not scraped", without(SENTINEL_EXPORTER))]
+    if s.probe:
+        failures.append(Failure("the uptime probe reports nothing", without_probe))
+    return Alert("RedisMetricsMissing", " or ".join(parts), a,
+                 f"Redis {s.title}: no {{{{ $labels.missing }}}} metrics",
+                 f"Prometheus has had no {{{{ $labels.missing }}}} series of Redis {s.title} for {a.for_}, so the other "
+                 "alerts of this cluster cannot fire. The PodMonitor or Probe is not picked up, the scrape is blocked, "
+                 "or the pods do not exist.", tuple(failures), s)
+
+
+def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, what: str) -> Alert:
+    def exporter_answers_no(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, container, 1)
+        _set(series, "redis_up", _const(0, samples), pod=target["pod"])
+        return [(target, 0)]
+
+    def exporter_unreachable(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, container, 2)
+        for item in _select(series, pod=target["pod"]):
+            if item.metric != "up":
+                series.remove(item)
+        _set(series, "up", _const(0, samples), pod=target["pod"])
+        return [(target, 0)]
+
+    return Alert(name, f"(redis_up{{{selector}}} or up{{{selector}}}) == 0", a,
+                 f"Redis {s.title}: {what} {{{{ $labels.pod }}}} is down",
+                 f"{what.capitalize()} {{{{ $labels.pod }}}} of Redis {s.title} has not answered its exporter (redis_up) "
+                 f"or the exporter has not been scraped (up) for {a.for_}.",
+                 (Failure(f"the {what} does not answer its exporter", exporter_answers_no),
+                  Failure(f"the {what} exporter cannot be scraped", exporter_unreachable)), s)
+
+
+@_alert(
+    "A redis pod does not answer its exporter, or the exporter cannot be scraped.",
+    lambda f: AlertSetting(True, "2m", "high"),
+)
+def _RedisDown(s: Scope, a: AlertSetting) -> Alert:
+    return _down(s, a, "RedisDown", s.redis, REDIS_EXPORTER, "redis pod")
+
+
+@_alert(
+    "A sentinel pod does not answer its exporter, or the exporter cannot be scraped.",
+    lambda f: AlertSetting(True, "2m", "high"),
+)
+def _RedisSentinelDown(s: Scope, a: AlertSetting) -> Alert:
+    return _down(s, a, "RedisSentinelDown", s.sentinel, SENTINEL_EXPORTER, "sentinel pod")
+
+
+@_alert(
+    "No redis pod reports the master role.",
+    lambda f: AlertSetting(True, f.no_master_for, "critical"),
+)
+def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
+    def all_replicas(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        for item in _select(series, "redis_instance_info", role="master", **_cluster_labels(scope)):
+            item.labels["role"] = "slave"
+        return [(_cluster_labels(scope), 0)]
+
+    def all_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        _drop(series, "redis_instance_info", **_cluster_labels(scope))
+        _set(series, "redis_up", _const(0, samples), **_cluster_labels(scope))
+        return [(_cluster_labels(scope), 0)]
+
+    return Alert("RedisNoMaster",
+                 f"(count by ({GROUPING}) (redis_instance_info{{{s.redis}, role=\"master\"}}) "
+                 f"or 0 * count by ({GROUPING}) (redis_up{{{s.redis}}})) < 1", a,
+                 f"Redis {s.title} has no master",
+                 f"No redis pod of {s.title} has reported the master role for {a.for_}, longer than a Sentinel "
+                 "failover takes: writes fail. Sentinel cannot promote a replica, or every redis pod is down.",
+                 (Failure("every redis pod reports the replica role", all_replicas),
+                  Failure("every redis pod is down", all_down)), s)
+
+
+@_alert(
+    "More than one redis pod reports the master role (split brain).",
+    lambda f: AlertSetting(True, "1m", "critical"),
+)
+def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> Alert:
+    def second_master(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 1)
+        for item in _select(series, "redis_instance_info", pod=target["pod"]):
+            item.labels["role"] = "master"
+        return [(_cluster_labels(scope), 2)]
+
+    return Alert("RedisMultipleMasters",
+                 f"count by ({GROUPING}) (redis_instance_info{{{s.redis}, role=\"master\"}}) > 1", a,
+                 f"Redis {s.title} has {{{{ $value }}}} masters (split brain)",
+                 f"{{{{ $value }}}} redis pods of {s.title} have reported the master role for {a.for_}. Clients may write "
+                 "to different masters; writes to all but one are lost when Sentinel reconciles.",
+                 (Failure("a replica also reports the master role", second_master),), s)
+
+
+@_alert(
+    "A replica has no link to its master.",
+    lambda f: AlertSetting(True, "5m", "warning"),
+)
+def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> Alert:
+    def link_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 2)
+        (item,) = _select(series, "redis_master_link_up", pod=target["pod"])
+        item.values = _const(0, samples)
+        return [({**target, "master_host": item.labels["master_host"], "master_port": item.labels["master_port"]}, 0)]
+
+    return Alert("RedisReplicaLinkDown", f"redis_master_link_up{{{s.redis}}} == 0", a,
+                 f"Redis {s.title}: replica {{{{ $labels.pod }}}} is not replicating",
+                 f"Replica {{{{ $labels.pod }}}} of Redis {s.title} has had no link to its master "
+                 f"{{{{ $labels.master_host }}}}:{{{{ $labels.master_port }}}} for {a.for_}: it serves stale data and "
+                 "cannot take over safely.", (Failure("a replica lost its master link", link_down),), s)
+
+
+@_alert(
+    "The master has fewer connected replicas than redis.replicas - 1.",
+    lambda f: AlertSetting(True, "10m", f.redundancy),
+)
+def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
+    expected = s.redis_replicas - 1
+
+    def replica_gone(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 0)
+        _set(series, "redis_connected_slaves", _const(expected - 1, samples), pod=target["pod"])
+        return [(_cluster_labels(scope), expected - 1)]
+
+    return Alert("RedisReplicasMissing",
+                 f"max by ({GROUPING}) (redis_connected_slaves{{{s.redis}}} and on (cluster, namespace, pod) "
+                 f"redis_instance_info{{{s.redis}, role=\"master\"}}) < {expected}", a,
+                 f"Redis {s.title}: the master has {{{{ $value }}}} of {expected} replicas",
+                 f"The master of Redis {s.title} has had only {{{{ $value }}}} connected replicas instead of {expected} "
+                 f"for {a.for_}: one more failure loses data or availability.",
+                 (Failure("a replica disconnected from the master", replica_gone),), s)
+
+
+@_alert(
+    "No sentinel can authorise a failover: fewer usable sentinels than the quorum, CKQUORUM failing, or no sentinel monitoring the master.",
+    lambda f: AlertSetting(True, "2m", "critical"),
+)
+def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> Alert:
+    def few_sentinels(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        _set(series, "redis_sentinel_master_ok_sentinels", _const(scope.quorum - 1, samples), **_cluster_labels(scope))
+        return [(_cluster_labels(scope), scope.quorum - 1)]
+
+    def ckquorum_fails(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        for item in _select(series, "redis_sentinel_master_ckquorum_status", **_cluster_labels(scope)):
+            item.labels["message"] = "NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the majority"
+            item.values = _const(0, samples)
+        return [(_cluster_labels(scope), 0)]
+
+    def nothing_monitored(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        for metric in ("redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ckquorum_status"):
+            _drop(series, metric, **_cluster_labels(scope))
+        _set(series, "redis_sentinel_masters", _const(0, samples), **_cluster_labels(scope))
+        return [(_cluster_labels(scope), scope.sentinel_replicas)]
+
+    return Alert("RedisSentinelQuorumLost",
+                 f"max by ({GROUPING}) (redis_sentinel_master_ok_sentinels{{{s.master}}}) < {s.quorum}"
+                 f" or max by ({GROUPING}) (redis_sentinel_master_ckquorum_status{{{s.master}}}) == 0"
+                 f" or count by ({GROUPING}) (redis_up{{{s.sentinel}}} == 1) unless on ({GROUPING})"
+                 f" count by ({GROUPING}) (redis_sentinel_master_ok_sentinels{{{s.master}}})", a,
+                 f"Redis {s.title}: Sentinel cannot fail over",
+                 f"For {a.for_} no sentinel of Redis {s.title} has been able to authorise a failover of master "
+                 f"{s.master_name}: fewer than {s.quorum} of {s.sentinel_replicas} sentinels are usable (CKQUORUM fails), "
+                 "or no sentinel monitors the master. The next master failure is an outage.",
+                 (Failure("every sentinel sees fewer ok sentinels than the quorum", few_sentinels),
+                  Failure("CKQUORUM fails on every sentinel", ckquorum_fails),
+                  Failure("no sentinel monitors the master", nothing_monitored)), s)
+
+
+@_alert(
+    "A sentinel is in TILT mode.",
+    lambda f: AlertSetting(True, "2m", "warning"),
+)
+def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> Alert:
+    def tilt(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, SENTINEL_EXPORTER, 0)
+        _set(series, "redis_sentinel_tilt", _const(1, samples), pod=target["pod"])
+        return [(target, 1)]
+
+    return Alert("RedisSentinelTilt", f"redis_sentinel_tilt{{{s.sentinel}}} > 0", a,
+                 f"Redis {s.title}: sentinel {{{{ $labels.pod }}}} is in TILT mode",
+                 f"Sentinel {{{{ $labels.pod }}}} of Redis {s.title} has been in TILT mode for {a.for_}: it takes part "
+                 "in no failover. Its clock jumped or it was starved of CPU.", (Failure("a sentinel is in TILT mode", tilt),), s)
+
+
+@_alert(
+    "A sentinel sees fewer healthy replicas than redis.replicas - 1.",
+    lambda f: AlertSetting(True, "10m", "warning"),
+)
+def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
+    expected = s.redis_replicas - 1
+
+    def sees_fewer(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, SENTINEL_EXPORTER, 1)
+        _set(series, "redis_sentinel_master_ok_slaves", _const(expected - 1, samples), pod=target["pod"])
+        return [(_cluster_labels(scope), expected - 1)]
+
+    return Alert("RedisSentinelReplicasMissing",
+                 f"min by ({GROUPING}) (redis_sentinel_master_ok_slaves{{{s.master}}}) < {expected}", a,
+                 f"Redis {s.title}: a sentinel sees {{{{ $value }}}} of {expected} replicas",
+                 f"A sentinel of Redis {s.title} has seen only {{{{ $value }}}} healthy replicas of master {s.master_name} "
+                 f"instead of {expected} for {a.for_}: it cannot promote the others in a failover.",
+                 (Failure("a sentinel sees a replica as down", sees_fewer),), s)
+
+
+def _percent(threshold: int) -> str:
+    return _number(threshold / 100)
+
+
+# At maxmemory an allkeys-* cache evicts by design; with noeviction or volatile-* writes start failing.
+@_alert(
+    "Memory used above `threshold` percent of maxmemory.",
+    lambda f: AlertSetting(not f.policy.startswith("allkeys-"), "5m", f.redundancy, 85 if f.policy == "noeviction" else 90),
+    threshold_unit="percent",
+)
+def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
+    def filling(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 0)
+        used = round(scope.maxmemory * _fraction_above(a.threshold))
+        _set(series, "redis_memory_used_bytes", _const(used, samples), pod=target["pod"])
+        return [(target, used / scope.maxmemory)]
+
+    return Alert("RedisMemoryHigh",
+                 f"redis_memory_used_bytes{{{s.redis}}} / (redis_memory_max_bytes{{{s.redis}}} > 0) > {_percent(a.threshold)}",
+                 a, f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
+                 f"Redis pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
+                 f"{a.for_}. At maxmemory it evicts keys or, with noeviction, refuses writes.",
+                 (Failure(f"memory is above {a.threshold}% of maxmemory", filling),), s)
+
+
+@_alert(
+    "Resident memory above `threshold` percent of the redis container's memory limit (OOM kill ahead).",
+    lambda f: AlertSetting(True, "5m", f.redundancy, 90),
+    threshold_unit="percent",
+)
+def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> Alert:
+    def swelling(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 2)
+        rss = round(scope.memory_limit * _fraction_above(a.threshold))
+        _set(series, "redis_memory_used_rss_bytes", _const(rss, samples), pod=target["pod"])
+        return [(target, rss / scope.memory_limit)]
+
+    return Alert("RedisMemoryNearPodLimit",
+                 f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit} > {_percent(a.threshold)}", a,
+                 f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
+                 f"The resident memory of redis pod {{{{ $labels.pod }}}} of {s.title} has been above {a.threshold}% of "
+                 f"the container memory limit ({s.memory_limit} bytes) for {a.for_}: fragmentation or buffers beyond "
+                 "maxmemory; the kernel OOM-kills it soon.", (Failure("resident memory nears the limit", swelling),), s)
+
+
+@_alert(
+    "A redis or sentinel pod rejected more than `threshold` connections (maxclients reached) within the rate window (5m, or four scrape intervals if longer).",
+    lambda f: AlertSetting(True, "0m", "warning", 0),
+    threshold_unit="count",
+)
+def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
+    def rejecting(container: str) -> Apply:
+        def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+            target = _target(series, scope, container, 0)
+            _set(series, "redis_rejected_connections_total", f"0+{a.threshold + 1}x{samples}", pod=target["pod"])
+            return [(target, math.nan)]
+        return apply
+
+    return Alert("RedisRejectedConnections",
+                 f"increase(redis_rejected_connections_total{{{s.exporters}}}[{s.window}]) > {a.threshold}", a,
+                 f"Redis {s.title}: {{{{ $labels.pod }}}} rejects connections",
+                 f"{{{{ $labels.pod }}}} of Redis {s.title} rejected more than {a.threshold} client connections in the "
+                 f"last {s.window}: it has reached maxclients, and those clients got errors.",
+                 (Failure("redis rejects connections", rejecting(REDIS_EXPORTER)),
+                  Failure("a sentinel rejects connections", rejecting(SENTINEL_EXPORTER))), s)
+
+
+@_alert(
+    "Connected clients above `threshold` percent of maxclients.",
+    lambda f: AlertSetting(True, "5m", "warning", 85),
+    threshold_unit="percent",
+)
+def _RedisTooManyClients(s: Scope, a: AlertSetting) -> Alert:
+    def crowded(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 0)
+        clients = round(scope.maxclients * _fraction_above(a.threshold))
+        _set(series, "redis_connected_clients", _const(clients, samples), pod=target["pod"])
+        return [(target, clients / scope.maxclients)]
+
+    return Alert("RedisTooManyClients",
+                 f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0) > {_percent(a.threshold)}",
+                 a, f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
+                 f"Redis pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
+                 f"for {a.for_}; at maxclients it rejects new connections. A client may be leaking connections.",
+                 (Failure(f"clients exceed {a.threshold}% of maxclients", crowded),), s)
+
+
+# A session store must never lose sessions silently; a cache evicts by design.
+@_alert(
+    "More than `threshold` keys evicted within the rate window.",
+    lambda f: AlertSetting(f.session, "0m", "high" if f.session else "warning", 0),
+    threshold_unit="count",
+)
+def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> Alert:
+    def evicting(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, 0)
+        _set(series, "redis_evicted_keys_total", f"0+{a.threshold + 1}x{samples}", pod=target["pod"])
+        return [(target, math.nan)]
+
+    return Alert("RedisKeysEvicted", f"increase(redis_evicted_keys_total{{{s.redis}}}[{s.window}]) > {a.threshold}", a,
+                 f"Redis {s.title}: {{{{ $labels.pod }}}} evicts keys",
+                 f"Redis pod {{{{ $labels.pod }}}} of {s.title} evicted more than {a.threshold} keys in the last "
+                 f"{s.window}: data (sessions) was dropped to stay under maxmemory.",
+                 (Failure("the master evicts keys", evicting),), s)
+
+
+# stop-writes-on-bgsave-error: a failing save makes the master refuse writes.
+@_alert(
+    "The last RDB snapshot, AOF write or AOF rewrite failed.",
+    lambda f: AlertSetting(f.persists, "1m", "critical"),
+)
+def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> Alert:
+    def failed(metric: str) -> Apply:
+        def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+            target = _target(series, scope, REDIS_EXPORTER, 0)
+            _set(series, metric, _const(0, samples), pod=target["pod"])
+            return [(target, 0)]
+        return apply
+
+    return Alert("RedisPersistenceFailing",
+                 f"redis_rdb_last_bgsave_status{{{s.redis}}} == 0 or redis_aof_last_write_status{{{s.redis}}} == 0"
+                 f" or redis_aof_last_bgrewrite_status{{{s.redis}}} == 0", a,
+                 f"Redis {s.title}: {{{{ $labels.pod }}}} cannot write to disk",
+                 f"The last RDB snapshot, append-only file write or AOF rewrite of redis pod {{{{ $labels.pod }}}} of "
+                 f"{s.title} failed: a master then refuses writes (stop-writes-on-bgsave-error), and data written since "
+                 "the last good save is lost on restart. The volume is full or failing.",
+                 (Failure("the last RDB snapshot failed", failed("redis_rdb_last_bgsave_status")),
+                  Failure("the last AOF write failed", failed("redis_aof_last_write_status")),
+                  Failure("the last AOF rewrite failed", failed("redis_aof_last_bgrewrite_status"))), s)
+
+
+@_alert(
+    "The operator reports the cluster not OK (redis_operator_controller_cluster_ok == 0).",
+    lambda f: AlertSetting(True, "5m", "high"),
+)
+def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> Alert:
+    # The operator's series carries `namespace` and `name` of the RedisFailover. Scraped with honorLabels (its chart's
+    # ServiceMonitor), `namespace` is the RedisFailover's; without, Prometheus renames it to `exported_namespace`.
+    def not_ok(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        _set(series, "redis_operator_controller_cluster_ok", _const(0, samples), name=scope.name,
+             exported_namespace=scope.namespace)
+        return [(_cluster_labels(scope), 0)]
+
+    def not_ok_honoured(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        (item,) = _select(series, "redis_operator_controller_cluster_ok", name=scope.name,
+                          exported_namespace=scope.namespace)
+        del item.labels["exported_namespace"]
+        item.labels["namespace"] = scope.namespace
+        item.values = _const(0, samples)
+        return [(_cluster_labels(scope), 0)]
+
+    return Alert("RedisOperatorClusterNotOk",
+                 f"min by (cluster) (redis_operator_controller_cluster_ok{{namespace=\"{s.namespace}\", "
+                 f"exported_namespace=\"\", name=\"{s.name}\"}} or redis_operator_controller_cluster_ok"
+                 f"{{exported_namespace=\"{s.namespace}\", name=\"{s.name}\"}}) == 0", a,
+                 f"Redis {s.title}: the operator cannot reconcile it",
+                 f"The redis-operator has reported RedisFailover {s.title} as not OK for {a.for_}: its checks fail or "
+                 "it cannot reach the pods, so it neither heals nor updates the cluster.",
+                 (Failure("the operator reports an error", not_ok),
+                  Failure("the operator (scraped with honorLabels) reports an error", not_ok_honoured)), s,
+                 labels=tuple(_cluster_labels(s).items()))
+
+
+@_alert(
+    "The uptime Probe cannot connect to the sentinel Service.",
+    lambda f: AlertSetting(f.probe, "2m", "critical"),
+)
+def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> Alert:
+    def probe_fails(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        (item,) = _select(series, "probe_success", **_cluster_labels(scope))
+        item.values = _const(0, samples)
+        return [(dict(item.labels), 0)]
+
+    return Alert("RedisUptimeProbeFailed", f"probe_success{{{s.cluster}}} == 0", a,
+                 f"Redis {s.title}: Sentinel is unreachable",
+                 f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
+                 "cannot discover the master. No sentinel is Ready (none knows a master), or the Service is unreachable.",
+                 (Failure("the uptime probe fails", probe_fails),), s)
+
+
+def _alert_settings(facts: Facts, overrides: dict) -> dict[str, AlertSetting]:
+    """Each alert's setting: the purpose-aware default of its catalogue record, then what the spec sets."""
+    settings = {}
+    for name, definition in CATALOG.items():
+        default = definition.default(facts)
+        override = overrides.get(name, {})
+        settings[name] = AlertSetting(
+            enabled=override.get("enabled", default.enabled) and (name != "RedisUptimeProbeFailed" or facts.probe),
+            for_=override.get("for", default.for_),
+            severity=override.get("severity", default.severity),
+            threshold=override.get("threshold", default.threshold),
+        )
+    return settings
+
+
+def rule_groups(cluster: Cluster, alerts: list[Alert]) -> list[dict]:
+    if not alerts:
+        return []
+    return [{"name": f"ckredis.{cluster.namespace}.{cluster.name}", "rules": [a.rule for a in alerts]}]
