@@ -14,13 +14,12 @@ from functools import cache
 import jinja2
 import yaml
 
-from ckredis import __version__
-from ckredis.facts import MARKER
+from ckredis import __version__, facts
 from ckredis.model import Cluster
 from ckredis.paths import TEMPLATES_DIR
 from ckredis.plan import Plan
 
-HEADER = f"# {MARKER}: do not edit. Change the spec and run `ckredis render`."
+HEADER = f"# {facts.MARKER}: do not edit. Change the spec and run `ckredis render`."
 HELM_LEFT_DELIM = re.compile(r"\{\{")
 
 
@@ -86,6 +85,7 @@ def environment() -> jinja2.Environment:
     env.filters["yaml"] = to_yaml
     env.globals["header"] = HEADER
     env.globals["version"] = __version__
+    env.globals["facts"] = facts  # ports, container names and labels, spelled once
     return env
 
 
@@ -118,7 +118,7 @@ def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None) 
     """
     plan = _plan(source)
     files = {path: helm_literal(text) for path, text in (objects or manifests(plan)).items()}
-    files["templates/NOTES.txt"] = "{{- /* " + MARKER + ": do not edit. */ -}}\n" + helm_literal(
+    files["templates/NOTES.txt"] = "{{- /* " + facts.MARKER + ": do not edit. */ -}}\n" + helm_literal(
         _render("chart/templates/NOTES.txt.jinja", plan))
     files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", plan)
     files["values.yaml"] = _render("chart/values.yaml.jinja", plan)
@@ -155,10 +155,10 @@ def _monitoring_files(plan: Plan) -> dict[str, str]:
         return {}
     files = {f"dashboards/{plan.dashboard_file}": plan.dashboard_json}
     if plan.rule_groups:
-        header = (f"# {MARKER}: do not edit; change the spec and render again.\n"
+        header = (f"# {facts.MARKER}: do not edit; change the spec and render again.\n"
                   f"# The alert rules of templates/prometheusrule.yaml as a Prometheus rule file, for promtool.\n")
         files["tests/rules.yaml"] = header + to_yaml({"groups": plan.rule_groups}) + "\n"
-        header = (f"# {MARKER}: do not edit; change the spec and render again.\n"
+        header = (f"# {facts.MARKER}: do not edit; change the spec and render again.\n"
                   "# Unit tests of every alert: it fires on its failures, stays silent on a healthy cluster and when\n"
                   "# only another RedisFailover in the namespace fails. Run: promtool test rules tests/alerts.test.yaml\n")
         files["tests/alerts.test.yaml"] = header + to_yaml(plan.unit_tests()) + "\n"
@@ -169,7 +169,7 @@ def _values_schema() -> str:
     # Every setting lives in the ckredis spec; refusing values makes `--set` typos fail instead of being ignored.
     schema = {
         "$schema": "https://json-schema.org/draft-07/schema#",
-        "$comment": f"{MARKER}: this chart takes no values; change the ckredis spec instead.",
+        "$comment": f"{facts.MARKER}: this chart takes no values; change the ckredis spec instead.",
         "type": "object",
         "additionalProperties": False,
     }
