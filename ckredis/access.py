@@ -64,7 +64,15 @@ class Policy:
 
     @property
     def file_name(self) -> str:
-        return f"templates/networkpolicy-{self.namespace}-{self.name}.yaml"
+        return policy_file_name(self.namespace, self.name)
+
+
+def policy_file_name(namespace: str, name: str) -> str:
+    return f"templates/networkpolicy-{namespace}-{name}.yaml"
+
+
+def client_policy_name(client: Client) -> str:
+    return f"{client.connection_name}-egress"
 
 
 def tcp(number: int) -> Port:
@@ -130,7 +138,7 @@ def _component_policy(cluster: Cluster, component: Component, all_flows: tuple[F
 def _client_policy(cluster: Cluster, client: Client, all_flows: tuple[Flow, ...]) -> Policy:
     here = client.endpoint
     return Policy(
-        f"{client.connection_name}-egress",
+        client_policy_name(client),
         client.namespace,
         _selector(here),
         None,

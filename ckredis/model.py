@@ -188,6 +188,10 @@ class Client:
     def file_stem(self) -> str:
         return f"{self.namespace}-{self.connection_name}"
 
+    @property
+    def manifest_file(self) -> str:
+        return f"templates/connection-{self.file_stem}.yaml"
+
 
 @dataclass(frozen=True)
 class Persistence:

@@ -120,7 +120,7 @@ def manifests(cluster: Cluster) -> dict[str, str]:
     """Each Kubernetes object of the chart, as Helm will output it: `templates/<file>.yaml` -> YAML."""
     files = {"templates/redisfailover.yaml": _render("chart/templates/redisfailover.yaml.jinja", cluster)}
     for client in cluster.clients:
-        files[f"templates/connection-{client.file_stem}.yaml"] = _render(
+        files[client.manifest_file] = _render(
             "chart/templates/connection.yaml.jinja", cluster, client=client)
     for policy in access.policies(cluster):
         files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", cluster, policy=policy)

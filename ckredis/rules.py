@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ckredis import access, model
 from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
                              maxmemory_percent, purpose_of)
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
 MIN_MAXMEMORY = 32 * 2**20
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+DNS_SUBDOMAIN_MAX = 253  # object names, host names
+LABEL_VALUE_MAX = 63
 
 # Spec fields that exist only for some operator releases: spec path -> (CRD field, needed capability).
 VERSIONED_FIELDS = {
@@ -25,6 +29,7 @@ def check(data: dict) -> Iterator[Finding]:
     yield from _purpose(spec)
     yield from _operator_version(data)
     yield from _clients(data)
+    yield from _derived_names(data)
 
 
 def _resources(spec: dict) -> Iterator[Finding]:
@@ -114,6 +119,36 @@ def _client_selection(entry: dict, path: tuple) -> Iterator[Finding]:
     for key in ("accessLabel", "allowWholeNamespace"):
         if entry.get(key) is False:
             yield (path + (key,), f"{key}: false has no effect", f"remove {key}")
+
+
+def _derived_names(data: dict) -> Iterator[Finding]:
+    """Names and file names the chart derives from spec values stay within the limits of Kubernetes and file systems."""
+    cluster = model.build(data)
+    entries: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(data["spec"]["clients"]):
+        entries.setdefault((entry["namespace"], connection_name(cluster.name, entry)), index)
+    for client in cluster.clients:
+        index = entries[(client.namespace, client.connection_name)]
+        field = "connectionName" if "connectionName" in data["spec"]["clients"][index] else "namespace"
+        derived = [("the connection file name", client.manifest_file.rsplit("/", 1)[1], NAME_MAX)]
+        if client.egress_policy:
+            policy = access.client_policy_name(client)
+            derived += [("the egress NetworkPolicy name", policy, DNS_SUBDOMAIN_MAX),
+                        ("the egress NetworkPolicy file name",
+                         access.policy_file_name(client.namespace, policy).rsplit("/", 1)[1], NAME_MAX)]
+        yield from _longest_over(("spec", "clients", index, field), derived)
+    yield from _longest_over(("metadata", "name"), [(f"the label {key}", value, LABEL_VALUE_MAX)
+                                                    for key, value in cluster.failover_labels.items()])
+    yield from _longest_over(("spec", "connection", "clusterDomain"),
+                             [("the sentinel host name", cluster.sentinel_host, DNS_SUBDOMAIN_MAX)])
+
+
+def _longest_over(path: tuple, derived: list[tuple[str, str, int]]) -> Iterator[Finding]:
+    """One finding at `path` for the derived (what, text, limit) that exceeds its limit the most, if any does."""
+    over, what, text, limit = max((len(text.encode()) - limit, what, text, limit) for what, text, limit in derived)
+    if over > 0:
+        yield (path, f"{what} would be {len(text.encode())} characters long, over the limit of {limit} ({text[:60]}...)",
+               f"shorten {path[-1]} by at least {over} characters")
 
 
 def _get(data: dict, path: tuple) -> object:
