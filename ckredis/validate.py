@@ -178,7 +178,7 @@ def _image_problem(value: str) -> tuple[str, str] | None:
 def _value_message(value: object, kind: str, expected: object, node: dict, path: Path_) -> tuple[str, str]:
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
-        wanted = _TYPE_NAMES.get(expected, expected)
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))
         if value is None:
             return f"has no value; write {wanted}", ""
         hint = "quote it" if expected == "string" and isinstance(value, (int, float, bool)) else ""
