@@ -159,3 +159,15 @@ def test_every_client_name_within_the_schema_renders_or_is_refused():
             names = [yaml.safe_load(text)["metadata"]["name"] for path, text in files.items() if path.startswith("templates/")
                      and path.endswith(".yaml")]
             assert max(map(len, names)) <= 253, json.dumps(names)
+
+
+@pytest.mark.parametrize("value", ["~", "[1]", "{a: 1}", "true"])
+def test_a_cpu_quantity_of_the_wrong_type_is_a_located_error(tmp_path, value):
+    """Found by the property tests: `cpu: ~` crashed validate (the schema allows a string or a number)."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(full()).replace("cpu: 250m", f"cpu: {value}"))
+    result = ckredis("validate", str(spec))
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{spec}:") and ": spec.redis.resources.requests.cpu: " in line
+    assert "a string or a number" in line
