@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ckredis.derive import egress_policy_name, policy_manifest
 from ckredis.model import Client, Cluster, Component, Endpoint
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
@@ -64,7 +65,7 @@ class Policy:
 
     @property
     def file_name(self) -> str:
-        return f"templates/networkpolicy-{self.namespace}-{self.name}.yaml"
+        return policy_manifest(self.namespace, self.name)
 
 
 def tcp(number: int) -> Port:
@@ -129,7 +130,7 @@ def _component_policy(cluster: Cluster, component: Component, all_flows: tuple[F
 def _client_policy(cluster: Cluster, client: Client, all_flows: tuple[Flow, ...]) -> Policy:
     here = client.endpoint
     return Policy(
-        f"{client.connection_name}-egress",
+        egress_policy_name(client.connection_name),
         client.namespace,
         _selector(here),
         None,

@@ -5,7 +5,8 @@ Imports only facts and quantities, so validation never depends on the model.
 
 from __future__ import annotations
 
-from ckredis.facts import ACCESS_LABEL_VALUE, PURPOSES, Purpose
+from ckredis import __version__
+from ckredis.facts import ACCESS_LABEL_VALUE, PURPOSES, Purpose, workload_name
 from ckredis.quantity import memory_bytes, whole_gibibytes
 
 
@@ -38,3 +39,24 @@ def client_labels(cluster_name: str, entry: dict) -> tuple[tuple[str, str], ...]
     if entry.get("accessLabel"):
         return ((f"elastisys.io/redis-{cluster_name}-access", ACCESS_LABEL_VALUE),)
     return tuple(sorted(entry.get("podSelector", {}).items()))
+
+
+def connection_manifest(namespace: str, connection: str) -> str:
+    return f"templates/connection-{namespace}-{connection}.yaml"
+
+
+def egress_policy_name(connection: str) -> str:
+    return f"{connection}-egress"
+
+
+def policy_manifest(namespace: str, name: str) -> str:
+    return f"templates/networkpolicy-{namespace}-{name}.yaml"
+
+
+def sentinel_host(cluster_name: str, namespace: str, cluster_domain: str) -> str:
+    return f"{workload_name('sentinel', cluster_name)}.{namespace}.svc.{cluster_domain}"
+
+
+def chart_label(cluster_name: str) -> str:
+    """The helm.sh/chart label value: the longest label derived from the cluster's name."""
+    return f"{cluster_name}-{__version__}"

@@ -24,8 +24,8 @@ STDIN = "-"
 
 Path_ = tuple[str | int, ...]
 
-_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
-_FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$")
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)\Z")
+_FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
 _TRUE_FALSE = {"true": True, "false": False}
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _CONSTRUCT = yaml.constructor.SafeConstructor()  # only to tell what a YAML 1.1 reader makes of a scalar

@@ -12,8 +12,8 @@ from types import MappingProxyType
 
 from ckredis import __version__
 from ckredis.monitoring import Monitoring
-from ckredis.derive import (client_labels, connection_name, default_persistence_size, maxmemory_bytes, maxmemory_percent,
-                            maxmemory_policy, purpose_of)
+from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size, maxmemory_bytes,
+                            maxmemory_percent, maxmemory_policy, purpose_of, sentinel_host)
 from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, NOBACKUP_LABEL, OPERATOR_FIELDS, REDIS_EXPORTER_PORT,
                            RUN_AS, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
 
@@ -141,8 +141,8 @@ class Client:
         return Endpoint(key, f"clients in {self.namespace} ({pods})", self.namespace, self.pod_labels)
 
     @property
-    def file_stem(self) -> str:
-        return f"{self.namespace}-{self.connection_name}"
+    def manifest_file(self) -> str:
+        return connection_manifest(self.namespace, self.connection_name)
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ class Cluster:
 
     @property
     def sentinel_host(self) -> str:
-        return f"{self.sentinel.workload_name}.{self.namespace}.svc.{self.cluster_domain}"
+        return sentinel_host(self.name, self.namespace, self.cluster_domain)
 
     @property
     def chart_version(self) -> str:
@@ -270,7 +270,7 @@ class Cluster:
             "app.kubernetes.io/managed-by": "Helm",
             "app.kubernetes.io/name": "redis",
             "app.kubernetes.io/part-of": "ckredis",
-            "helm.sh/chart": f"{self.name}-{self.chart_version}",
+            "helm.sh/chart": chart_label(self.name),
         }
 
     @property

@@ -26,12 +26,35 @@ HELM_LEFT_DELIM = re.compile(r"\{\{")
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+# Plain scalars that some reader takes for something other than text: YAML 1.1 (PyYAML) and YAML 1.2 booleans
+# and nulls, and Go's yaml.v2 (sigs.k8s.io/yaml: Helm, kubectl, Argo CD), which also reads y/Y/n/N as booleans.
+_NOT_TEXT = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+                       r"|~|null|Null|NULL|<<|=|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+# Numbers once underscores are dropped (Go drops every one): ints with a 0b/0o/0x/0 prefix or a sign, floats with
+# only an exponent, YAML 1.1 base-60 numbers.
+_NUMBER = re.compile(r"[-+]?(?:0[bBoOxX][0-9a-fA-F]+|[0-9]+(?::[0-9]+)*\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t].*)?")  # YAML 1.1 timestamps; PyYAML reads a date
+_LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")  # YAML folds each of them inside a quoted scalar
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def plain_is_text(text: str) -> bool:
+    """True when every YAML reader that matters (PyYAML, Go's yaml.v2, YAML 1.2) reads `text`, written plain, as
+    this very string. Saying False for a string that is safe only costs a pair of quotes."""
+    pyyaml_tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    return not (pyyaml_tag != "tag:yaml.org,2002:str" or _NOT_TEXT.fullmatch(text) or _NUMBER.fullmatch(text.replace("_", ""))
+                or _DATE.fullmatch(text) or _LINE_BREAKS.intersection(text))
+
+
 @cache
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
-    if isinstance(value, str) and ("\n" in value or "\r" in value):
-        return json.dumps(value, ensure_ascii=False)  # a double-quoted scalar that stays on one line
-    return yaml.dump(value, Dumper=_Dumper, width=10**6, allow_unicode=True).removesuffix("...\n").rstrip("\n")
+    style = None
+    if isinstance(value, str) and not plain_is_text(value):
+        # Double quotes escape line breaks (so the scalar stays on one line); single quotes are PyYAML's own choice.
+        style = '"' if _LINE_BREAKS.intersection(value) else "'"
+    text = yaml.dump(value, Dumper=_Dumper, width=10**6, allow_unicode=True, default_style=style)
+    return text.removesuffix("...\n").rstrip("\n")
 
 
 def _scalar(value: object) -> str:
@@ -103,7 +126,7 @@ def manifests(source: Cluster | Plan) -> dict[str, str]:
     plan = _plan(source)
     files = {"templates/redisfailover.yaml": _render("chart/templates/redisfailover.yaml.jinja", plan)}
     for client in plan.cluster.clients:
-        files[f"templates/connection-{client.file_stem}.yaml"] = _render(
+        files[client.manifest_file] = _render(
             "chart/templates/connection.yaml.jinja", plan, client=client)
     for policy in plan.policies:
         files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", plan, policy=policy)

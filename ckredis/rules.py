@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ckredis.derive import (client_labels, connection_name, default_persistence_size, maxmemory_bytes, maxmemory_percent,
-                            purpose_of)
+from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
+                            egress_policy_name, maxmemory_bytes, maxmemory_percent, policy_manifest, purpose_of, sentinel_host)
 from ckredis.facts import OPERATOR_FIELDS
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
 MIN_MAXMEMORY = 32 * 2**20
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+DNS_SUBDOMAIN_MAX = 253  # object names, host names
+LABEL_VALUE_MAX = 63
 
 # Spec fields that exist only for some operator releases: spec path -> (CRD field, needed capability).
 VERSIONED_FIELDS = {
@@ -26,6 +29,7 @@ def check(data: dict) -> Iterator[Finding]:
     yield from _purpose(spec)
     yield from _operator_version(data)
     yield from _clients(data)
+    yield from _derived_names(data)
 
 
 def _resources(spec: dict) -> Iterator[Finding]:
@@ -115,6 +119,39 @@ def _client_selection(entry: dict, path: tuple) -> Iterator[Finding]:
     for key in ("accessLabel", "allowWholeNamespace"):
         if entry.get(key) is False:
             yield (path + (key,), f"{key}: false has no effect", f"remove {key}")
+
+
+def _derived_names(data: dict) -> Iterator[Finding]:
+    """Names and file names the chart derives from spec values stay within the limits of Kubernetes and file systems."""
+    name, spec = data["metadata"]["name"], data["spec"]
+    seen: set[tuple[str, str]] = set()
+    for index, entry in enumerate(spec["clients"]):
+        namespace, connection = entry["namespace"], connection_name(name, entry)
+        if (namespace, connection) in seen:
+            continue  # a duplicate, reported by _clients
+        seen.add((namespace, connection))
+        field = "connectionName" if "connectionName" in entry else "namespace"
+        derived = [("the connection file name", _file_name(connection_manifest(namespace, connection)), NAME_MAX)]
+        if entry["egressPolicy"]:
+            policy = egress_policy_name(connection)
+            derived += [("the egress NetworkPolicy name", policy, DNS_SUBDOMAIN_MAX),
+                        ("the egress NetworkPolicy file name", _file_name(policy_manifest(namespace, policy)), NAME_MAX)]
+        yield from _longest_over(("spec", "clients", index, field), derived)
+    yield from _longest_over(("metadata", "name"), [("the label helm.sh/chart", chart_label(name), LABEL_VALUE_MAX)])
+    host = sentinel_host(name, data["metadata"]["namespace"], spec["connection"]["clusterDomain"])
+    yield from _longest_over(("spec", "connection", "clusterDomain"), [("the sentinel host name", host, DNS_SUBDOMAIN_MAX)])
+
+
+def _file_name(path: str) -> str:
+    return path.rsplit("/", 1)[1]
+
+
+def _longest_over(path: tuple, derived: list[tuple[str, str, int]]) -> Iterator[Finding]:
+    """One finding at `path` for the derived (what, text, limit) that exceeds its limit the most, if any does."""
+    over, what, text, limit = max((len(text.encode()) - limit, what, text, limit) for what, text, limit in derived)
+    if over > 0:
+        yield (path, f"{what} would be {len(text.encode())} characters long, over the limit of {limit} ({text[:60]}...)",
+               f"shorten {path[-1]} by at least {over} characters")
 
 
 def _get(data: dict, path: tuple) -> object:

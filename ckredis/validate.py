@@ -178,7 +178,7 @@ def _image_problem(value: str) -> tuple[str, str] | None:
 def _value_message(value: object, kind: str, expected: object, node: dict, path: Path_) -> tuple[str, str]:
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
-        wanted = _TYPE_NAMES.get(expected, expected)
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))
         if value is None:
             return f"has no value; write {wanted}", ""
         hint = "quote it" if expected == "string" and isinstance(value, (int, float, bool)) else ""
@@ -201,13 +201,15 @@ def _value_message(value: object, kind: str, expected: object, node: dict, path:
     if kind == "not" and "pattern" in expected:
         return f"{shown} uses the 'latest' tag", "pin a version tag or a digest"
     if kind == "pattern":
+        if "\n" in value:
+            return f"{shown} holds a line break", "remove it; a block scalar (|) ends with one, write the value on the key's line"
         problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
         if problem:
             return f"{shown} {problem[0]}", problem[1]
         example = f"write it like {node['examples'][0]}" if node.get("examples") else f"it must match {expected}"
         return f"{shown} is not {_pattern_noun(node, path)}", node.get("x-hint", example)
     if kind == "maxLength":
-        return f"{shown} is longer than {expected} characters", ""
+        return f"{shown} is longer than {expected} characters", node.get("x-length-hint", "")
     if kind == "minProperties":
         return "must not be empty", "an empty selector would select every pod; list the labels of the pods you mean"
     if kind == "maxProperties":

@@ -229,7 +229,8 @@ CASES = [
     Case("sentinel-replicas-even", before_redis("  sentinel:\n    replicas: 4\n"), [
         "9:15: spec.sentinel.replicas: 4 is even; the count must be odd so a majority exists (hint: use 5)"]),
     Case("name-longer-than-48", edit("name: cache", "name: " + "c" * 49), [
-        f'4:9: metadata.name: "{"c" * 49}" is longer than 48 characters']),
+        f'4:9: metadata.name: "{"c" * 49}" is longer than 48 characters (hint: the operator refuses longer names: '
+        "the names of its objects and pod labels derive from it)"]),
     Case("name-uppercase", edit("name: cache", "name: Cache"), [
         f'4:9: metadata.name: "Cache" is not a lowercase RFC 1123 label (hint: {HINT_LOWERCASE})']),
     Case("namespace-underscore", edit("namespace: redis-system", "namespace: redis_system"), [
