@@ -34,14 +34,34 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def validate(document: Document) -> dict:
-    """The spec's data with defaults applied, or SpecError with every schema and cross-field problem."""
-    issues = list(_schema_issues(document))
-    if not issues:
+    """The spec's data with defaults applied, or SpecError with every problem: those found while reading, the
+    schema's, and those of the cross-field rules whose inputs are valid."""
+    errors = [error for error in _validator().iter_errors(document.data)
+              if not any(_within(tuple(error.absolute_path), path) for path in document.unreadable)]
+    issues = [*document.issues, *_schema_issues(document, errors)]
+    invalid = document.unreadable | set(_invalid_paths(errors))
+    if () not in invalid:
         data = with_defaults(document.data)
-        issues = [_locate(document, path, message, hint) for path, message, hint in rules.check(data)]
+        issues += [_locate(document, path, message, hint) for path, message, hint in rules.check(data, invalid)]
         if not issues:
             return data
     raise SpecError(issues)
+
+
+def _within(path: Path_, ancestor: Path_) -> bool:
+    return path[:len(ancestor)] == ancestor
+
+
+def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[Path_]:
+    """Where each schema error is: an unknown or missing key at its own path, not at the mapping holding it."""
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            yield from (path + (name,) for name in set(error.instance) - set(error.schema.get("properties", {})))
+        elif error.validator == "required":
+            yield from (path + (name,) for name in error.validator_value if name not in error.instance)
+        else:
+            yield path
 
 
 def validate_data(data: object, source: str = "<data>") -> dict:
@@ -92,8 +112,7 @@ def _value_at(data: object, path: Path_) -> object:
     return data
 
 
-def _schema_issues(document: Document) -> Iterator[Issue]:
-    errors = list(_validator().iter_errors(document.data))
+def _schema_issues(document: Document, errors: list[jsonschema.ValidationError]) -> Iterator[Issue]:
     typed_paths = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     seen: set[tuple] = set()
     for error in errors:
@@ -178,7 +197,7 @@ def _image_problem(value: str) -> tuple[str, str] | None:
 def _value_message(value: object, kind: str, expected: object, node: dict, path: Path_) -> tuple[str, str]:
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
-        wanted = _TYPE_NAMES.get(expected, expected)
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))
         if value is None:
             return f"has no value; write {wanted}", ""
         hint = "quote it" if expected == "string" and isinstance(value, (int, float, bool)) else ""

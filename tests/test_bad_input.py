@@ -123,6 +123,7 @@ CASES = [
     Case("larger-than-1-mib", "#" * 1023 + "\n" + ("#" * 1023 + "\n") * 1024, [
         "1:1: (document): larger than 1024 KiB; a spec is a short YAML file"]),
     Case("nested-too-deep", BASE + "".join(" " * depth + "k:\n" for depth in range(40)), [
+        "16:1: k: unknown key 'k' (hint: valid keys: apiVersion, kind, metadata, spec)",
         "49:34: k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k: nested more than 32 levels deep "
         "(hint: a spec is only a few levels deep; check the indentation)"]),
     Case("alias-bomb", BASE + ALIAS_BOMB, [
@@ -139,6 +140,14 @@ CASES = [
     Case("number-as-key", BASE + "1: one\n", ["16:1: (document): key '1' is not a string (hint: quote the key)"]),
     Case("unsupported-tag", edit("name: cache", "name: !!binary Y2FjaGU="), [
         "4:9: metadata.name: unsupported YAML tag tag:yaml.org,2002:binary (hint: remove the tag)"]),
+    Case("tag-on-mapping", edit("      limits: {memory: 256Mi}", "      limits: !!python/object:os.system {memory: 256Mi}"), [
+        "11:15: spec.redis.resources.limits: unsupported YAML tag tag:yaml.org,2002:python/object:os.system "
+        "(hint: remove the tag)"]),
+    Case("tag-on-list", edit("  clients:\n", "  clients: !!set\n"), [
+        "12:12: spec.clients: unsupported YAML tag tag:yaml.org,2002:set (hint: remove the tag)"]),
+    Case("duplicate-key-and-schema-problems", edit("purpose: cache", "purpose: cahce") + "kind: RedisCluster\n", [
+        "7:12: spec.purpose: \"cahce\" is not one of cache, session (hint: did you mean 'cache'?)",
+        "16:1: kind: duplicate key 'kind' (first written on line 2) (hint: keep one of them)"]),
     Case("unknown-key-top-level", BASE + "metdata: {}\n", [
         "16:1: metdata: unknown key 'metdata' (hint: did you mean 'metadata'?)"]),
     Case("unknown-key-nested", edit("  purpose: cache\n", "  purpose: cache\n  purpse: session\n"), [
@@ -174,6 +183,8 @@ CASES = [
     Case("empty-string-value", edit("name: cache", "name:"), ["4:3: metadata.name: has no value; write a string"]),
     Case("number-as-label-value", label("        tier: 3"), [
         "16:15: spec.clients[0].podSelector.tier: 3 is not a string (hint: quote it)"]),
+    Case("list-for-cpu", edit("cpu: 100m", "cpu: []"), [
+        "10:23: spec.redis.resources.requests.cpu: a list is not a string or a number"]),
     Case("number-for-memory", edit("limits: {memory: 256Mi}", "limits: {memory: 256}"), [
         "11:24: spec.redis.resources.limits.memory: 256 is not a string (hint: quote it)"]),
 
@@ -298,6 +309,10 @@ CASES = [
         "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks, or remove it)"]),
 
     # --- several problems in one file: all of them, in document order ---
+    Case("schema-and-cross-field-problems", in_redis("    replicas: 2\n").replace("- namespace: shop", "- namespace: redis-system"), [
+        "9:15: spec.redis.replicas: 2 is below the minimum 3",
+        "14:18: spec.clients[0].namespace: clients run in their own namespace, not in 'redis-system' with Redis "
+        "(hint: move the application to its own namespace)"]),
     Case("several-problems", BASE.replace("name: cache", "name: Cache").replace("purpose: cache", "purpose: cahce")
          .replace("podSelector:", "podselector:") + "metdata: {}\n", [
         f'4:9: metadata.name: "Cache" is not a lowercase RFC 1123 label (hint: {HINT_LOWERCASE})',
