@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ckredis.errors import Issue, SpecError
+from ckredis.errors import Issue, SpecError, clip
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1 << 20
@@ -73,7 +73,7 @@ class Document:
 def format_path(path: Path_) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{clip(part)}" if text else clip(part))
     return text
 
 
@@ -235,12 +235,12 @@ class _Builder:
                 self._issue(key_node, path, "merge keys (<<) are not supported", "write the keys out")
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a mapping or list"
+                shown = repr(clip(key_node.value)) if isinstance(key_node, yaml.ScalarNode) else "a mapping or list"
                 self._issue(key_node, path, f"key {shown} is not a string", "quote the key")
                 continue
             key = key_node.value
             if key in first_seen:
-                self._issue(key_node, path + (key,), f"duplicate key {key!r} (first written on line {first_seen[key]})",
+                self._issue(key_node, path + (key,), f"duplicate key {clip(key)!r} (first written on line {first_seen[key]})",
                             "keep one of them")
                 continue
             first_seen[key] = key_node.start_mark.line + 1

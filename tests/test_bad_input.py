@@ -186,7 +186,13 @@ CASES = [
     Case("list-for-cpu", edit("cpu: 100m", "cpu: []"), [
         "10:23: spec.redis.resources.requests.cpu: a list is not a string or a number"]),
     Case("number-for-memory", edit("limits: {memory: 256Mi}", "limits: {memory: 256}"), [
-        "11:24: spec.redis.resources.limits.memory: 256 is not a string (hint: quote it)"]),
+        "11:24: spec.redis.resources.limits.memory: 256 has no unit (hint: add a unit, e.g. 256Mi; a bare number counts bytes)"]),
+    Case("long-label-value-is-clipped", label("        tier: " + "x" * 100_000), [
+        '16:15: spec.clients[0].podSelector.tier: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (100002 characters) is longer than 63 '
+        "characters"]),
+    Case("long-unknown-key-is-clipped", BASE + "? " + "k" * 5000 + "\n: 1\n", [  # an explicit key may be that long
+        f"16:3: {'k' * 40}... (5000 characters): unknown key '{'k' * 40}... (5000 characters)' (hint: valid keys: apiVersion, "
+        "kind, metadata, spec)"]),
 
     # --- YAML 1.1 readings where text or a boolean is meant ---
     Case("namespace-no", edit("namespace: redis-system", "namespace: no"), [
