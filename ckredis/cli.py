@@ -12,16 +12,29 @@ from typing import Annotated, Optional
 
 import functools
 from collections.abc import Callable
+from typing import Literal
 
 import typer
 import yaml
+from typer.core import TyperCommand
 
 from ckredis import __version__, access, docs, pipeline, starter, write
 from ckredis.errors import CkredisError, SpecError
 from ckredis.validate import schema, validate_data
 
+class _Command(TyperCommand):
+    """A command whose usage line names its arguments plainly: `render [OPTIONS] SPEC...`."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.display_name_raw if param.required else f"[{param.display_name_raw}]")
+        return pieces
+
+
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -31,6 +44,7 @@ app = typer.Typer(
            "  ckredis render cache.yaml --stdout | kubectl apply -f -",
 )
 
+Purpose = Literal[tuple(schema()["properties"]["spec"]["properties"]["purpose"]["enum"])]
 Specs = Annotated[list[str], typer.Argument(help="Spec files; '-' reads one from stdin.", metavar="SPEC...")]
 
 
@@ -63,7 +77,7 @@ def _main(
     """ckredis renders one Helm chart per Redis cluster spec."""
 
 
-@app.command(epilog="Examples:\n\n  ckredis render examples/*.yaml -o output\n\n  ckredis render --check examples/*.yaml\n\n"
+@app.command(cls=_Command, epilog="Examples:\n\n  ckredis render examples/*.yaml -o output\n\n  ckredis render --check examples/*.yaml\n\n"
                     "  ckredis render cache.yaml --stdout | kubectl apply -f -")
 @_reporting
 def render(
@@ -112,7 +126,7 @@ def _report_check(findings: write.Findings) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reporting
 def validate(specs: Specs) -> None:
     """Check specs and report every problem as FILE:LINE:COL: PATH: message."""
@@ -120,7 +134,7 @@ def validate(specs: Specs) -> None:
         typer.echo(f"{item.source}: ok ({item.cluster.namespace}/{item.name}, {item.cluster.purpose})")
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reporting
 def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads it from stdin.", metavar="SPEC")]) -> None:
     """Print the flows the NetworkPolicies allow (from, to, ports, why); everything else is denied."""
@@ -138,11 +152,11 @@ def print_schema(
     typer.echo(docs.spec_markdown() if markdown else json.dumps(schema(), indent=2), nl=not markdown)
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reporting
 def init(
-    name: Annotated[str, typer.Argument(help="Name of the Redis cluster.")],
-    purpose: Annotated[str, typer.Option(help="cache or session.")] = "cache",
+    name: Annotated[str, typer.Argument(help="Name of the Redis cluster.", metavar="NAME")],
+    purpose: Annotated[Purpose, typer.Option(help="What the cluster stores.")] = "cache",
     namespace: Annotated[str, typer.Option(help="Namespace of the Redis pods.")] = "redis-system",
 ) -> None:
     """Print a commented starter spec (redirect it to a file)."""

@@ -134,7 +134,7 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: Path_)
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for name in sorted(set(value) - set(allowed), key=lambda n: document.position(path + (n,), key=True)):
-            hint = _UNKNOWN_KEY_HINTS.get(path + (name,)) or _closest(name, allowed, "key")
+            hint = _UNKNOWN_KEY_HINTS.get(path + (name,)) or _elsewhere(name, path) or _closest(name, allowed, "key")
             yield _locate(document, path + (name,), f"unknown key {clip(name)!r}", hint, key=True)
         return
     if kind == "required":
@@ -155,6 +155,32 @@ _UNKNOWN_KEY_HINTS = {
     ("spec", "auth", "password"): "a spec never holds the password: keep it in a Secret under the key 'password' "
                                   "and name that Secret in auth.secretPath",
 }
+
+
+@cache
+def _fields_by_name() -> dict[str, list[Path_]]:
+    """Every field the schema knows, by its key (a list item's fields under the list's path + '[]')."""
+    found: dict[str, list[Path_]] = {}
+
+    def walk(node: dict, path: Path_) -> None:
+        node = _resolve(node)
+        for name, sub in node.get("properties", {}).items():
+            found.setdefault(name, []).append(path + (name,))
+            walk(sub, path + (name,))
+        if "items" in node:
+            walk(node["items"], path[:-1] + (f"{path[-1]}[]",))
+
+    walk(schema(), ())
+    return found
+
+
+def _elsewhere(name: str, path: Path_) -> str:
+    """Where a key unknown here is known: mis-indented keys belong in a nearby mapping, best below this one."""
+    here = tuple(part for part in path if isinstance(part, str))
+    places = sorted(_fields_by_name().get(name, []), key=lambda place: (place[:len(here)] != here, len(place), place))
+    if not places:
+        return ""
+    return f"did you mean {' or '.join('.'.join(place) for place in places[:3])}? check the indentation"
 
 
 def _ambiguous(value: Ambiguous, node: dict) -> tuple[str, str]:

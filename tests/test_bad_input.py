@@ -154,6 +154,9 @@ CASES = [
         "8:3: spec.purpse: unknown key 'purpse' (hint: did you mean 'purpose'?)"]),
     Case("unknown-key-in-list-item", edit("      podSelector:", "      podselector:"), [
         "14:7: spec.clients[0].podselector: unknown key 'podselector' (hint: did you mean 'podSelector'?)"]),
+    Case("mis-indented-key", edit("  purpose: cache\n", "  purpose: cache\n  replicas: 3\n"), [
+        "8:3: spec.replicas: unknown key 'replicas' "
+        "(hint: did you mean spec.redis.replicas or spec.sentinel.replicas? check the indentation)"]),
     Case("password-under-auth", BASE + "  auth:\n    secretPath: cache-auth\n    password: hunter2\n", [
         "18:5: spec.auth.password: unknown key 'password' (hint: a spec never holds the password: keep it in a Secret "
         "under the key 'password' and name that Secret in auth.secretPath)"]),

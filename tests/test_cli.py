@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,6 +56,29 @@ def test_render_help_shows_its_options_and_examples():
     assert result.returncode == 0
     for option in ("--output", "--check", "--stdout", "Examples:", "ckredis render examples/*.yaml -o output"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("command, usage", [("render", "SPEC..."), ("validate", "SPEC..."), ("connectivity", "SPEC"),
+                                            ("init", "NAME")])
+def test_usage_lines_name_the_arguments_plainly(command, usage):
+    result = ckredis(command, "--help")
+    assert result.stdout.splitlines()[0] == f"Usage: ckredis {command} [OPTIONS] {usage}"
+
+
+def test_init_help_shows_the_allowed_purposes():
+    result = ckredis("init", "--help")
+    (line,) = [line for line in result.stdout.splitlines() if "--purpose" in line]
+    assert "cache|session" in line
+
+
+def test_shell_completion_is_available():
+    assert "--install-completion" in ckredis("--help").stdout
+    script = ckredis("--show-completion", "bash")
+    assert script.returncode == 0 and "_CKREDIS_COMPLETE" in script.stdout, script.stdout + script.stderr
+    env = {**os.environ, "_CKREDIS_COMPLETE": "complete_bash", "COMP_WORDS": "ckredis ren", "COMP_CWORD": "1"}
+    completed = subprocess.run([sys.executable, "-c", "from ckredis.cli import main; main()"], env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.stdout.split() == ["render"], completed.stdout + completed.stderr
 
 
 def test_no_arguments_shows_help():
@@ -160,7 +186,7 @@ def test_init_writes_a_starter_that_validates_and_renders_as_written(tmp_path, p
 
 @pytest.mark.parametrize("args, complaint", [
     (["init", "Bad_Name"], "metadata.name"),
-    (["init", "cache", "--purpose", "archive"], "spec.purpose"),
+    (["init", "cache", "--purpose", "archive"], "'archive' is not one of 'cache', 'session'"),
     (["init", "cache", "--namespace", "Apps"], "metadata.namespace"),
     (["init", "x" * 49], "longer than 48"),
     (["init", "a: b"], "must be plain DNS names"),
