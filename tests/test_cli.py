@@ -254,3 +254,33 @@ def test_validate_reports_a_bad_spec_with_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert f"{bad}:" in result.stderr and "spec.purpose" in result.stderr
+
+
+def _spec_rows() -> dict[str, tuple[str, str, str]]:
+    """docs/spec.md's rows by field: (type, default, example), default and example as JSON text or ''."""
+    rows = {}
+    for line in (REPO / "docs" / "spec.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.replace("\\|", "¦").split("|")[1:-1]]
+            rows[cells[0].strip("`")] = (cells[1], cells[2].strip("`"), cells[4].strip("`"))
+    return rows
+
+
+def test_the_reference_says_true_things():
+    rows = _spec_rows()
+    assert len(rows) > 50
+    assert not [field for field, (kind, _, _) in rows.items() if "[" in kind], "a type printed as a Python list"
+    assert rows["spec.redis.resources.requests.cpu"][0].startswith("string or number")
+    contradictions = []
+    for field, (_, default, _) in rows.items():
+        if default.startswith("{"):  # each field inside a default shows that default, and an example that agrees
+            for key, value in json.loads(default.replace("¦", "|")).items():
+                if f"{field}.{key}" not in rows:
+                    continue  # a map such as labels: its keys are data, not fields
+                _, child_default, child_example = rows[f"{field}.{key}"]
+                if json.loads(child_default) != value or json.loads(child_example) != value:
+                    contradictions.append(f"{field}.{key}: default {child_default}, example {child_example}, not {value}")
+    assert contradictions == []
+    assert rows["spec.redis.exporter.resources.requests.cpu"][1:] == ('"10m"', '"10m"')
+    examples_of_enabled = {rows[field][2] for field in rows if field.endswith(".enabled")}
+    assert examples_of_enabled == {"true", "false"}
