@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, ckredis, load_example, shared
+from ckredis.pipeline import render_specs
 from ckredis.quantity import cpu_millicores, memory_bytes
 from ckredis.validate import schema
 from test_crd_conformance import errors, failover_for
@@ -103,3 +104,11 @@ def test_a_cpu_quantity_in_capital_m_gets_a_fix(tmp_path):
 
 def _line_of(path, text: str) -> int:
     return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_the_chart_readme_shows_maxmemory_in_mib_or_gib(example):
+    (item,) = render_specs([str(example)])
+    match = re.search(r"maxmemory ([0-9.]+) (MiB|GiB) \(([0-9]+) bytes\)", item.files["README.md"])
+    assert match, "maxmemory is shown in MiB or GiB"
+    shown, exact = float(match[1]) * {"MiB": 2**20, "GiB": 2**30}[match[2]], int(match[3])
+    assert abs(shown - exact) <= exact / 1000
