@@ -158,9 +158,12 @@ def init(
     name: Annotated[str, typer.Argument(help="Name of the Redis cluster.", metavar="NAME")],
     purpose: Annotated[Purpose, typer.Option(help="What the cluster stores.")] = "cache",
     namespace: Annotated[str, typer.Option(help="Namespace of the Redis pods.")] = "redis-system",
+    schema_path: Annotated[str, typer.Option("--schema", help="Path (relative to the spec) or URL of the JSON Schema that "
+                                             "the editor modeline names; write it with `ckredis schema > FILE`.")
+                           ] = starter.SCHEMA_BESIDE,
 ) -> None:
     """Print a commented starter spec (redirect it to a file)."""
-    text = starter.starter_spec(name, purpose, namespace)
+    text = starter.starter_spec(name, purpose, namespace, schema_path)
     try:  # the starter must validate as written: refuse names and values that would not
         validate_data(yaml.safe_load(text), "ckredis init")
     except SpecError as error:

@@ -168,7 +168,7 @@ def test_init_writes_a_starter_that_validates_and_renders_as_written(tmp_path, p
     assert result.returncode == 0, result.stderr
     starter = result.stdout
     first = starter.splitlines()[0]
-    assert first == MODELINE + printed_schema()["$id"]
+    assert first == MODELINE + "ckredis-spec.schema.json"
     assert "#" in starter.split("\n", 1)[1], "the starter is commented"
 
     validated = ckredis("validate", "-", stdin=starter)
@@ -182,6 +182,35 @@ def test_init_writes_a_starter_that_validates_and_renders_as_written(tmp_path, p
     assert failover["metadata"] == {**failover["metadata"], "name": f"my-{purpose}", "namespace": "apps"}
     policy = "noeviction" if purpose == "session" else "allkeys-lru"
     assert f"maxmemory-policy {policy}" in failover["spec"]["redis"]["customConfig"]
+
+
+def _modeline_target(spec: Path) -> Path:
+    first = spec.read_text().splitlines()[0]
+    assert first.startswith(MODELINE)
+    return spec.parent / first.removeprefix(MODELINE)
+
+
+def test_the_starter_modeline_names_the_schema_the_readme_says_to_write_beside_it(tmp_path):
+    spec = tmp_path / "cache.yaml"
+    spec.write_text(ckredis("init", "cache").stdout)
+    readme = (REPO / "README.md").read_text()
+    assert "ckredis schema > ckredis-spec.schema.json" in readme
+    (tmp_path / "ckredis-spec.schema.json").write_text(ckredis("schema").stdout)  # what the README says to run
+    target = _modeline_target(spec)
+    assert target.is_file(), "the modeline resolves, relative to the spec as editors resolve it"
+    validator = jsonschema.Draft202012Validator(json.loads(target.read_text()))
+    assert validator.is_valid(yaml.safe_load(spec.read_text()))
+    assert not validator.is_valid(yaml.safe_load(spec.read_text().replace("purpose: cache", "purpose: archive")))
+
+
+def test_init_can_point_the_modeline_elsewhere():
+    starter = ckredis("init", "cache", "--schema", "../schemas/ckredis-spec.schema.json").stdout
+    assert starter.splitlines()[0] == MODELINE + "../schemas/ckredis-spec.schema.json"
+
+
+def test_every_example_modeline_resolves_to_the_shipped_schema():
+    for example in EXAMPLES:
+        assert _modeline_target(example).resolve() == (REPO / "schemas" / "ckredis-spec.schema.json").resolve()
 
 
 @pytest.mark.parametrize("args, complaint", [
