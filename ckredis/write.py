@@ -102,12 +102,12 @@ def write_charts(output: Path, charts: dict[str, dict[str, str]], *, prune: bool
 
     Everything is checked before anything is written, so a refusal changes nothing."""
     with output_lock(output, exclusive=True):
-        written = Written(swept=sweep_staging(output))
         for name in charts:
             check_writable(output / name)
         orphans = orphan_charts(output, charts) if prune else []
         for orphan in orphans:
             check_writable(orphan)
+        written = Written(swept=sweep_staging(output))
         for name, files in charts.items():
             written.changed[output / name] = write_chart(files, output / name)
         for orphan in orphans:
@@ -186,11 +186,17 @@ def orphan_charts(output: Path, charts: dict[str, dict[str, str]]) -> list[Path]
         chart_file = entry / "Chart.yaml"
         if entry.name in charts or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
-        if chart_file.is_file() and not chart_file.is_symlink():
-            with chart_file.open("rb") as handle:
-                if MARKER.encode() in handle.read(512):
-                    orphans.append(entry)
+        if chart_file.is_file() and not chart_file.is_symlink() and MARKER.encode() in _start_of(chart_file):
+            orphans.append(entry)
     return orphans
+
+
+def _start_of(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(512)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
 def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
