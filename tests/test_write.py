@@ -565,3 +565,26 @@ def test_prune_refuses_an_orphan_holding_files_ckredis_did_not_generate(tmp_path
     result = ckredis("render", "--prune", str(EXAMPLES_DIR / "cache.yaml"), "-o", str(out))
     _refused(result, out / "sessions", "backup.sh")
     assert snapshot(out) == before
+
+
+def test_a_kill_inside_the_rename_fallback_keeps_the_previous_chart(tmp_path, cache_specs):
+    """Where renameat2 is unsupported, the old chart is parked, the new one renamed in, the parked one removed;
+    a kill after the first rename leaves no chart directory but the parked chart, which the sweep moves back."""
+    old, new = cache_specs
+    out = tmp_path / "out"
+    assert ckredis("render", str(old), "-o", str(out)).returncode == 0
+    before = snapshot(out / "cache")
+    staging = out / ".cache.k1ll3d_x.ckredis-tmp"
+    write.write_chart(render_specs([str(new)])[0].files, tmp_path / "new")
+    os.rename(tmp_path / "new", staging)
+    os.rename(out / "cache", out / (staging.name + ".old"))
+
+    check = ckredis("render", "--check", str(old), "-o", str(out))
+    assert check.returncode == 1
+    assert len([line for line in check.stdout.splitlines() if line.startswith("leftover:")]) == 2
+
+    with write.output_lock(out, exclusive=True):
+        swept = write.sweep_staging(out)
+    assert [path.name for path in swept] == [staging.name, staging.name + ".old"]
+    assert os.listdir(out) == ["cache"]
+    assert snapshot(out / "cache") == before
