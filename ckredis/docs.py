@@ -34,21 +34,39 @@ def _resolve(node: dict, defs: dict) -> dict:
     return node
 
 
-def _walk(node: dict, path: str, rows: list[str], defs: dict) -> None:
+def _walk(node: dict, path: str, rows: list[str], defs: dict, shared: bool = False) -> None:
+    shared = shared or "$ref" in node  # inside a shared definition, described anew where it is used
     node = _resolve(node, defs)
     for name, sub in node.get("properties", {}).items():
         field = f"{path}.{name}" if path else name
-        resolved = _resolve(sub, defs)
+        resolved = _within_parent(_resolve(sub, defs), name, node, shared)
         required = name in node.get("required", [])
         rows.append(_row(field, resolved, required))
         if resolved.get("type") == "array":
-            _walk(_resolve(resolved["items"], defs), f"{field}[]", rows, defs)
+            _walk(resolved["items"], f"{field}[]", rows, defs, shared)
         elif "properties" in resolved:
-            _walk(resolved, field, rows, defs)
+            _walk({**sub, **resolved} if "$ref" in sub else resolved, field, rows, defs, shared)
+
+
+def _within_parent(node: dict, name: str, parent: dict, shared: bool) -> dict:
+    """A field as its parent describes it: the fields of a shared definition take their example from the
+    example where it is used (the exporters' resources are not the redis container's), and every field takes
+    its default from its parent's, so rows agree with each other."""
+    adjusted = dict(node)
+    examples = [example[name] for example in parent.get("examples", []) if isinstance(example, dict) and name in example]
+    if isinstance(parent.get("default"), dict) and name in parent["default"]:
+        adjusted["default"] = parent["default"][name]
+        if shared:
+            adjusted["examples"] = [parent["default"][name]]
+    if shared and examples:
+        adjusted["examples"] = examples
+    return adjusted
 
 
 def _row(field: str, node: dict, required: bool) -> str:
     kind = node.get("type", "")
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
     if "enum" in node:
         kind = " \\| ".join(f"`{value}`" for value in node["enum"])
     elif "const" in node:
@@ -57,7 +75,7 @@ def _row(field: str, node: dict, required: bool) -> str:
               if key in node]
     if limits:
         kind += " (" + ", ".join(limits) + ")"
-    default = "required" if required else (f"`{_inline(node['default'])}`" if "default" in node else "")
+    default = f"`{_inline(node['default'])}`" if "default" in node else "required" if required else ""
     example = f"`{_inline(node['examples'][0])}`" if node.get("examples") else ""
     description = _markdown_text(node["description"])
     return f"| `{field}` | {kind} | {default} | {description} | {example} |\n"

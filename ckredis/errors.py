@@ -21,6 +21,14 @@ class Issue:
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
+MAX_SHOWN = 60  # characters of a spec's value repeated in a message; a message stays one readable line
+
+
+def clip(text: str) -> str:
+    """`text`, or its start and length when it is too long to repeat in a message."""
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN - 20]}... ({len(text)} characters)"
+
+
 class CkredisError(Exception):
     """Base of every error ckredis reports to users (exit code 2)."""
 

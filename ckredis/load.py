@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ckredis.errors import Issue, SpecError
+from ckredis.errors import Issue, SpecError, clip
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1 << 20
@@ -28,6 +28,7 @@ _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
 _TRUE_FALSE = {"true": True, "false": False}
 _NULLS = {"", "~", "null", "Null", "NULL"}
+_COLLECTION_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 _CONSTRUCT = yaml.constructor.SafeConstructor()  # only to tell what a YAML 1.1 reader makes of a scalar
 _YAML11_TOOLS = "YAML 1.1 tools (kubectl, Helm)"
 _PYYAML = "YAML 1.1 parsers such as PyYAML"  # Go's YAML keeps dates and base-60 numbers as text
@@ -53,6 +54,10 @@ class Document:
     data: object
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    # Problems found while reading that still leave the rest of the document checkable, and the paths of the
+    # values those problems dropped (validation says nothing more about them).
+    issues: list[Issue] = field(default_factory=list)
+    unreadable: set[Path_] = field(default_factory=set)
 
     def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Where `path` is written: its key when asked and known, else its value, else its nearest parent."""
@@ -68,7 +73,7 @@ class Document:
 def format_path(path: Path_) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{clip(part)}" if text else clip(part))
     return text
 
 
@@ -114,7 +119,10 @@ def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
 
 
 def load(source: str) -> Document:
-    """Read `source` (a path, or '-' for stdin) into a Document, or raise SpecError with every problem found."""
+    """Read `source` (a path, or '-' for stdin) into a Document; SpecError when it cannot be read as YAML at all.
+
+    Problems that leave the rest readable (duplicate keys, tags, keys that are not text) are kept in
+    Document.issues, so that validation reports them together with everything else."""
     text = read_text(source)
     loader = _Loader(text)
     try:
@@ -192,8 +200,7 @@ class _Builder:
 
     def build(self, node: yaml.Node) -> Document:
         self.document.data = self._value(node, ())
-        if self.issues:
-            raise SpecError(self.issues)
+        self.document.issues = self.issues
         return self.document
 
     def _issue(self, node: yaml.Node, path: Path_, message: str, hint: str = "") -> None:
@@ -208,8 +215,12 @@ class _Builder:
             raise SpecError(self.issues)
         if len(path) > MAX_DEPTH and isinstance(node, yaml.CollectionNode):
             self._issue(node, path, f"nested more than {MAX_DEPTH} levels deep", "a spec is only a few levels deep; check the indentation")
+            self.document.unreadable.add(path)
             return None
         self.document.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.CollectionNode) and node.tag != _COLLECTION_TAGS[type(node)]:
+            self._unsupported_tag(node, path)  # e.g. !!python/object: data, like any other tag, is only data
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -224,12 +235,12 @@ class _Builder:
                 self._issue(key_node, path, "merge keys (<<) are not supported", "write the keys out")
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a mapping or list"
+                shown = repr(clip(key_node.value)) if isinstance(key_node, yaml.ScalarNode) else "a mapping or list"
                 self._issue(key_node, path, f"key {shown} is not a string", "quote the key")
                 continue
             key = key_node.value
             if key in first_seen:
-                self._issue(key_node, path + (key,), f"duplicate key {key!r} (first written on line {first_seen[key]})",
+                self._issue(key_node, path + (key,), f"duplicate key {clip(key)!r} (first written on line {first_seen[key]})",
                             "keep one of them")
                 continue
             first_seen[key] = key_node.start_mark.line + 1
@@ -259,5 +270,9 @@ class _Builder:
             return Ambiguous(text, f"the number {_CONSTRUCT.construct_yaml_float(node)}", readers)
         if tag == "tag:yaml.org,2002:timestamp":
             return Ambiguous(text, "a date", _PYYAML)
-        self._issue(node, path, f"unsupported YAML tag {tag}", "remove the tag")
+        self._unsupported_tag(node, path)
         return None
+
+    def _unsupported_tag(self, node: yaml.Node, path: Path_) -> None:
+        self._issue(node, path, f"unsupported YAML tag {node.tag}", "remove the tag")
+        self.document.unreadable.add(path)

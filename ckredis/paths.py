@@ -15,4 +15,3 @@ def _data_dir(name: str) -> Path:
 
 TEMPLATES_DIR = _data_dir("templates")
 SCHEMA_FILE = _data_dir("schemas") / "ckredis-spec.schema.json"
-SCHEMA_ID = "https://ckredis.elastisys.io/schemas/ckredis-spec.schema.json"

@@ -18,6 +18,7 @@ from ckredis import __version__, facts
 from ckredis.model import Cluster
 from ckredis.paths import TEMPLATES_DIR
 from ckredis.plan import Plan
+from ckredis.quantity import human_bytes
 
 HEADER = f"# {facts.MARKER}: do not edit. Change the spec and run `ckredis render`."
 HELM_LEFT_DELIM = re.compile(r"\{\{")
@@ -106,6 +107,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["yaml"] = to_yaml
+    env.filters["human_bytes"] = human_bytes
     env.globals["header"] = HEADER
     env.globals["version"] = __version__
     env.globals["facts"] = facts  # ports, container names and labels, spelled once

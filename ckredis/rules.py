@@ -22,14 +22,11 @@ VERSIONED_FIELDS = {
 }
 
 
-def check(data: dict) -> Iterator[Finding]:
-    spec = data["spec"]
-    yield from _resources(spec)
-    yield from _memory(spec)
-    yield from _purpose(spec)
-    yield from _operator_version(data)
-    yield from _clients(data)
-    yield from _derived_names(data)
+def check(data: dict, invalid: set[tuple] = frozenset()) -> Iterator[Finding]:
+    """Findings of every rule whose inputs are valid: none of them is at, under or above an `invalid` path."""
+    for rule, inputs in _RULES:
+        if not any(path[:len(bad)] == bad or bad[:len(path)] == path for path in inputs for bad in invalid):
+            yield from rule(data)
 
 
 def _resources(spec: dict) -> Iterator[Finding]:
@@ -152,6 +149,20 @@ def _longest_over(path: tuple, derived: list[tuple[str, str, int]]) -> Iterator[
     if over > 0:
         yield (path, f"{what} would be {len(text.encode())} characters long, over the limit of {limit} ({text[:60]}...)",
                f"shorten {path[-1]} by at least {over} characters")
+
+
+# Each rule with the paths it reads (schema defaults filled in): it runs only when they are valid.
+_RESOURCES = (("spec", "redis", "resources"), ("spec", "redis", "exporter"), ("spec", "sentinel", "resources"),
+              ("spec", "sentinel", "exporter"))
+_RULES = (
+    (lambda data: _resources(data["spec"]), _RESOURCES),
+    (lambda data: _memory(data["spec"]), (("spec", "purpose"), ("spec", "redis", "resources", "limits", "memory"),
+                                          ("spec", "redis", "maxmemoryPercent"), ("spec", "persistence"))),
+    (lambda data: _purpose(data["spec"]), (("spec", "purpose"), ("spec", "persistence"), ("spec", "redis", "config"))),
+    (_operator_version, (("spec", "operator", "version"), *VERSIONED_FIELDS)),
+    (_clients, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"))),
+    (_derived_names, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"), ("spec", "connection"))),
+)
 
 
 def _get(data: dict, path: tuple) -> object:

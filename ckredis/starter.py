@@ -1,9 +1,13 @@
 """`ckredis init`: a commented starter spec that validates as written."""
 
-from ckredis.paths import SCHEMA_ID
+from ckredis.paths import SCHEMA_FILE
+
+# Where editors look for the schema, beside the spec: `ckredis schema > ckredis-spec.schema.json` puts it there.
+SCHEMA_BESIDE = SCHEMA_FILE.name
 
 _STARTER = """\
 # yaml-language-server: $schema={schema}
+# Editors validate as you type once the schema is beside this file: ckredis schema > {schema_file}
 # A ckredis service spec: one Redis Sentinel cluster with one purpose.
 # Validate with `ckredis validate FILE`, render with `ckredis render FILE`.
 apiVersion: ckredis.elastisys.io/v1alpha1
@@ -31,5 +35,6 @@ spec:
 """
 
 
-def starter_spec(name: str, purpose: str, namespace: str) -> str:
-    return _STARTER.format(schema=SCHEMA_ID, name=name, purpose=purpose, namespace=namespace)
+def starter_spec(name: str, purpose: str, namespace: str, schema: str = SCHEMA_BESIDE) -> str:
+    """The starter; `schema` is the path (relative to the spec) or URL its modeline points editors to."""
+    return _STARTER.format(schema=schema, schema_file=SCHEMA_BESIDE, name=name, purpose=purpose, namespace=namespace)

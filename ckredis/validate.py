@@ -14,8 +14,8 @@ from functools import cache
 
 import jsonschema
 
-from ckredis import rules
-from ckredis.errors import Issue, SpecError
+from ckredis import quantity, rules
+from ckredis.errors import Issue, SpecError, clip
 from ckredis.load import Ambiguous, Document, Path_, format_path
 from ckredis.paths import SCHEMA_FILE
 
@@ -34,14 +34,34 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def validate(document: Document) -> dict:
-    """The spec's data with defaults applied, or SpecError with every schema and cross-field problem."""
-    issues = list(_schema_issues(document))
-    if not issues:
+    """The spec's data with defaults applied, or SpecError with every problem: those found while reading, the
+    schema's, and those of the cross-field rules whose inputs are valid."""
+    errors = [error for error in _validator().iter_errors(document.data)
+              if not any(_within(tuple(error.absolute_path), path) for path in document.unreadable)]
+    issues = [*document.issues, *_schema_issues(document, errors)]
+    invalid = document.unreadable | set(_invalid_paths(errors))
+    if () not in invalid:
         data = with_defaults(document.data)
-        issues = [_locate(document, path, message, hint) for path, message, hint in rules.check(data)]
+        issues += [_locate(document, path, message, hint) for path, message, hint in rules.check(data, invalid)]
         if not issues:
             return data
     raise SpecError(issues)
+
+
+def _within(path: Path_, ancestor: Path_) -> bool:
+    return path[:len(ancestor)] == ancestor
+
+
+def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[Path_]:
+    """Where each schema error is: an unknown or missing key at its own path, not at the mapping holding it."""
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            yield from (path + (name,) for name in set(error.instance) - set(error.schema.get("properties", {})))
+        elif error.validator == "required":
+            yield from (path + (name,) for name in error.validator_value if name not in error.instance)
+        else:
+            yield path
 
 
 def validate_data(data: object, source: str = "<data>") -> dict:
@@ -92,8 +112,7 @@ def _value_at(data: object, path: Path_) -> object:
     return data
 
 
-def _schema_issues(document: Document) -> Iterator[Issue]:
-    errors = list(_validator().iter_errors(document.data))
+def _schema_issues(document: Document, errors: list[jsonschema.ValidationError]) -> Iterator[Issue]:
     typed_paths = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     seen: set[tuple] = set()
     for error in errors:
@@ -115,8 +134,8 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: Path_)
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for name in sorted(set(value) - set(allowed), key=lambda n: document.position(path + (n,), key=True)):
-            hint = _UNKNOWN_KEY_HINTS.get(path + (name,)) or _closest(name, allowed, "key")
-            yield _locate(document, path + (name,), f"unknown key {name!r}", hint, key=True)
+            hint = _UNKNOWN_KEY_HINTS.get(path + (name,)) or _elsewhere(name, path) or _closest(name, allowed, "key")
+            yield _locate(document, path + (name,), f"unknown key {clip(name)!r}", hint, key=True)
         return
     if kind == "required":
         for name in expected:
@@ -125,7 +144,7 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: Path_)
                 yield _locate(document, path, f"missing required key {name!r} in {where}", "", key=True)
         return
     if tuple(error.schema_path)[-2:-1] == ("propertyNames",):
-        yield _locate(document, path + (value,), f"{value!r} is not a valid label key",
+        yield _locate(document, path + (value,), f"{clip(value)!r} is not a valid label key",
                       "a label key is an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', "
                       "starting and ending with a letter or digit", key=True)
         return
@@ -138,14 +157,40 @@ _UNKNOWN_KEY_HINTS = {
 }
 
 
+@cache
+def _fields_by_name() -> dict[str, list[Path_]]:
+    """Every field the schema knows, by its key (a list item's fields under the list's path + '[]')."""
+    found: dict[str, list[Path_]] = {}
+
+    def walk(node: dict, path: Path_) -> None:
+        node = _resolve(node)
+        for name, sub in node.get("properties", {}).items():
+            found.setdefault(name, []).append(path + (name,))
+            walk(sub, path + (name,))
+        if "items" in node:
+            walk(node["items"], path[:-1] + (f"{path[-1]}[]",))
+
+    walk(schema(), ())
+    return found
+
+
+def _elsewhere(name: str, path: Path_) -> str:
+    """Where a key unknown here is known: mis-indented keys belong in a nearby mapping, best below this one."""
+    here = tuple(part for part in path if isinstance(part, str))
+    places = sorted(_fields_by_name().get(name, []), key=lambda place: (place[:len(here)] != here, len(place), place))
+    if not places:
+        return ""
+    return f"did you mean {' or '.join('.'.join(place) for place in places[:3])}? check the indentation"
+
+
 def _ambiguous(value: Ambiguous, node: dict) -> tuple[str, str]:
     wanted = node.get("type")
     if wanted == "boolean":
-        return f"{value.text!r} is read as {value.reading} only by YAML 1.1 tools", "write true or false"
+        return f"{clip(value.text)!r} is read as {value.reading} only by YAML 1.1 tools", "write true or false"
     if wanted in ("integer", "number"):
-        return (f"{value.text!r} is not a plain decimal number; YAML 1.1 tools read it as {value.reading}",
+        return (f"{clip(value.text)!r} is not a plain decimal number; YAML 1.1 tools read it as {clip(value.reading)}",
                 "write the number in decimal digits")
-    return f"{value.text!r} is read as {value.reading} by {value.readers}", f'quote it ("{value.text}") if you mean the text'
+    return f"{clip(value.text)!r} is read as {value.reading} by {value.readers}", f'quote it ("{clip(value.text)}") if you mean the text'
 
 
 _TYPE_NAMES = {"string": "a string", "integer": "a whole number", "boolean": "true or false", "object": "a mapping",
@@ -161,8 +206,11 @@ def _pattern_noun(node: dict, path: Path_) -> str:
     defs = schema()["$defs"]
     if node is defs["labels"]["additionalProperties"]:
         return "a valid label value"
-    name = next((name for name, definition in defs.items() if definition is node), None)
-    return _PATTERN_NOUNS.get(name, f"a valid {path[-1] if path and isinstance(path[-1], str) else 'value'}")
+    return _PATTERN_NOUNS.get(_definition_name(node), f"a valid {path[-1] if path and isinstance(path[-1], str) else 'value'}")
+
+
+def _definition_name(node: dict) -> str | None:
+    return next((name for name, definition in schema()["$defs"].items() if definition is node), None)
 
 
 def _image_problem(value: str) -> tuple[str, str] | None:
@@ -176,12 +224,14 @@ def _image_problem(value: str) -> tuple[str, str] | None:
 
 
 def _value_message(value: object, kind: str, expected: object, node: dict, path: Path_) -> tuple[str, str]:
-    shown = json.dumps(value) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
+    shown = clip(json.dumps(value)) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))
         if value is None:
             return f"has no value; write {wanted}", ""
         hint = "quote it" if expected == "string" and isinstance(value, (int, float, bool)) else ""
+        if node is schema()["$defs"]["memory"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{shown} has no unit", quantity.unit_hint(shown)
         if isinstance(value, str) and (expected in ("integer", "number") and _is_number(value)
                                        or expected == "boolean" and value in ("true", "false")):
             hint = "remove the quotes"
@@ -206,6 +256,9 @@ def _value_message(value: object, kind: str, expected: object, node: dict, path:
         problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
         if problem:
             return f"{shown} {problem[0]}", problem[1]
+        fix = {"memory": quantity.memory_hint, "cpu": quantity.cpu_hint}.get(_definition_name(node), lambda _: None)(value)
+        if fix:
+            return f"{shown} is not {_pattern_noun(node, path)}", fix
         example = f"write it like {node['examples'][0]}" if node.get("examples") else f"it must match {expected}"
         return f"{shown} is not {_pattern_noun(node, path)}", node.get("x-hint", example)
     if kind == "maxLength":

@@ -1,8 +1,12 @@
-"""Stage 5, write: put a rendered chart on disk atomically, or compare it with what is there.
+"""Stage 5, write: put rendered charts on disk atomically, or compare them with what is there.
 
 A chart directory is replaced as a whole: the new chart is written beside it and swapped in with one
 rename, so a crash or kill leaves either the old chart or the new one, never a mix. Files that ckredis
 did not generate are never deleted: their presence stops the write.
+
+One render writes into an output directory at a time: it holds an exclusive flock on the directory itself
+(no lock file to commit), and `--check` a shared one. So a staging folder found while holding the lock
+belongs to no live render: a render that was killed left it, and the next render removes it.
 """
 
 from __future__ import annotations
@@ -10,16 +14,47 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
+import re
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ckredis.errors import OutputError
 from ckredis.facts import MARKER
 
 _TMP_SUFFIX = ".ckredis-tmp"
+_PARKED_SUFFIX = ".old"  # the previous chart, parked where renameat2 is unsupported
+# `.<chart>.<8 random characters>.ckredis-tmp`, as tempfile.mkdtemp names them in write_chart and prune.
+_STAGING = re.compile(r"\.(?P<chart>[^/]+)\.[a-z0-9_]{8}" + re.escape(_TMP_SUFFIX) + f"(?P<parked>{re.escape(_PARKED_SUFFIX)})?")
 _RENAME_EXCHANGE = 2
+LOCK_WAIT_SECONDS = 60
+
+
+@dataclass
+class Written:
+    """What a write of several charts did, for the CLI to report."""
+
+    changed: dict[Path, bool] = field(default_factory=dict)
+    swept: list[Path] = field(default_factory=list)
+    pruned: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Findings:
+    """What `--check` found: stale files, staging folders left by a killed render, and orphan charts."""
+
+    stale: list[Path] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.stale or self.leftovers or self.orphans)
 
 
 def existing_files(chart_dir: Path) -> dict[str, bytes]:
@@ -62,15 +97,116 @@ def check_writable(chart_dir: Path) -> None:
                           "move them out of the chart directory, then render again")
 
 
+def write_charts(output: Path, charts: dict[str, dict[str, str]], *, prune: bool = False) -> Written:
+    """Write every chart (name -> files) into output, holding its lock; with prune, remove orphan charts too.
+
+    Everything is checked before anything is written, so a refusal changes nothing."""
+    with output_lock(output, exclusive=True):
+        for name in charts:
+            check_writable(output / name)
+        orphans = orphan_charts(output, charts) if prune else []
+        for orphan in orphans:
+            check_writable(orphan)
+        written = Written(swept=sweep_staging(output))
+        for name, files in charts.items():
+            written.changed[output / name] = write_chart(files, output / name)
+        for orphan in orphans:
+            _remove_chart(orphan)
+            written.pruned.append(orphan)
+    return written
+
+
+def check_charts(output: Path, charts: dict[str, dict[str, str]]) -> Findings:
+    """What a render of `charts` would change in output; writes nothing."""
+    if not output.is_dir():
+        return Findings(stale=[output / name / path for name, files in charts.items() for path in sorted(files)])
+    with output_lock(output, exclusive=False):
+        return Findings(stale=[output / name / path for name, files in charts.items()
+                               for path in differences(files, output / name)],
+                        leftovers=staging_folders(output), orphans=orphan_charts(output, charts))
+
+
+@contextmanager
+def output_lock(output: Path, *, exclusive: bool) -> Iterator[None]:
+    """Hold the output directory's flock (created if missing when exclusive), waiting at most LOCK_WAIT_SECONDS."""
+    if exclusive:
+        _make_output_directory(output)
+    try:
+        fd = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise OutputError(f"{output}: cannot open the output directory: {error.strerror or error}") from None
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OutputError(f"{output}: another ckredis render has been writing here for over "
+                                      f"{LOCK_WAIT_SECONDS} s; let it finish (or stop it), then run again") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def staging_folders(output: Path) -> list[Path]:
+    """Staging folders ckredis made in output (by their name, real directories only), sorted."""
+    return sorted(entry for entry in output.iterdir()
+                  if _STAGING.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink())
+
+
+def sweep_staging(output: Path) -> list[Path]:
+    """Remove the staging folders killed renders left; call only while holding the exclusive lock.
+
+    A parked previous chart whose chart directory is missing (a kill between the fallback's renames) is the
+    chart: it is moved back, not removed."""
+    swept = staging_folders(output)
+    try:
+        for folder in swept:
+            chart = output / _STAGING.fullmatch(folder.name)["chart"]
+            if _STAGING.fullmatch(folder.name)["parked"] and not os.path.lexists(chart):
+                os.rename(folder, chart)
+            else:
+                shutil.rmtree(folder)
+        if swept:
+            _fsync(output)
+    except OSError as error:
+        raise OutputError(f"{error.filename or output}: cannot remove what an interrupted render left: "
+                          f"{error.strerror or error}") from None
+    return swept
+
+
+def orphan_charts(output: Path, charts: dict[str, dict[str, str]]) -> list[Path]:
+    """Chart directories in output that ckredis generated (their Chart.yaml carries the marker) and that no
+    chart of this run renders, sorted."""
+    orphans = []
+    for entry in sorted(output.iterdir()):
+        chart_file = entry / "Chart.yaml"
+        if entry.name in charts or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        if chart_file.is_file() and not chart_file.is_symlink() and MARKER.encode() in _start_of(chart_file):
+            orphans.append(entry)
+    return orphans
+
+
+def _start_of(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(512)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
 def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
     """Replace chart_dir with exactly `files`; False when it already matched (nothing is touched)."""
     check_writable(chart_dir)
     if not differences(files, chart_dir):
         return False
-    if chart_dir.parent.exists() and not chart_dir.parent.is_dir():
-        raise OutputError(f"{chart_dir.parent}: the output directory exists and is not a directory")
+    replacing = chart_dir.exists()  # decided now: a directory that appears meanwhile is someone else's
+    _make_output_directory(chart_dir.parent)
     try:
-        chart_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
     except OSError as error:
         raise OutputError(f"{chart_dir.parent}: cannot write to the output directory: {error.strerror or error}") from None
@@ -79,19 +215,49 @@ def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
         for relative, text in files.items():
             _write_file(staging / relative, text)
         _fsync(staging)
-        if chart_dir.exists():
+        if replacing:
             _exchange(staging, chart_dir)  # staging now holds the previous chart
         else:
             os.rename(staging, chart_dir)
         _fsync(chart_dir.parent)
     except OSError as error:
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise OutputError(f"{chart_dir}: another program created this directory while ckredis was writing it; "
+                              "check what else writes to the output directory, then render again") from None
         raise OutputError(f"{chart_dir}: cannot write the chart: {error.strerror or error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return True
 
 
+def _remove_chart(chart_dir: Path) -> None:
+    """Remove a chart directory: renamed out of sight first, so a kill leaves only a staging folder to sweep."""
+    try:
+        doomed = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
+        os.rename(chart_dir, doomed)  # onto the empty directory mkdtemp reserved
+        _fsync(chart_dir.parent)
+        shutil.rmtree(doomed)
+    except OSError as error:
+        raise OutputError(f"{chart_dir}: cannot remove the chart: {error.strerror or error}") from None
+
+
+def _make_output_directory(output: Path) -> None:
+    if os.path.islink(output) and not output.exists():
+        raise OutputError(f"{output}: is a symbolic link to {os.readlink(output)}, which does not exist; "
+                          "create that directory, or remove the link and render again")
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: the output directory exists and is not a directory")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{output}: cannot create the output directory: {error.strerror or error}") from None
+
+
 def _require_directory(chart_dir: Path) -> None:
+    if chart_dir.is_symlink():
+        raise OutputError(f"{chart_dir}: is a symbolic link; ckredis replaces a chart directory as a whole and would "
+                          "replace the link, not its target: remove the link (or render into the target's directory "
+                          "with -o), then render again")
     if chart_dir.exists() and not chart_dir.is_dir():
         raise OutputError(f"{chart_dir}: exists and is not a directory")
 
@@ -129,7 +295,7 @@ def _exchange(new: Path, old: Path) -> None:
         failure = ctypes.get_errno()
         if failure not in (errno.ENOSYS, errno.EINVAL):  # the swap is supported and failed: do not half-do it
             raise OSError(failure, os.strerror(failure), str(old))
-    parked = new.with_name(new.name + ".old")
+    parked = new.with_name(new.name + _PARKED_SUFFIX)
     os.rename(old, parked)
     os.rename(new, old)
     os.rename(parked, new)

@@ -123,6 +123,7 @@ CASES = [
     Case("larger-than-1-mib", "#" * 1023 + "\n" + ("#" * 1023 + "\n") * 1024, [
         "1:1: (document): larger than 1024 KiB; a spec is a short YAML file"]),
     Case("nested-too-deep", BASE + "".join(" " * depth + "k:\n" for depth in range(40)), [
+        "16:1: k: unknown key 'k' (hint: valid keys: apiVersion, kind, metadata, spec)",
         "49:34: k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k: nested more than 32 levels deep "
         "(hint: a spec is only a few levels deep; check the indentation)"]),
     Case("alias-bomb", BASE + ALIAS_BOMB, [
@@ -139,12 +140,23 @@ CASES = [
     Case("number-as-key", BASE + "1: one\n", ["16:1: (document): key '1' is not a string (hint: quote the key)"]),
     Case("unsupported-tag", edit("name: cache", "name: !!binary Y2FjaGU="), [
         "4:9: metadata.name: unsupported YAML tag tag:yaml.org,2002:binary (hint: remove the tag)"]),
+    Case("tag-on-mapping", edit("      limits: {memory: 256Mi}", "      limits: !!python/object:os.system {memory: 256Mi}"), [
+        "11:15: spec.redis.resources.limits: unsupported YAML tag tag:yaml.org,2002:python/object:os.system "
+        "(hint: remove the tag)"]),
+    Case("tag-on-list", edit("  clients:\n", "  clients: !!set\n"), [
+        "12:12: spec.clients: unsupported YAML tag tag:yaml.org,2002:set (hint: remove the tag)"]),
+    Case("duplicate-key-and-schema-problems", edit("purpose: cache", "purpose: cahce") + "kind: RedisCluster\n", [
+        "7:12: spec.purpose: \"cahce\" is not one of cache, session (hint: did you mean 'cache'?)",
+        "16:1: kind: duplicate key 'kind' (first written on line 2) (hint: keep one of them)"]),
     Case("unknown-key-top-level", BASE + "metdata: {}\n", [
         "16:1: metdata: unknown key 'metdata' (hint: did you mean 'metadata'?)"]),
     Case("unknown-key-nested", edit("  purpose: cache\n", "  purpose: cache\n  purpse: session\n"), [
         "8:3: spec.purpse: unknown key 'purpse' (hint: did you mean 'purpose'?)"]),
     Case("unknown-key-in-list-item", edit("      podSelector:", "      podselector:"), [
         "14:7: spec.clients[0].podselector: unknown key 'podselector' (hint: did you mean 'podSelector'?)"]),
+    Case("mis-indented-key", edit("  purpose: cache\n", "  purpose: cache\n  replicas: 3\n"), [
+        "8:3: spec.replicas: unknown key 'replicas' "
+        "(hint: did you mean spec.redis.replicas or spec.sentinel.replicas? check the indentation)"]),
     Case("password-under-auth", BASE + "  auth:\n    secretPath: cache-auth\n    password: hunter2\n", [
         "18:5: spec.auth.password: unknown key 'password' (hint: a spec never holds the password: keep it in a Secret "
         "under the key 'password' and name that Secret in auth.secretPath)"]),
@@ -174,8 +186,16 @@ CASES = [
     Case("empty-string-value", edit("name: cache", "name:"), ["4:3: metadata.name: has no value; write a string"]),
     Case("number-as-label-value", label("        tier: 3"), [
         "16:15: spec.clients[0].podSelector.tier: 3 is not a string (hint: quote it)"]),
+    Case("list-for-cpu", edit("cpu: 100m", "cpu: []"), [
+        "10:23: spec.redis.resources.requests.cpu: a list is not a string or a number"]),
     Case("number-for-memory", edit("limits: {memory: 256Mi}", "limits: {memory: 256}"), [
-        "11:24: spec.redis.resources.limits.memory: 256 is not a string (hint: quote it)"]),
+        "11:24: spec.redis.resources.limits.memory: 256 has no unit (hint: add a unit, e.g. 256Mi; a bare number counts bytes)"]),
+    Case("long-label-value-is-clipped", label("        tier: " + "x" * 100_000), [
+        '16:15: spec.clients[0].podSelector.tier: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (100002 characters) is longer than 63 '
+        "characters"]),
+    Case("long-unknown-key-is-clipped", BASE + "? " + "k" * 5000 + "\n: 1\n", [  # an explicit key may be that long
+        f"16:3: {'k' * 40}... (5000 characters): unknown key '{'k' * 40}... (5000 characters)' (hint: valid keys: apiVersion, "
+        "kind, metadata, spec)"]),
 
     # --- YAML 1.1 readings where text or a boolean is meant ---
     Case("namespace-no", edit("namespace: redis-system", "namespace: no"), [
@@ -299,6 +319,10 @@ CASES = [
         "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks, or remove it)"]),
 
     # --- several problems in one file: all of them, in document order ---
+    Case("schema-and-cross-field-problems", in_redis("    replicas: 2\n").replace("- namespace: shop", "- namespace: redis-system"), [
+        "9:15: spec.redis.replicas: 2 is below the minimum 3",
+        "14:18: spec.clients[0].namespace: clients run in their own namespace, not in 'redis-system' with Redis "
+        "(hint: move the application to its own namespace)"]),
     Case("several-problems", BASE.replace("name: cache", "name: Cache").replace("purpose: cache", "purpose: cahce")
          .replace("podSelector:", "podselector:") + "metdata: {}\n", [
         f'4:9: metadata.name: "Cache" is not a lowercase RFC 1123 label (hint: {HINT_LOWERCASE})',

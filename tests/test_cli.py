@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,6 +56,29 @@ def test_render_help_shows_its_options_and_examples():
     assert result.returncode == 0
     for option in ("--output", "--check", "--stdout", "Examples:", "ckredis render examples/*.yaml -o output"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("command, usage", [("render", "SPEC..."), ("validate", "SPEC..."), ("connectivity", "SPEC"),
+                                            ("init", "NAME")])
+def test_usage_lines_name_the_arguments_plainly(command, usage):
+    result = ckredis(command, "--help")
+    assert result.stdout.splitlines()[0] == f"Usage: ckredis {command} [OPTIONS] {usage}"
+
+
+def test_init_help_shows_the_allowed_purposes():
+    result = ckredis("init", "--help")
+    (line,) = [line for line in result.stdout.splitlines() if "--purpose" in line]
+    assert "cache|session" in line
+
+
+def test_shell_completion_is_available():
+    assert "--install-completion" in ckredis("--help").stdout
+    script = ckredis("--show-completion", "bash")
+    assert script.returncode == 0 and "_CKREDIS_COMPLETE" in script.stdout, script.stdout + script.stderr
+    env = {**os.environ, "_CKREDIS_COMPLETE": "complete_bash", "COMP_WORDS": "ckredis ren", "COMP_CWORD": "1"}
+    completed = subprocess.run([sys.executable, "-c", "from ckredis.cli import main; main()"], env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.stdout.split() == ["render"], completed.stdout + completed.stderr
 
 
 def test_no_arguments_shows_help():
@@ -142,7 +168,7 @@ def test_init_writes_a_starter_that_validates_and_renders_as_written(tmp_path, p
     assert result.returncode == 0, result.stderr
     starter = result.stdout
     first = starter.splitlines()[0]
-    assert first == MODELINE + printed_schema()["$id"]
+    assert first == MODELINE + "ckredis-spec.schema.json"
     assert "#" in starter.split("\n", 1)[1], "the starter is commented"
 
     validated = ckredis("validate", "-", stdin=starter)
@@ -158,9 +184,38 @@ def test_init_writes_a_starter_that_validates_and_renders_as_written(tmp_path, p
     assert f"maxmemory-policy {policy}" in failover["spec"]["redis"]["customConfig"]
 
 
+def _modeline_target(spec: Path) -> Path:
+    first = spec.read_text().splitlines()[0]
+    assert first.startswith(MODELINE)
+    return spec.parent / first.removeprefix(MODELINE)
+
+
+def test_the_starter_modeline_names_the_schema_the_readme_says_to_write_beside_it(tmp_path):
+    spec = tmp_path / "cache.yaml"
+    spec.write_text(ckredis("init", "cache").stdout)
+    readme = (REPO / "README.md").read_text()
+    assert "ckredis schema > ckredis-spec.schema.json" in readme
+    (tmp_path / "ckredis-spec.schema.json").write_text(ckredis("schema").stdout)  # what the README says to run
+    target = _modeline_target(spec)
+    assert target.is_file(), "the modeline resolves, relative to the spec as editors resolve it"
+    validator = jsonschema.Draft202012Validator(json.loads(target.read_text()))
+    assert validator.is_valid(yaml.safe_load(spec.read_text()))
+    assert not validator.is_valid(yaml.safe_load(spec.read_text().replace("purpose: cache", "purpose: archive")))
+
+
+def test_init_can_point_the_modeline_elsewhere():
+    starter = ckredis("init", "cache", "--schema", "../schemas/ckredis-spec.schema.json").stdout
+    assert starter.splitlines()[0] == MODELINE + "../schemas/ckredis-spec.schema.json"
+
+
+def test_every_example_modeline_resolves_to_the_shipped_schema():
+    for example in EXAMPLES:
+        assert _modeline_target(example).resolve() == (REPO / "schemas" / "ckredis-spec.schema.json").resolve()
+
+
 @pytest.mark.parametrize("args, complaint", [
     (["init", "Bad_Name"], "metadata.name"),
-    (["init", "cache", "--purpose", "archive"], "spec.purpose"),
+    (["init", "cache", "--purpose", "archive"], "'archive' is not one of 'cache', 'session'"),
     (["init", "cache", "--namespace", "Apps"], "metadata.namespace"),
     (["init", "x" * 49], "longer than 48"),
     (["init", "a: b"], "must be plain DNS names"),
@@ -228,3 +283,33 @@ def test_validate_reports_a_bad_spec_with_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert f"{bad}:" in result.stderr and "spec.purpose" in result.stderr
+
+
+def _spec_rows() -> dict[str, tuple[str, str, str]]:
+    """docs/spec.md's rows by field: (type, default, example), default and example as JSON text or ''."""
+    rows = {}
+    for line in (REPO / "docs" / "spec.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.replace("\\|", "¦").split("|")[1:-1]]
+            rows[cells[0].strip("`")] = (cells[1], cells[2].strip("`"), cells[4].strip("`"))
+    return rows
+
+
+def test_the_reference_says_true_things():
+    rows = _spec_rows()
+    assert len(rows) > 50
+    assert not [field for field, (kind, _, _) in rows.items() if "[" in kind], "a type printed as a Python list"
+    assert rows["spec.redis.resources.requests.cpu"][0].startswith("string or number")
+    contradictions = []
+    for field, (_, default, _) in rows.items():
+        if default.startswith("{"):  # each field inside a default shows that default, and an example that agrees
+            for key, value in json.loads(default.replace("¦", "|")).items():
+                if f"{field}.{key}" not in rows:
+                    continue  # a map such as labels: its keys are data, not fields
+                _, child_default, child_example = rows[f"{field}.{key}"]
+                if json.loads(child_default) != value or json.loads(child_example) != value:
+                    contradictions.append(f"{field}.{key}: default {child_default}, example {child_example}, not {value}")
+    assert contradictions == []
+    assert rows["spec.redis.exporter.resources.requests.cpu"][1:] == ('"10m"', '"10m"')
+    examples_of_enabled = {rows[field][2] for field in rows if field.endswith(".enabled")}
+    assert examples_of_enabled == {"true", "false"}

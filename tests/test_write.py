@@ -30,10 +30,10 @@ STAGING = re.compile(r"\.(?P<chart>[a-z0-9-]+)\..+\.ckredis-tmp")
 
 # Runs the real CLI after patching ckredis.write: `DRIVER ACTION N ckredis-args...`.
 #   fail-files N   _write_file raises ENOSPC once N files are written
-#   pause-files N  once N files are written, print PAUSED and wait (to be killed)
+#   pause-files N  once N files are written, print PAUSED and wait (to be killed, or resumed by a line on stdin)
 #   pause-fsync N  once N directory fsyncs are done (0: every file written, before the swap; 1: after the swap)
 DRIVER = r"""
-import errno, sys, time
+import errno, select, sys
 from ckredis import write
 from ckredis.cli import main
 
@@ -44,7 +44,7 @@ calls = {"files": 0, "fsync": 0}
 
 def pause():
     print("PAUSED", flush=True)
-    time.sleep(120)
+    select.select([sys.stdin], [], [], 120)
 
 def patched(name, original):
     def run(*args):
@@ -121,7 +121,7 @@ def visible_entries(out: Path) -> set[str]:
 
 def driver(action: str, limit: int, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", DRIVER, action, str(limit), *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def kill_when_paused(process: subprocess.Popen) -> None:
@@ -139,8 +139,8 @@ def kill_when_paused(process: subprocess.Popen) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
 
 
 @pytest.fixture
@@ -220,10 +220,15 @@ def test_sigkill_mid_write_leaves_one_whole_chart(tmp_path, cache_specs, action,
     assert len(leftovers) == 1 and STAGING.fullmatch(leftovers[0])["chart"] == "cache", leftovers
 
     check = ckredis("render", "--check", str(new), "-o", str(out))
-    assert check.returncode == (1 if survivor == "old" else 0), check.stdout + check.stderr
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"leftover: {out / leftovers[0]}/" in check.stdout.splitlines()[-1], "--check reports the staging folder"
+    assert any(line.startswith("stale: ") for line in check.stdout.splitlines()) == (survivor == "old")
     recovered = ckredis("render", str(new), "-o", str(out))
     assert recovered.returncode == 0, recovered.stderr
+    assert f"removed {out / leftovers[0]}/" in recovered.stdout
     assert snapshot(out / "cache") == wanted
+    assert os.listdir(out) == ["cache"], "the next render removes the staging folder"
+    assert ckredis("render", "--check", str(new), "-o", str(out)).returncode == 0
 
 
 def test_sigkill_during_a_first_write_leaves_no_chart(tmp_path, cache_specs):
@@ -394,3 +399,192 @@ def test_an_output_directory_that_is_a_file_is_exit_2(tmp_path, below):
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(blocker) in result.stderr and "directory" in result.stderr
     assert blocker.read_text() == "a file\n"
+
+
+# ---------------------------------------------------------------- leftovers, symlinks, concurrent renders, orphans
+
+
+def wait_paused(process: subprocess.Popen) -> None:
+    line = process.stdout.readline()
+    assert line == "PAUSED\n", f"the driver never reached its pause point: {line!r}"
+
+
+def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[int, str, str]:
+    """Resume a paused driver (or wait for any process) and return its exit code, stdout and stderr."""
+    try:
+        stdout, stderr = process.communicate("\n" if process.stdin else None, timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr
+
+
+def test_a_render_sweeps_only_staging_folders_ckredis_made(tmp_path, cache_specs):
+    old, new = cache_specs
+    out = tmp_path / "out"
+    kill_when_paused(driver("pause-files", 4, "render", str(old), "-o", str(out)))
+    (leftover,) = [entry.name for entry in out.iterdir()]
+    # Look-alikes ckredis did not make: a user's hidden folder, a file and a symlink with a staging-like name.
+    (out / ".notes").mkdir()
+    (out / ".other.abcdefgh.ckredis-tmp").write_text("mine\n")
+    (out / ".link.abcdefgh.ckredis-tmp").symlink_to(tmp_path)
+
+    check = ckredis("render", "--check", str(old), "-o", str(out))
+    assert check.returncode == 1
+    assert [line for line in check.stdout.splitlines() if line.startswith("leftover:")] == [
+        f"leftover: {out / leftover}/ (an interrupted render left it; `ckredis render` removes it)"]
+
+    result = ckredis("render", str(old), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"removed {out / leftover}/ (an interrupted render left it)"
+    assert sorted(os.listdir(out)) == [".link.abcdefgh.ckredis-tmp", ".notes", ".other.abcdefgh.ckredis-tmp", "cache"]
+    assert snapshot(out / "cache") == rendered_bytes(old)
+    assert ckredis("render", "--check", str(old), "-o", str(out)).returncode == 0
+
+
+def test_a_render_waits_for_a_live_render_and_never_sweeps_its_staging_folder(tmp_path, cache_specs):
+    old, new = cache_specs
+    out = tmp_path / "out"
+    assert ckredis("render", str(old), "-o", str(out)).returncode == 0
+    live = driver("pause-files", 4, "render", str(new), "-o", str(out))
+    try:
+        wait_paused(live)
+        (staging,) = [entry for entry in out.iterdir() if entry.name.startswith(".")]
+        staged = snapshot(staging)
+        other = subprocess.Popen([sys.executable, "-m", "ckredis", "render", str(EXAMPLES_DIR / "session.yaml"),
+                                  "-o", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                other.wait(timeout=3)  # it waits for the lock: the live render's staging folder stays untouched
+            assert len(staged) == 4 and snapshot(staging) == staged
+        finally:
+            code, _, stderr = finish(live)
+        assert code == 0, stderr
+        code, stdout, stderr = finish(other)
+        assert code == 0, stderr
+        assert stdout.startswith(f"wrote {out / 'sessions'}/")
+    finally:
+        if live.poll() is None:
+            live.kill()
+            live.wait()
+    assert sorted(os.listdir(out)) == ["cache", "sessions"]
+    assert snapshot(out / "cache") == rendered_bytes(new)
+
+
+def test_two_renders_into_a_new_output_directory_both_succeed(tmp_path, cache_specs):
+    out = tmp_path / "new" / "out"
+    first = driver("pause-fsync", 0, "render", str(cache_specs[0]), "-o", str(out))  # staged, not yet renamed
+    try:
+        wait_paused(first)
+        second = subprocess.Popen([sys.executable, "-m", "ckredis", "render", str(cache_specs[0]), "-o", str(out)],
+                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            second.wait(timeout=3)
+        code, stdout, stderr = finish(first)
+        assert (code, stderr) == (0, ""), stderr
+        assert stdout.startswith(f"wrote {out / 'cache'}/")
+        code, stdout, stderr = finish(second)
+        assert (code, stderr) == (0, ""), stderr
+        assert stdout.startswith(f"unchanged {out / 'cache'}/")
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert os.listdir(out) == ["cache"]
+
+
+def test_a_directory_another_program_creates_mid_write_is_explained(tmp_path, cache_specs):
+    out = tmp_path / "out"
+    process = driver("pause-fsync", 0, "render", str(cache_specs[0]), "-o", str(out))
+    wait_paused(process)
+    (out / "cache").mkdir()
+    (out / "cache" / "theirs.txt").write_text("another program\n")
+    code, stdout, stderr = finish(process)
+    assert code == 2
+    assert stderr.strip() == (f"{out / 'cache'}: another program created this directory while ckredis was writing it; "
+                              "check what else writes to the output directory, then render again")
+    assert os.listdir(out) == ["cache"] and os.listdir(out / "cache") == ["theirs.txt"]
+
+
+@pytest.mark.parametrize("args", [(), ("--check",)])
+def test_a_chart_directory_that_is_a_symlink_is_refused(tmp_path, cache_specs, args):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    assert ckredis("render", str(cache_specs[0]), "-o", str(elsewhere)).returncode == 0
+    out.mkdir()
+    (out / "cache").symlink_to(elsewhere / "cache")
+    before = snapshot(tmp_path)
+
+    result = ckredis("render", *args, str(cache_specs[1]), "-o", str(out))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        f"{out / 'cache'}: is a symbolic link; ckredis replaces a chart directory as a whole and would replace the "
+        "link, not its target: remove the link (or render into the target's directory with -o), then render again")
+    assert snapshot(tmp_path) == before
+    assert os.listdir(out) == ["cache"]
+
+
+def test_an_output_directory_that_is_a_dangling_symlink_is_explained(tmp_path, cache_specs):
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "gone")
+    result = ckredis("render", str(cache_specs[0]), "-o", str(out))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"{out}: is a symbolic link to {tmp_path / 'gone'}, which does not exist; "
+                                     "create that directory, or remove the link and render again")
+    assert not (tmp_path / "gone").exists()
+
+
+def test_orphan_charts_are_reported_by_check_and_removed_by_prune(tmp_path):
+    out = tmp_path / "out"
+    cache, session = EXAMPLES_DIR / "cache.yaml", EXAMPLES_DIR / "session.yaml"
+    assert ckredis("render", str(cache), str(session), "-o", str(out)).returncode == 0
+    (out / "notes").mkdir()  # not a chart: never reported, never removed
+    (out / "notes" / "Chart.yaml").write_text("name: mine\n")
+
+    check = ckredis("render", "--check", str(cache), "-o", str(out))
+    assert check.returncode == 1
+    assert check.stdout.splitlines() == [f"orphan: {out / 'sessions'}/ (generated by ckredis, but no spec given "
+                                         "renders it; `ckredis render --prune` removes it)"]
+    assert "1 orphan chart(s)" in check.stderr
+
+    kept = ckredis("render", str(cache), "-o", str(out))
+    assert kept.returncode == 0 and sorted(os.listdir(out)) == ["cache", "notes", "sessions"], "only --prune removes"
+
+    pruned = ckredis("render", "--prune", str(cache), "-o", str(out))
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.splitlines()[-1] == f"pruned {out / 'sessions'}/ (no spec renders it)"
+    assert sorted(os.listdir(out)) == ["cache", "notes"]
+    assert ckredis("render", "--check", str(cache), "-o", str(out)).returncode == 0
+
+
+def test_prune_refuses_an_orphan_holding_files_ckredis_did_not_generate(tmp_path):
+    out = tmp_path / "out"
+    assert ckredis("render", str(EXAMPLES_DIR / "session.yaml"), "-o", str(out)).returncode == 0
+    (out / "sessions" / "backup.sh").write_text("#!/bin/sh\n")
+    before = snapshot(out)
+    result = ckredis("render", "--prune", str(EXAMPLES_DIR / "cache.yaml"), "-o", str(out))
+    _refused(result, out / "sessions", "backup.sh")
+    assert snapshot(out) == before
+
+
+def test_a_kill_inside_the_rename_fallback_keeps_the_previous_chart(tmp_path, cache_specs):
+    """Where renameat2 is unsupported, the old chart is parked, the new one renamed in, the parked one removed;
+    a kill after the first rename leaves no chart directory but the parked chart, which the sweep moves back."""
+    old, new = cache_specs
+    out = tmp_path / "out"
+    assert ckredis("render", str(old), "-o", str(out)).returncode == 0
+    before = snapshot(out / "cache")
+    staging = out / ".cache.k1ll3d_x.ckredis-tmp"
+    write.write_chart(render_specs([str(new)])[0].files, tmp_path / "new")
+    os.rename(tmp_path / "new", staging)
+    os.rename(out / "cache", out / (staging.name + ".old"))
+
+    check = ckredis("render", "--check", str(old), "-o", str(out))
+    assert check.returncode == 1
+    assert len([line for line in check.stdout.splitlines() if line.startswith("leftover:")]) == 2
+
+    with write.output_lock(out, exclusive=True):
+        swept = write.sweep_staging(out)
+    assert [path.name for path in swept] == [staging.name, staging.name + ".old"]
+    assert os.listdir(out) == ["cache"]
+    assert snapshot(out / "cache") == before
