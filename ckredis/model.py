@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from ckredis import __version__
+from ckredis import __version__, memory
 from ckredis.monitoring import Monitoring
 from ckredis.quantity import memory_bytes, whole_gibibytes
 
@@ -34,17 +34,17 @@ OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
 
 @dataclass(frozen=True)
 class Purpose:
-    maxmemory_percent: int
+    write_rate: str  # the memory budget's assumption when the spec states none
     maxmemory_policy: str
     persists: bool
     backed_up: bool
 
 
 PURPOSES: Mapping[str, Purpose] = MappingProxyType({
-    # A cache refills from the database: evict, keep nothing on disk, skip backups.
-    "cache": Purpose(maxmemory_percent=75, maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
-    # Losing sessions logs users out: never evict silently, persist (AOF + RDB), leave headroom for fork COW.
-    "session": Purpose(maxmemory_percent=60, maxmemory_policy="noeviction", persists=True, backed_up=True),
+    # A cache refills from the database: evict, keep nothing on disk, skip backups. Misses refill it: many writes.
+    "cache": Purpose(write_rate="8Mi/s", maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
+    # Losing sessions logs users out: never evict silently, persist (AOF + RDB). Logins and updates: fewer writes.
+    "session": Purpose(write_rate="4Mi/s", maxmemory_policy="noeviction", persists=True, backed_up=True),
 })
 
 POD_SECURITY_CONTEXT = MappingProxyType({
@@ -66,16 +66,14 @@ CONTAINER_SECURITY_CONTEXT = MappingProxyType({
 })
 
 
-def maxmemory_bytes(limit: str, percent: int) -> int:
-    return memory_bytes(limit) * percent // 100
-
-
 def purpose_of(spec: dict) -> Purpose:
     return PURPOSES[spec["purpose"]]
 
 
-def maxmemory_percent(spec: dict) -> int:
-    return spec["redis"].get("maxmemoryPercent", purpose_of(spec).maxmemory_percent)
+def memory_budget(spec: dict) -> memory.Budget:
+    redis = spec["redis"]
+    write_rate = redis.get("memoryBudget", {}).get("writeRate", purpose_of(spec).write_rate)
+    return memory.plan(redis["resources"]["limits"]["memory"], write_rate, redis.get("maxmemoryPercent"))
 
 
 def default_persistence_size(spec: dict) -> str:
@@ -255,7 +253,7 @@ class Cluster:
     sentinel_config: tuple[str, ...]
     master_name: str
     unique_master_name: bool
-    maxmemory: int
+    memory_budget: memory.Budget
     termination_grace_seconds: int
     persistence: Persistence | None
     backed_up: bool
@@ -281,6 +279,10 @@ class Cluster:
                 command += ["--save", ""]  # save points add up across config lines: drop redis.conf's first
             command += [f"--{name}", "" if value == '""' else value]
         return command
+
+    @property
+    def maxmemory(self) -> int:
+        return self.memory_budget.maxmemory
 
     @property
     def quorum(self) -> int:
@@ -356,7 +358,7 @@ def build(spec_document: dict) -> Cluster:
     images, redis, sentinel = spec["images"], spec["redis"], spec["sentinel"]
     registry = images.get("registry")
     unique_master = sentinel["uniqueMasterName"]
-    maxmemory = maxmemory_bytes(redis["resources"]["limits"]["memory"], maxmemory_percent(spec))
+    budget = memory_budget(spec)
     persistence = None
     if purpose.persists:
         stored = spec.get("persistence", {})
@@ -376,11 +378,11 @@ def build(spec_document: dict) -> Cluster:
                            Resources.of(sentinel["resources"]), Resources.of(sentinel["exporter"]["resources"]),
                            SENTINEL_EXPORTER_PORT),
         exporter_image=image_reference(images["exporter"], registry),
-        redis_config=_redis_config(spec, maxmemory),
+        redis_config=_redis_config(spec, budget),
         sentinel_config=_sentinel_config(sentinel["config"]),
         master_name=name if unique_master else DEFAULT_MASTER_NAME,
         unique_master_name=unique_master,
-        maxmemory=maxmemory,
+        memory_budget=budget,
         termination_grace_seconds=redis["terminationGracePeriodSeconds"],
         persistence=persistence,
         backed_up=spec["backup"].get("enabled", purpose.backed_up),
@@ -425,11 +427,12 @@ def _client(cluster_name: str, entry: dict) -> Client:
                   entry["egressPolicy"])
 
 
-def _redis_config(spec: dict, maxmemory: int) -> tuple[str, ...]:
+def _redis_config(spec: dict, budget: memory.Budget) -> tuple[str, ...]:
     """customConfig lines: the operator applies each with CONFIG SET <first word> <rest>."""
     config, purpose = spec["redis"]["config"], purpose_of(spec)
     lines = [
-        f"maxmemory {maxmemory}",
+        f"maxmemory {budget.maxmemory}",
+        *budget.directives,
         f"maxmemory-policy {config.get('maxmemoryPolicy', purpose.maxmemory_policy)}",
         f"maxclients {config['maxclients']}",
         f"timeout {config['timeout']}",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
-                             maxmemory_percent, purpose_of)
+from ckredis import memory
+from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, memory_budget,
+                             purpose_of)
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
@@ -45,16 +46,26 @@ def _resources(spec: dict) -> Iterator[Finding]:
 
 
 def _memory(spec: dict) -> Iterator[Finding]:
-    limit = spec["redis"]["resources"]["limits"]["memory"]
-    maxmemory = maxmemory_bytes(limit, maxmemory_percent(spec))
-    if maxmemory < MIN_MAXMEMORY:
+    limit, budget = spec["redis"]["resources"]["limits"]["memory"], memory_budget(spec)
+    percent = spec["redis"].get("maxmemoryPercent")
+    if percent is not None and not budget.fits:
+        automatic = memory.plan(limit, budget.write_rate)
+        yield (("spec", "redis", "maxmemoryPercent"),
+               f"{percent}% of {limit} does not fit the memory budget: maxmemory {human_bytes(budget.maxmemory)} + "
+               f"replication buffer {human_bytes(budget.replication)} + copy-on-write {human_bytes(budget.copy_on_write)} + "
+               f"overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
+               f"during a fork at {budget.write_rate} of writes, above {100 - memory.RESERVE_PERCENT}%",
+               f"use at most {automatic.maxmemory * 100 // automatic.limit}, or remove maxmemoryPercent, "
+               "raise limits.memory or lower memoryBudget.writeRate")
+    elif budget.maxmemory < MIN_MAXMEMORY:
         yield (("spec", "redis", "resources", "limits", "memory"),
-               f"maxmemory would be {human_bytes(maxmemory)} ({maxmemory_percent(spec)}% of {limit}), below {human_bytes(MIN_MAXMEMORY)}",
-               "raise limits.memory or maxmemoryPercent")
+               f"the memory budget leaves maxmemory {human_bytes(budget.maxmemory)} of {limit} "
+               f"(writes at {budget.write_rate}), below {human_bytes(MIN_MAXMEMORY)}",
+               "raise limits.memory, or lower memoryBudget.writeRate")
     size = spec.get("persistence", {}).get("size")
-    if size and memory_bytes(size) < 2 * maxmemory:
+    if size and memory_bytes(size) < 2 * budget.maxmemory:
         yield (("spec", "persistence", "size"),
-               f"{size} is less than twice maxmemory ({human_bytes(maxmemory)}); an AOF rewrite would not fit",
+               f"{size} is less than twice maxmemory ({human_bytes(budget.maxmemory)}); an AOF rewrite would not fit",
                f"use at least {default_persistence_size(spec)}")
 
 
