@@ -133,6 +133,7 @@ class Master:
     keys: int
     limit: int
     write_rate: int
+    overhead: int  # the budget's allowance for resident memory beyond used_memory
 
 
 @pytest.fixture
@@ -147,7 +148,7 @@ def master(request, tmp_path):
     try:
         keys = _fill(client, budget.maxmemory)
         yield Master(process, client, int(client.config_get("port")["port"]), keys, budget.limit,
-                     write_rate_bytes(budget.write_rate))
+                     write_rate_bytes(budget.write_rate), budget.overhead)
     finally:
         _stop(process)
 
@@ -196,6 +197,14 @@ class Writer:
             self.process.wait()
 
 
+def _assert_overhead_within_budget(master: Master) -> None:
+    """At maxmemory, under churn and before any fork: resident memory beyond used_memory fits the overhead term."""
+    memory = master.client.info("memory")
+    beyond = memory["used_memory_rss"] - memory["used_memory"]
+    assert beyond <= master.overhead, f"RSS exceeds used_memory by {beyond / 2**20:.1f} MiB"
+    print(f"\nRSS beyond used_memory: {beyond / 2**20:.1f} MiB (allowance {master.overhead / 2**20:.1f} MiB)")
+
+
 def _assert_within_budget(master: Master, peak: Peak, achieved: float, what: str) -> None:
     assert achieved >= 0.9 * master.write_rate, (
         f"the writer reached {achieved / 2**20:.1f} MiB/s, not the documented {master.write_rate / 2**20:.0f} MiB/s")
@@ -224,6 +233,7 @@ def _in_sync(replica: redis.Redis) -> bool:
 def test_cache_master_survives_a_replica_resync(master, tmp_path):
     peak, replica = Peak(), None
     with Writer(master.port, master.write_rate, 2 * master.keys) as writer:  # half the writes evict
+        _assert_overhead_within_budget(master)
         try:
             for _ in range(2):  # a restarted cache pod comes back empty: every start is a full resync
                 if replica is not None:
@@ -261,6 +271,7 @@ def test_session_master_survives_a_background_save(master, command):
     peak = Peak()
     with Writer(master.port, master.write_rate, master.keys) as writer:  # updates: a session store never evicts
         _wait_idle(master.client)
+        _assert_overhead_within_budget(master)
         master.client.execute_command(command)
         watch(master.process.pid, peak, lambda: _idle(master.client), 60)
         achieved = writer.stop()
