@@ -115,6 +115,11 @@ def _copy_share(rate: int) -> float:
     return min(1.0, COPY_PER_BYTE_WRITTEN * rate / FORK_RATE)
 
 
+def largest_percent(limit: str, write_rate: str) -> int | None:
+    """The largest maxmemoryPercent (the schema admits 10-90) whose budget fits, if any."""
+    return max((percent for percent in range(10, 91) if plan(limit, write_rate, percent).fits), default=None)
+
+
 def plan(limit: str, write_rate: str, maxmemory_percent: int | None = None) -> Budget:
     """The budget of a pod with this memory limit: maxmemory as given in percent, or else the most that fits."""
     limit_bytes = memory_bytes(limit)

@@ -49,18 +49,20 @@ def _memory(spec: dict) -> Iterator[Finding]:
     limit, budget = spec["redis"]["resources"]["limits"]["memory"], memory_budget(spec)
     percent = spec["redis"].get("maxmemoryPercent")
     if percent is not None and not budget.fits:
-        automatic = memory.plan(limit, budget.write_rate)
+        largest = memory.largest_percent(limit, budget.write_rate)
         yield (("spec", "redis", "maxmemoryPercent"),
                f"{percent}% of {limit} does not fit the memory budget: maxmemory {human_bytes(budget.maxmemory)} + "
                f"replication buffer {human_bytes(budget.replication)} + copy-on-write {human_bytes(budget.copy_on_write)} + "
                f"overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
                f"during a fork at {budget.write_rate} of writes, above {100 - memory.RESERVE_PERCENT}%",
-               f"use at most {automatic.maxmemory * 100 // automatic.limit}, or remove maxmemoryPercent, "
-               "raise limits.memory or lower memoryBudget.writeRate")
+               (f"use at most {largest}, or " if largest else "") +
+               "remove maxmemoryPercent, raise limits.memory or lower memoryBudget.writeRate")
     elif budget.maxmemory < MIN_MAXMEMORY:
+        source = (f"{percent}% of {limit}" if percent is not None
+                  else f"what the memory budget leaves of {limit} for writes at {budget.write_rate}")
         yield (("spec", "redis", "resources", "limits", "memory"),
-               f"the memory budget leaves maxmemory {human_bytes(budget.maxmemory)} of {limit} "
-               f"(writes at {budget.write_rate}), below {human_bytes(MIN_MAXMEMORY)}",
+               f"maxmemory would be {human_bytes(budget.maxmemory)} ({source}), below {human_bytes(MIN_MAXMEMORY)}",
+               "raise limits.memory or maxmemoryPercent" if percent is not None else
                "raise limits.memory, or lower memoryBudget.writeRate")
     size = spec.get("persistence", {}).get("size")
     if size and memory_bytes(size) < 2 * budget.maxmemory:

@@ -284,11 +284,14 @@ CASES = [
         "(hint: requests must not exceed limits)"]),
     Case("maxmemory-too-small", edit("{cpu: 100m, memory: 256Mi}", "{cpu: 100m, memory: 32Mi}").replace(
         "limits: {memory: 256Mi}", "limits: {memory: 32Mi}"), [
-        "11:24: spec.redis.resources.limits.memory: the memory budget leaves maxmemory 10 MiB of 32Mi (writes at 8Mi/s), "
-        "below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"]),
+        "11:24: spec.redis.resources.limits.memory: maxmemory would be 10 MiB (what the memory budget leaves of 32Mi "
+        "for writes at 8Mi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"]),
+    Case("maxmemory-percent-too-small", in_redis("    maxmemoryPercent: 10\n"), [
+        "12:24: spec.redis.resources.limits.memory: maxmemory would be 25.6 MiB (10% of 256Mi), below 32 MiB "
+        "(hint: raise limits.memory or maxmemoryPercent)"]),
     Case("write-rate-leaves-no-maxmemory", in_redis("    memoryBudget: {writeRate: 1Gi/s}\n"), [
-        "12:24: spec.redis.resources.limits.memory: the memory budget leaves maxmemory 3 MiB of 256Mi (writes at 1Gi/s), "
-        "below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"]),
+        "12:24: spec.redis.resources.limits.memory: maxmemory would be 3 MiB (what the memory budget leaves of 256Mi "
+        "for writes at 1Gi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"]),
     Case("write-rate-without-unit", in_redis("    memoryBudget: {writeRate: 8Mi}\n"), [
         '9:31: spec.redis.memoryBudget.writeRate: "8Mi" is not a valid writeRate '
         "(hint: write a memory quantity per second, like 16Mi/s)"]),
