@@ -1,11 +1,11 @@
 """Values derived from defaulted spec data that both validation (rules.py) and the model need, each derived once.
 
-Imports only facts and quantities, so validation never depends on the model.
+Imports only facts, quantities and the memory budget, so validation never depends on the model.
 """
 
 from __future__ import annotations
 
-from ckredis import __version__
+from ckredis import __version__, memory
 from ckredis.facts import ACCESS_LABEL_VALUE, PURPOSES, Purpose, workload_name
 from ckredis.quantity import memory_bytes, whole_gibibytes
 
@@ -14,12 +14,10 @@ def purpose_of(spec: dict) -> Purpose:
     return PURPOSES[spec["purpose"]]
 
 
-def maxmemory_bytes(limit: str, percent: int) -> int:
-    return memory_bytes(limit) * percent // 100
-
-
-def maxmemory_percent(spec: dict) -> int:
-    return spec["redis"].get("maxmemoryPercent", purpose_of(spec).maxmemory_percent)
+def memory_budget(spec: dict) -> memory.Budget:
+    redis = spec["redis"]
+    write_rate = redis.get("memoryBudget", {}).get("writeRate", purpose_of(spec).write_rate)
+    return memory.plan(redis["resources"]["limits"]["memory"], write_rate, redis.get("maxmemoryPercent"))
 
 
 def maxmemory_policy(spec: dict) -> str:

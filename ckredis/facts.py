@@ -49,15 +49,15 @@ OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
 
 @dataclass(frozen=True)
 class Purpose:
-    maxmemory_percent: int
+    write_rate: str  # the memory budget's assumption when the spec states none
     maxmemory_policy: str
     persists: bool
     backed_up: bool
 
 
 PURPOSES: Mapping[str, Purpose] = MappingProxyType({
-    # A cache refills from the database: evict, keep nothing on disk, skip backups.
-    "cache": Purpose(maxmemory_percent=75, maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
-    # Losing sessions logs users out: never evict silently, persist (AOF + RDB), leave headroom for fork COW.
-    "session": Purpose(maxmemory_percent=60, maxmemory_policy="noeviction", persists=True, backed_up=True),
+    # A cache refills from the database: evict, keep nothing on disk, skip backups. Misses refill it: many writes.
+    "cache": Purpose(write_rate="8Mi/s", maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
+    # Losing sessions logs users out: never evict silently, persist (AOF + RDB). Logins and updates: fewer writes.
+    "session": Purpose(write_rate="4Mi/s", maxmemory_policy="noeviction", persists=True, backed_up=True),
 })

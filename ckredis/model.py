@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ckredis import __version__
+from ckredis import __version__, memory
 from ckredis.monitoring import Monitoring
-from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size, maxmemory_bytes,
-                            maxmemory_percent, maxmemory_policy, purpose_of, sentinel_host)
+from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
+                            maxmemory_policy, memory_budget, purpose_of, sentinel_host)
 from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, NOBACKUP_LABEL, OPERATOR_FIELDS, REDIS_EXPORTER_PORT,
                            RUN_AS, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
 
@@ -211,7 +211,7 @@ class Cluster:
     sentinel_config: tuple[str, ...]
     master_name: str
     unique_master_name: bool
-    maxmemory: int
+    memory_budget: memory.Budget
     termination_grace_seconds: int
     persistence: Persistence | None
     backed_up: bool
@@ -237,6 +237,10 @@ class Cluster:
                 command += ["--save", ""]  # save points add up across config lines: drop redis.conf's first
             command += [f"--{name}", "" if value == '""' else value]
         return command
+
+    @property
+    def maxmemory(self) -> int:
+        return self.memory_budget.maxmemory
 
     @property
     def quorum(self) -> int:
@@ -312,7 +316,7 @@ def build(spec_document: dict) -> Cluster:
     images, redis, sentinel = spec["images"], spec["redis"], spec["sentinel"]
     registry = images.get("registry")
     unique_master = sentinel["uniqueMasterName"]
-    maxmemory = maxmemory_bytes(redis["resources"]["limits"]["memory"], maxmemory_percent(spec))
+    budget = memory_budget(spec)
     persistence = None
     if purpose.persists:
         stored = spec.get("persistence", {})
@@ -332,11 +336,11 @@ def build(spec_document: dict) -> Cluster:
                            Resources.of(sentinel["resources"]), Resources.of(sentinel["exporter"]["resources"]),
                            SENTINEL_EXPORTER_PORT),
         exporter_image=image_reference(images["exporter"], registry),
-        redis_config=_redis_config(spec, maxmemory),
+        redis_config=_redis_config(spec, budget),
         sentinel_config=_sentinel_config(sentinel["config"]),
         master_name=name if unique_master else DEFAULT_MASTER_NAME,
         unique_master_name=unique_master,
-        maxmemory=maxmemory,
+        memory_budget=budget,
         termination_grace_seconds=redis["terminationGracePeriodSeconds"],
         persistence=persistence,
         backed_up=spec["backup"].get("enabled", purpose.backed_up),
@@ -372,11 +376,12 @@ def _client(cluster_name: str, entry: dict) -> Client:
                   entry["egressPolicy"])
 
 
-def _redis_config(spec: dict, maxmemory: int) -> tuple[str, ...]:
+def _redis_config(spec: dict, budget: memory.Budget) -> tuple[str, ...]:
     """customConfig lines: the operator applies each with CONFIG SET <first word> <rest>."""
     config, purpose = spec["redis"]["config"], purpose_of(spec)
     lines = [
-        f"maxmemory {maxmemory}",
+        f"maxmemory {budget.maxmemory}",
+        *budget.directives,
         f"maxmemory-policy {maxmemory_policy(spec)}",
         f"maxclients {config['maxclients']}",
         f"timeout {config['timeout']}",

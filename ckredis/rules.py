@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ckredis import memory
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
-                            egress_policy_name, maxmemory_bytes, maxmemory_percent, policy_manifest, purpose_of, sentinel_host)
+                            egress_policy_name, memory_budget, policy_manifest, purpose_of, sentinel_host)
 from ckredis.facts import OPERATOR_FIELDS
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
@@ -47,16 +48,28 @@ def _resources(spec: dict) -> Iterator[Finding]:
 
 
 def _memory(spec: dict) -> Iterator[Finding]:
-    limit = spec["redis"]["resources"]["limits"]["memory"]
-    maxmemory = maxmemory_bytes(limit, maxmemory_percent(spec))
-    if maxmemory < MIN_MAXMEMORY:
+    limit, budget = spec["redis"]["resources"]["limits"]["memory"], memory_budget(spec)
+    percent = spec["redis"].get("maxmemoryPercent")
+    if percent is not None and not budget.fits:
+        largest = memory.largest_percent(limit, budget.write_rate)
+        yield (("spec", "redis", "maxmemoryPercent"),
+               f"{percent}% of {limit} does not fit the memory budget: maxmemory {human_bytes(budget.maxmemory)} + "
+               f"replication buffer {human_bytes(budget.replication)} + copy-on-write {human_bytes(budget.copy_on_write)} + "
+               f"overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
+               f"during a fork at {budget.write_rate} of writes, above {100 - memory.RESERVE_PERCENT}%",
+               (f"use at most {largest}, or " if largest else "") +
+               "remove maxmemoryPercent, raise limits.memory or lower memoryBudget.writeRate")
+    elif budget.maxmemory < MIN_MAXMEMORY:
+        source = (f"{percent}% of {limit}" if percent is not None
+                  else f"what the memory budget leaves of {limit} for writes at {budget.write_rate}")
         yield (("spec", "redis", "resources", "limits", "memory"),
-               f"maxmemory would be {human_bytes(maxmemory)} ({maxmemory_percent(spec)}% of {limit}), below {human_bytes(MIN_MAXMEMORY)}",
-               "raise limits.memory or maxmemoryPercent")
+               f"maxmemory would be {human_bytes(budget.maxmemory)} ({source}), below {human_bytes(MIN_MAXMEMORY)}",
+               "raise limits.memory or maxmemoryPercent" if percent is not None else
+               "raise limits.memory, or lower memoryBudget.writeRate")
     size = spec.get("persistence", {}).get("size")
-    if size and memory_bytes(size) < 2 * maxmemory:
+    if size and memory_bytes(size) < 2 * budget.maxmemory:
         yield (("spec", "persistence", "size"),
-               f"{size} is less than twice maxmemory ({human_bytes(maxmemory)}); an AOF rewrite would not fit",
+               f"{size} is less than twice maxmemory ({human_bytes(budget.maxmemory)}); an AOF rewrite would not fit",
                f"use at least {default_persistence_size(spec)}")
 
 
@@ -157,7 +170,8 @@ _RESOURCES = (("spec", "redis", "resources"), ("spec", "redis", "exporter"), ("s
 _RULES = (
     (lambda data: _resources(data["spec"]), _RESOURCES),
     (lambda data: _memory(data["spec"]), (("spec", "purpose"), ("spec", "redis", "resources", "limits", "memory"),
-                                          ("spec", "redis", "maxmemoryPercent"), ("spec", "persistence"))),
+                                          ("spec", "redis", "maxmemoryPercent"), ("spec", "redis", "memoryBudget"),
+                                          ("spec", "persistence"))),
     (lambda data: _purpose(data["spec"]), (("spec", "purpose"), ("spec", "persistence"), ("spec", "redis", "config"))),
     (_operator_version, (("spec", "operator", "version"), *VERSIONED_FIELDS)),
     (_clients, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"))),

@@ -18,7 +18,7 @@ FULL = {
                    "redis": "docker.io/library/redis:7.2.5-alpine", "sentinel": "docker.io/library/redis:7.2.5-alpine",
                    "exporter": "quay.io/oliver006/redis_exporter:v1.87.0"},
         "redis": {
-            "replicas": 3, "port": 6380, "maxmemoryPercent": 60, "terminationGracePeriodSeconds": 60,
+            "replicas": 3, "port": 6380, "maxmemoryPercent": 55, "memoryBudget": {"writeRate": "4Mi/s"}, "terminationGracePeriodSeconds": 60,
             "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
             "config": {"maxmemoryPolicy": "noeviction", "timeout": 300, "tcpKeepalive": 60, "maxclients": 1000,
                        "slowlogLogSlowerThan": 5000, "slowlogMaxLen": 64, "appendfsync": "everysec"},

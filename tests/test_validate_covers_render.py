@@ -65,7 +65,7 @@ def test_every_schema_pattern_refuses_a_trailing_newline():
     patterns = list(schema_patterns(schema()))
     assert len(patterns) >= 14
     for pattern in patterns:
-        matching = next(text for text in ("redis-system", "a", "256Mi", "5m", "team", "x.example.com:9115",
+        matching = next(text for text in ("redis-system", "a", "256Mi", "5m", "team", "8Mi/s", "x.example.com:9115",
                                           "https://x.example.com/", "docker.io/library/redis:7.2.5-alpine")
                         if jsonschema.Draft202012Validator({"pattern": pattern}).is_valid(text))
         assert not jsonschema.Draft202012Validator({"pattern": pattern}).is_valid(matching + "\n"), pattern

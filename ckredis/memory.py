@@ -1,0 +1,134 @@
+"""The memory budget of a Redis pod: what its memory limit must hold at the worst moment, a fork under writes.
+
+Redis enforces `maxmemory` on its data only. During a full resync of a replica (and a session store's BGSAVE or
+AOF rewrite) a fork child serializes the dataset while clients keep writing, and the pod then also holds:
+
+- replication buffer: the writes that reach the master while a replica receives and loads the snapshot. Redis 7
+  does not count it against maxmemory; `client-output-buffer-limit replica` bounds it (a replica that needs more
+  is dropped, and must resync again);
+- copy-on-write: every page the master writes while the child lives is copied (the child keeps the old one);
+- overhead: resident memory beyond `used_memory` (allocator fragmentation and metadata, the binary, Lua);
+- reserve: a share of the limit left unplanned (page cache of the RDB/AOF files, what this model misses).
+
+A fork lasts `maxmemory / FORK_RATE`, so every term but the fixed overhead grows with maxmemory, and maxmemory
+is what is left: limit = maxmemory + replication + copy-on-write + overhead + reserve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ckredis.quantity import memory_bytes
+
+MIB = 2**20
+# A fork child serializes and ships the dataset at least this fast (2-core test machine over loopback, under
+# writes: 64-113 MiB/s; a 1 Gbit/s link carries about 110 MiB/s). Assumes the pod gets about a core while it forks.
+FORK_RATE = 32 * MIB
+# Pages copied per byte written during a fork: a value straddles a page boundary (measured 1.26 for 4 KiB values).
+COPY_PER_BYTE_WRITTEN = 1.5
+# A full resync lasts the snapshot transfer and then the replica's load of it, taken to last as long again.
+RESYNC_PER_FORK = 2
+# Resident memory beyond used_memory: a fixed part plus fragmentation per byte of data under churn (measured
+# 12-15 MiB at 112-144 MiB of 4 KiB values, tests/test_memory_budget.py).
+OVERHEAD_FIXED = 8 * MIB
+FRAGMENTATION = 0.10
+RESERVE_PERCENT = 10
+BACKLOG_PERCENT = 2  # of the limit; Redis 7 counts the backlog inside maxmemory
+MIN_BACKLOG = 1 * MIB  # Redis's own default
+SOFT_LIMIT_SECONDS = 60  # a replica above half its hard limit this long cannot keep up: drop it
+WRITE_RATE_UNIT = "/s"
+
+
+def write_rate_bytes(rate: str) -> int:
+    """Bytes per second in a write rate such as '8Mi/s'."""
+    return memory_bytes(rate.removesuffix(WRITE_RATE_UNIT))
+
+
+def _mib(size: int) -> str:
+    return f"{size / MIB:.1f}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One pod's memory limit, split into what it must hold during a fork under `write_rate` bytes/s of writes."""
+
+    limit: int
+    write_rate: str
+    maxmemory: int
+
+    @property
+    def fork_seconds(self) -> float:
+        return self.maxmemory / FORK_RATE
+
+    @property
+    def replication(self) -> int:
+        """The replica output buffer hard limit: every write of a full resync, rounded up to whole MiB."""
+        needed = write_rate_bytes(self.write_rate) * RESYNC_PER_FORK * self.fork_seconds
+        return -(-int(needed) // MIB) * MIB
+
+    @property
+    def copy_on_write(self) -> int:
+        return min(self.maxmemory, int(COPY_PER_BYTE_WRITTEN * write_rate_bytes(self.write_rate) * self.fork_seconds))
+
+    @property
+    def overhead(self) -> int:
+        return OVERHEAD_FIXED + int(FRAGMENTATION * self.maxmemory)
+
+    @property
+    def reserve(self) -> int:
+        return self.limit * RESERVE_PERCENT // 100
+
+    @property
+    def planned(self) -> int:
+        """The pod's planned peak: everything but the reserve."""
+        return self.maxmemory + self.replication + self.copy_on_write + self.overhead
+
+    @property
+    def fits(self) -> bool:
+        return self.planned + self.reserve <= self.limit
+
+    @property
+    def backlog(self) -> int:
+        return max(MIN_BACKLOG, self.limit * BACKLOG_PERCENT // 100 // MIB * MIB)
+
+    @property
+    def directives(self) -> tuple[str, ...]:
+        """customConfig lines (bytes, so CONFIG GET reads them back verbatim)."""
+        return (f"client-output-buffer-limit replica {self.replication} {self.replication // 2} {SOFT_LIMIT_SECONDS}",
+                f"repl-backlog-size {self.backlog}")
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(term, MiB, % of the limit, what it holds) for the chart README."""
+        terms = [
+            ("maxmemory", self.maxmemory, f"data, replication backlog ({_mib(self.backlog)} MiB) and client buffers"),
+            ("replication buffer", self.replication,
+             f"writes during a full resync ({RESYNC_PER_FORK} x {self.fork_seconds:.1f} s fork); the replica's hard limit"),
+            ("copy-on-write", self.copy_on_write, f"pages written while a fork lives ({self.fork_seconds:.1f} s)"),
+            ("overhead", self.overhead, f"resident beyond used_memory: {_mib(OVERHEAD_FIXED)} MiB + "
+                                        f"{FRAGMENTATION:.0%} fragmentation"),
+            ("reserve", self.reserve, "unplanned: page cache of RDB/AOF files, what the model misses"),
+            ("memory limit", self.limit, "the pod's `resources.limits.memory`"),
+        ]
+        return [(name, _mib(size), f"{100 * size / self.limit:.0f}%", why) for name, size, why in terms]
+
+
+def _copy_share(rate: int) -> float:
+    """Copy-on-write per byte of maxmemory (a fork copies the dataset at most once)."""
+    return min(1.0, COPY_PER_BYTE_WRITTEN * rate / FORK_RATE)
+
+
+def largest_percent(limit: str, write_rate: str) -> int | None:
+    """The largest maxmemoryPercent (the schema admits 10-90) whose budget fits, if any."""
+    return max((percent for percent in range(10, 91) if plan(limit, write_rate, percent).fits), default=None)
+
+
+def plan(limit: str, write_rate: str, maxmemory_percent: int | None = None) -> Budget:
+    """The budget of a pod with this memory limit: maxmemory as given in percent, or else the most that fits."""
+    limit_bytes = memory_bytes(limit)
+    if maxmemory_percent is not None:
+        return Budget(limit_bytes, write_rate, limit_bytes * maxmemory_percent // 100)
+    rate = write_rate_bytes(write_rate)
+    per_byte = 1 + FRAGMENTATION + _copy_share(rate) + RESYNC_PER_FORK * rate / FORK_RATE
+    # One MiB covers rounding the replication buffer up to whole MiB.
+    room = limit_bytes - limit_bytes * RESERVE_PERCENT // 100 - OVERHEAD_FIXED - MIB
+    return Budget(limit_bytes, write_rate, max(0, int(room / per_byte)) // MIB * MIB)

@@ -1,0 +1,280 @@
+"""The memory budget holds on real Redis 7: a fork under writes at the documented rate stays within 90 % of the limit.
+
+A master boots with the rendered command (as a restarted pod does) and is filled to maxmemory with 4 KiB random
+values; a writer process then writes at the budget's write rate (4 KiB values: the rate in bytes is also the rate
+in pages, the model's unit). Meanwhile the pod's memory is sampled from /proc every 20 ms: the master's RSS plus
+the private dirty pages of its fork child (smaps_rollup), which is what the kernel charges beyond the master while
+the child lives. The peak must stay at or below 90 % of the limit (the budget's reserve is the rest).
+
+- cache: a replica is started (full resync), then SIGKILLed and restarted empty, as a cache pod restarts, forcing a
+  second full resync. Replication uses what the operator leaves to Redis 7: repl-diskless-sync yes,
+  repl-diskless-sync-delay 5, repl-diskless-sync-max-replicas 0, repl-diskless-load disabled.
+- session: BGSAVE, then BGREWRITEAOF.
+
+Limits are 256Mi for both presets (the cache example's; the session example's 1Gi would only take longer).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from conftest import REPO, tool
+from test_redis_config import _boot, _connect, _failovers, _free_port, _stop
+from ckredis.memory import write_rate_bytes
+from ckredis.pipeline import Rendered, render_specs
+
+VALUE = 4096
+LIMIT = "256Mi"
+SAMPLE_SECONDS = 0.02
+PEAK_SHARE = 0.90
+WRITER = """
+import os, random, signal, sys, time
+import redis
+port, rate, size, keys = map(int, sys.argv[1:5])
+stopped = []
+signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
+client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+values = [os.urandom(size) for _ in range(64)]
+tick, owed, written, start = 0.01, 0.0, 0, time.monotonic()
+due = start
+while not stopped and time.monotonic() - start < 150:
+    owed += rate * tick / size
+    batch, owed = int(owed), owed - int(owed)
+    pipe = client.pipeline(transaction=False)
+    for n in range(batch):
+        pipe.set(f"key:{random.randrange(keys)}", values[n % 64])
+    pipe.execute()
+    written += batch * size
+    due += tick
+    time.sleep(max(0.0, due - time.monotonic()))
+print(written, time.monotonic() - start)
+"""
+
+
+@dataclass
+class Peak:
+    total: int = 0
+    master_rss: int = 0
+    child_dirty: int = 0
+    forks_seen: int = 0
+
+    def share(self, limit: int) -> str:
+        return (f"{100 * self.total / limit:.1f}% of the limit ({self.total / 2**20:.1f} MiB: master RSS "
+                f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f})")
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def _children_dirty(pid: int) -> int | None:
+    """Private dirty bytes of the process's children (fork children of Redis's main thread); None when it has none."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if not children:
+        return None
+    dirty = 0
+    for child in children:
+        try:
+            lines = Path(f"/proc/{child}/smaps_rollup").read_text().splitlines()
+        except OSError:  # the child exited between the two reads
+            continue
+        dirty += sum(int(line.split()[1]) * 1024 for line in lines if line.startswith("Private_Dirty:"))
+    return dirty
+
+
+def watch(pid: int, peak: Peak, finished, seconds: float) -> None:
+    """Sample the pod's memory until finished() after at least one fork came and went; bounded by `seconds`."""
+    deadline, forked, in_fork = time.monotonic() + seconds, False, False
+    while time.monotonic() < deadline:
+        dirty = _children_dirty(pid)
+        total = _rss(pid) + (dirty or 0)
+        if total > peak.total:
+            peak.total, peak.master_rss, peak.child_dirty = total, total - (dirty or 0), dirty or 0
+        if dirty is not None and not in_fork:
+            peak.forks_seen += 1
+        in_fork = dirty is not None
+        forked = forked or in_fork
+        if forked and not in_fork and finished():
+            return
+        time.sleep(SAMPLE_SECONDS)
+    pytest.fail(f"no fork completed within {seconds} s")
+
+
+def render(purpose: str, tmp_path: Path) -> Rendered:
+    """The example of the purpose, with a 256Mi limit."""
+    example = {"cache": "cache", "session": "session"}[purpose]
+    spec = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    spec["spec"]["redis"]["resources"]["requests"]["memory"] = LIMIT
+    spec["spec"]["redis"]["resources"]["limits"]["memory"] = LIMIT
+    path = tmp_path / f"{purpose}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    (item,) = render_specs([str(path)])
+    return item
+
+
+@dataclass
+class Master:
+    process: subprocess.Popen
+    client: redis.Redis
+    port: int
+    keys: int
+    limit: int
+    write_rate: int
+    overhead: int  # the budget's allowance for resident memory beyond used_memory
+
+
+@pytest.fixture
+def master(request, tmp_path):
+    item = render(request.param, tmp_path)
+    (failover,) = _failovers(item)
+    budget = item.cluster.memory_budget
+    assert budget.limit == 256 * 2**20
+    data = tmp_path / "master"
+    data.mkdir()
+    process, client = _boot(failover["spec"]["redis"]["command"], data)
+    try:
+        keys = _fill(client, budget.maxmemory)
+        yield Master(process, client, int(client.config_get("port")["port"]), keys, budget.limit,
+                     write_rate_bytes(budget.write_rate), budget.overhead)
+    finally:
+        _stop(process)
+
+
+def _fill(client: redis.Redis, maxmemory: int) -> int:
+    """Random 4 KiB values up to 97 % of maxmemory (a session store refuses writes beyond it); the key count."""
+    keys = 0
+    for _ in range(2 * maxmemory // VALUE // 500):
+        if client.info("memory")["used_memory"] >= 0.97 * maxmemory:
+            return keys
+        pipe = client.pipeline(transaction=False)
+        for _ in range(500):
+            pipe.set(f"key:{keys}", os.urandom(VALUE))
+            keys += 1
+        pipe.execute()
+    pytest.fail("maxmemory was not reached")
+
+
+class Writer:
+    """A separate process writing 4 KiB values at `rate` bytes/s to keys key:0 .. key:<keys - 1>."""
+
+    def __init__(self, port: int, rate: int, keys: int):
+        self.rate = rate
+        self.process = subprocess.Popen([sys.executable, "-c", WRITER, str(port), str(rate), str(VALUE), str(keys)],
+                                        stdout=subprocess.PIPE, text=True)
+
+    def stop(self) -> float:
+        """Stop it; the rate it achieved, in bytes/s."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail("the writer did not stop")
+        written, seconds = out.split()
+        return int(written) / float(seconds)
+
+    def __enter__(self) -> Writer:
+        time.sleep(2)  # churn before the fork: fragmentation as under load
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _assert_overhead_within_budget(master: Master) -> None:
+    """At maxmemory, under churn and before any fork: resident memory beyond used_memory fits the overhead term."""
+    memory = master.client.info("memory")
+    beyond = memory["used_memory_rss"] - memory["used_memory"]
+    assert beyond <= master.overhead, f"RSS exceeds used_memory by {beyond / 2**20:.1f} MiB"
+    print(f"\nRSS beyond used_memory: {beyond / 2**20:.1f} MiB (allowance {master.overhead / 2**20:.1f} MiB)")
+
+
+def _assert_within_budget(master: Master, peak: Peak, achieved: float, what: str) -> None:
+    assert achieved >= 0.9 * master.write_rate, (
+        f"the writer reached {achieved / 2**20:.1f} MiB/s, not the documented {master.write_rate / 2**20:.0f} MiB/s")
+    assert peak.forks_seen, f"no fork child seen during {what}"
+    assert peak.total <= PEAK_SHARE * master.limit, f"{what}: peak {peak.share(master.limit)}"
+    print(f"\n{what}: peak {peak.share(master.limit)} at {achieved / 2**20:.1f} MiB/s of writes")
+
+
+def _replica(master: Master, data: Path) -> tuple[subprocess.Popen, redis.Redis]:
+    port = _free_port()
+    data.mkdir(exist_ok=True)
+    conf = data / "replica.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\nsave \"\"\n"
+                    f"appendonly no\nreplicaof 127.0.0.1 {master.port}\n")
+    process = subprocess.Popen([tool("redis-server"), str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT)
+    return process, _connect(process, port, data / "redis.log", "replica")
+
+
+def _in_sync(replica: redis.Redis) -> bool:
+    """The replica has loaded the snapshot and follows the master's stream."""
+    return replica.info("replication")["master_link_status"] == "up"
+
+
+@pytest.mark.parametrize("master", ["cache"], indirect=True)
+def test_cache_master_survives_a_replica_resync(master, tmp_path):
+    peak, replica = Peak(), None
+    with Writer(master.port, master.write_rate, 2 * master.keys) as writer:  # half the writes evict
+        _assert_overhead_within_budget(master)
+        try:
+            for _ in range(2):  # a restarted cache pod comes back empty: every start is a full resync
+                if replica is not None:
+                    replica.kill()
+                    replica.wait()
+                replica, replica_client = _replica(master, tmp_path / "replica")
+                watch(master.process.pid, peak, lambda: _in_sync(replica_client), 60)
+            assert replica_client.dbsize() > 0.9 * master.client.dbsize()
+        finally:
+            if replica is not None:
+                _stop(replica)
+        achieved = writer.stop()
+    assert master.client.info("stats")["evicted_keys"] > 0, "the cache was not full"
+    assert master.client.info("stats")["sync_full"] == 2
+    _assert_within_budget(master, peak, achieved, "cache, two full resyncs")
+
+
+def _idle(client: redis.Redis) -> bool:
+    persistence = client.info("persistence")
+    return not (persistence["rdb_bgsave_in_progress"] or persistence["aof_rewrite_in_progress"]
+                or persistence["aof_rewrite_scheduled"])
+
+
+def _wait_idle(client: redis.Redis) -> None:
+    """Until no snapshot or rewrite runs (the fill may have started an automatic AOF rewrite); bounded."""
+    deadline = time.monotonic() + 30
+    while not _idle(client):
+        assert time.monotonic() < deadline, "a background save never finished"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("master", ["session"], indirect=True)
+@pytest.mark.parametrize("command", ["BGSAVE", "BGREWRITEAOF"])
+def test_session_master_survives_a_background_save(master, command):
+    peak = Peak()
+    with Writer(master.port, master.write_rate, master.keys) as writer:  # updates: a session store never evicts
+        _wait_idle(master.client)
+        _assert_overhead_within_budget(master)
+        master.client.execute_command(command)
+        watch(master.process.pid, peak, lambda: _idle(master.client), 60)
+        achieved = writer.stop()
+    assert master.client.info("persistence")["rdb_last_bgsave_status" if command == "BGSAVE" else
+                                             "aof_last_bgrewrite_status"] == "ok"
+    _assert_within_budget(master, peak, achieved, f"session, {command}")
