@@ -247,6 +247,7 @@ def _alert_settings(facts: _Facts, overrides: dict, probe_enabled: bool) -> dict
         "RedisDown": AlertSetting(True, "2m", "high"),
         "RedisSentinelDown": AlertSetting(True, "2m", "high"),
         "RedisNoMaster": AlertSetting(True, no_master_for, "critical"),
+        "RedisSentinelNoUsableMaster": AlertSetting(True, no_master_for, "critical"),
         "RedisMultipleMasters": AlertSetting(True, "1m", "critical"),
         "RedisReplicaLinkDown": AlertSetting(True, "5m", "warning"),
         "RedisReplicasMissing": AlertSetting(True, "10m", redundancy),
@@ -492,6 +493,7 @@ WHEN = {
     "RedisDown": "A redis pod does not answer its exporter, or the exporter cannot be scraped.",
     "RedisSentinelDown": "A sentinel pod does not answer its exporter, or the exporter cannot be scraped.",
     "RedisNoMaster": "No redis pod reports the master role.",
+    "RedisSentinelNoUsableMaster": "No sentinel knows a usable master: each one that answers monitors none, or sees its master down (what clients asking Sentinel get).",
     "RedisMultipleMasters": "More than one redis pod reports the master role (split brain).",
     "RedisReplicaLinkDown": "A replica has no link to its master.",
     "RedisReplicasMissing": "The master has fewer connected replicas than redis.replicas - 1.",
@@ -646,6 +648,32 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
                  "failover takes: writes fail. Sentinel cannot promote a replica, or every redis pod is down.",
                  (Failure("every redis pod reports the replica role", all_replicas),
                   Failure("every redis pod is down", all_down)), s)
+
+
+@_alert
+def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> Alert:
+    # Sentinel's own view, which clients use to find the master. On v1.2.4 a sentinel is Ready on PING alone, so the
+    # uptime Probe cannot see this; RedisNoMaster cannot either when a redis pod is master but the sentinels monitor
+    # something else (the operator's 127.0.0.1 placeholder, a dead address).
+    def master_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        for item in _select(series, "redis_sentinel_master_status", **_cluster_labels(scope)):
+            item.labels["master_status"] = "odown"
+            item.values = _const(0, samples)
+        return [(_cluster_labels(scope), 0)]
+
+    def nothing_monitored(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        _drop(series, "redis_sentinel_master_status", **_cluster_labels(scope))
+        return [(_cluster_labels(scope), 0)]
+
+    return Alert("RedisSentinelNoUsableMaster",
+                 f"(max by ({GROUPING}) (redis_sentinel_master_status{{{s.master}}}) "
+                 f"or 0 * max by ({GROUPING}) (redis_up{{{s.sentinel}}})) < 1", a,
+                 f"Redis {s.title}: Sentinel knows no usable master",
+                 f"For {a.for_} no sentinel of Redis {s.title} has reported master {s.master_name} as up: each sentinel "
+                 "that answers monitors no master, or sees it down and cannot promote a replica. Clients asking Sentinel "
+                 "get no master or a dead one: writes fail.",
+                 (Failure("every sentinel sees the master down", master_down),
+                  Failure("no sentinel monitors a master", nothing_monitored)), s)
 
 
 @_alert
@@ -953,6 +981,7 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         add("redis_rejected_connections_total", target, 0)
         add("redis_sentinel_tilt", target, 0)
         add("redis_sentinel_masters", target, 1)
+        add("redis_sentinel_master_status", {**target, **master, "master_status": "ok"}, 1)
         add("redis_sentinel_master_ok_sentinels", {**target, **master}, scope.sentinel_replicas)
         add("redis_sentinel_master_ok_slaves", {**target, **master}, scope.redis_replicas - 1)
         add("redis_sentinel_master_ckquorum_status",

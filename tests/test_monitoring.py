@@ -222,6 +222,7 @@ def test_metric_names_are_the_pinned_exporter_ones(example):
         "redis_config_maxclients", "redis_rejected_connections_total", "redis_evicted_keys_total",
         "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
         "redis_sentinel_tilt", "redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ok_slaves",
+        "redis_sentinel_master_status",
         "redis_sentinel_master_ckquorum_status", "redis_operator_controller_cluster_ok",
     }
     used = {metric for rule in rules(load_example(example)) for metric, _ in SELECTOR.findall(rule["expr"])}
