@@ -466,6 +466,8 @@ def test_a_master_without_promotable_replica_raises_no_usable_master(world):
     def restore() -> None:
         cluster.start_redis(world.binaries["redis-server"], master, None)
         priorities(100)
+        # A sentinel waits twice failover-timeout after its aborted failover before it tries again: start afresh.
+        _monitor(cluster, master.port)
         cluster.wait_healthy()
 
     priorities(0)  # no replica may be promoted
