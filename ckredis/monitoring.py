@@ -203,7 +203,9 @@ class Monitoring:
         checks = {
             ("redis", "startup"): "`PING` answered: PONG, LOADING or NOAUTH (no password sent)",
             ("redis", "liveness"): "`PING` answered: PONG, LOADING or NOAUTH (no password sent)",
-            ("redis", "readiness"): "the operator's `/redis-readiness/ready.sh`: a master, or a replica in sync with a real master",
+            ("redis", "readiness"): "the operator's `/redis-readiness/ready.sh`: the master role, or the replica role "
+                                    "with a master other than 127.0.0.1 and no sync in progress (the link to the "
+                                    "master is not checked)",
             ("sentinel", "startup"): "`PING` answered with PONG",
             ("sentinel", "liveness"): "`PING` answered with PONG",
             ("sentinel", "readiness"): f"knows a master for `{cluster.master_name}` that is not 127.0.0.1",
@@ -324,8 +326,9 @@ def _probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
     if kind == "redis":
         alive = (f"reply=$(redis-cli -h 127.0.0.1 -p {cluster.redis.port} ping 2>&1); "
                  'case "$reply" in PONG|*LOADING*|*NOAUTH*) exit 0 ;; esac; echo "$reply"; exit 1')
-        # The operator mounts this script in every redis pod: a master is ready; a replica is ready once it is
-        # in sync with a real master (not 127.0.0.1). It authenticates with REDISCLI_AUTH from REDIS_PASSWORD.
+        # The operator mounts this script in every redis pod: a master is ready; a replica is ready unless its
+        # master_host is 127.0.0.1 or a sync is in progress. It does not read master_link_status, so a replica of a
+        # dead master stays ready. It authenticates with REDIS_PASSWORD.
         return {"liveness": ["sh", "-c", alive], "startup": ["sh", "-c", alive],
                 "readiness": ["/bin/sh", "/redis-readiness/ready.sh"]}
     alive = ('reply=$(redis-cli -h 127.0.0.1 -p 26379 ping 2>&1); '
@@ -931,7 +934,8 @@ def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> Alert:
     return Alert("RedisUptimeProbeFailed", f"probe_success{{{s.cluster}}} == 0", a,
                  f"Redis {s.title}: Sentinel is unreachable",
                  f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
-                 "cannot discover the master. No sentinel is Ready (none knows a master), or the Service is unreachable.",
+                 "cannot discover the master. No sentinel pod is Ready (from operator v1.3.0-rc1 on: none knows a "
+                 "master; on v1.2.4: none answers PING), or the Service is unreachable.",
                  (Failure("the uptime probe fails", probe_fails),), s)
 
 
