@@ -5,7 +5,7 @@ redis master, on a replica and on a sentinel, and the blackbox exporter's tcp_co
 recorded from the loopback cluster of tests/test_alerts_e2e.py, which also checks they still match the installed
 exporters; regenerate them with
 
-    CKREDIS_RECORD_FIXTURES=1 .venv/bin/python -m pytest -m e2e -k fixtures tests/test_alerts_e2e.py
+    CKREDIS_RECORD_FIXTURES=1 scripts/test -m e2e -k fixtures tests/test_alerts_e2e.py
 
 No servers here: the rules are read from `ckredis render --stdout` of every example.
 """
