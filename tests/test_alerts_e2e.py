@@ -23,14 +23,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, ckredis, documents, tool
+from conftest import ckredis, documents, tool
+from loopback import HOST, Processes, SentinelCluster, free_port, get_json, sanitize, scrape, wait_until
 from test_exporter_fixtures import FIXTURES, metric_families
-from loopback import HOST, Processes, SentinelCluster, free_port, get_json, scrape, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -108,8 +107,6 @@ def podmonitor_scrape_config(monitor: dict, targets: list[dict]) -> dict:
 
 
 def _keep_label(key: str, regex: str) -> dict:
-    from loopback import sanitize
-
     return {"action": "keep", "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(key)}",
                                                 f"__meta_kubernetes_pod_labelpresent_{sanitize(key)}"],
             "regex": f"({regex});true"}
@@ -283,6 +280,7 @@ def _fault(world: Loopback, title: str, alerts: list[tuple[str, dict[str, str]]]
         states = [(a["labels"]["alertname"], a["state"]) for a in world.alerts()
                   if a["labels"].get("redisfailover") == world.cluster.name and a["labels"]["alertname"] in silent]
         assert states == [], states
+        assert world.neighbour_alerts == [], "the healthy neighbour raised alerts"
     finally:
         restore()
     world.measured.append(f"{title}: " + ", ".join(
@@ -297,9 +295,8 @@ def _fault(world: Loopback, title: str, alerts: list[tuple[str, dict[str, str]]]
 
 def test_healthy_clusters_are_silent_and_probed(world):
     assert [a for a in world.alerts() if a["labels"]["alertname"] not in LINGERING] == []
-    values = get_json(world.prometheus_port, "/api/v1/query", query="probe_success")["data"]["result"]
-    assert sorted(v["metric"]["redisfailover"] for v in values if v["value"][1] == "1") == sorted(
-        [world.cluster.name, world.neighbour.name])
+    succeeding = [labels["redisfailover"] for labels, value in world.query("probe_success") if value == "1"]
+    assert sorted(succeeding) == sorted([world.cluster.name, world.neighbour.name])
 
 
 def _live_scrapes(world: Loopback) -> dict[str, str]:
