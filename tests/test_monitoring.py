@@ -109,6 +109,23 @@ def test_probe_connects_to_the_sentinel_service_with_the_cluster_labels(example)
         "labels": {"namespace": cluster.namespace, "redisfailover": cluster.name}}
 
 
+@pytest.mark.parametrize("version", ["v1.2.4", "v1.3.0-rc1", "freshworks"])
+def test_the_uptime_text_says_what_sentinel_readiness_checks_on_each_operator_version(version):
+    """v1.2.4's sentinel readiness is a plain PING (no custom probes there): its Probe cannot see "no master"."""
+    spec = copy.deepcopy(load_example(SESSION))
+    spec["spec"]["operator"] = {"version": version}
+    spec["spec"]["sentinel"].pop("uniqueMasterName")
+    files = render.render_chart(cluster_of(spec))
+    probe, readme = files["templates/probe.yaml"], files["README.md"]
+    if version == "v1.2.4":
+        assert "plain PING" in probe and "RedisSentinelNoUsableMaster" in probe
+        assert "readiness is a plain `PING`" in readme and "knows a master that is not 127.0.0.1" not in readme
+    else:
+        assert "only while some\n# sentinel is Ready (knows a master that is not 127.0.0.1)" in probe
+        assert "PING" not in probe
+    assert [r["alert"] for r in rules(spec)].count("RedisSentinelNoUsableMaster") == 1
+
+
 def test_monitoring_can_be_switched_off():
     spec = with_monitoring(load_example(SESSION), enabled=False)
     assert objects(spec) == {}
@@ -222,6 +239,7 @@ def test_metric_names_are_the_pinned_exporter_ones(example):
         "redis_config_maxclients", "redis_rejected_connections_total", "redis_evicted_keys_total",
         "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
         "redis_sentinel_tilt", "redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ok_slaves",
+        "redis_sentinel_master_status",
         "redis_sentinel_master_ckquorum_status", "redis_operator_controller_cluster_ok",
     }
     used = {metric for rule in rules(load_example(example)) for metric, _ in SELECTOR.findall(rule["expr"])}

@@ -158,7 +158,9 @@ class Monitoring:
         checks = {
             ("redis", "startup"): "`PING` answered: PONG, LOADING or NOAUTH (no password sent)",
             ("redis", "liveness"): "`PING` answered: PONG, LOADING or NOAUTH (no password sent)",
-            ("redis", "readiness"): "the operator's `/redis-readiness/ready.sh`: a master, or a replica in sync with a real master",
+            ("redis", "readiness"): "the operator's `/redis-readiness/ready.sh`: the master role, or the replica role "
+                                    "with a master other than 127.0.0.1 and no sync in progress (the link to the "
+                                    "master is not checked)",
             ("sentinel", "startup"): "`PING` answered with PONG",
             ("sentinel", "liveness"): "`PING` answered with PONG",
             ("sentinel", "readiness"): f"knows a master for `{cluster.master_name}` that is not 127.0.0.1",

@@ -183,6 +183,35 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
 
 
 @_alert(
+    "No sentinel knows a usable master: each one that answers monitors none, or sees its master down (what clients asking Sentinel get).",
+    lambda f: AlertSetting(True, f.no_master_for, "critical"),
+)
+def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> Alert:
+    # Sentinel's own view, which clients use to find the master. On v1.2.4 a sentinel is Ready on PING alone, so the
+    # uptime Probe cannot see this; RedisNoMaster cannot either when a redis pod is master but the sentinels monitor
+    # something else (the operator's 127.0.0.1 placeholder, a dead address).
+    def master_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        for item in _select(series, "redis_sentinel_master_status", **_cluster_labels(scope)):
+            item.labels["master_status"] = "odown"
+            item.values = _const(0, samples)
+        return [(_cluster_labels(scope), 0)]
+
+    def nothing_monitored(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        _drop(series, "redis_sentinel_master_status", **_cluster_labels(scope))
+        return [(_cluster_labels(scope), 0)]
+
+    return Alert("RedisSentinelNoUsableMaster",
+                 f"(max by ({GROUPING}) (redis_sentinel_master_status{{{s.master}}}) "
+                 f"or 0 * max by ({GROUPING}) (redis_up{{{s.sentinel}}})) < 1", a,
+                 f"Redis {s.title}: Sentinel knows no usable master",
+                 f"For {a.for_} no sentinel of Redis {s.title} has reported master {s.master_name} as up: each sentinel "
+                 "that answers monitors no master, or sees it down and cannot promote a replica. Clients asking Sentinel "
+                 "get no master or a dead one: writes fail.",
+                 (Failure("every sentinel sees the master down", master_down),
+                  Failure("no sentinel monitors a master", nothing_monitored)), s)
+
+
+@_alert(
     "More than one redis pod reports the master role (split brain).",
     lambda f: AlertSetting(True, "1m", "critical"),
 )
@@ -487,7 +516,8 @@ def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> Alert:
     return Alert("RedisUptimeProbeFailed", f"probe_success{{{s.cluster}}} == 0", a,
                  f"Redis {s.title}: Sentinel is unreachable",
                  f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
-                 "cannot discover the master. No sentinel is Ready (none knows a master), or the Service is unreachable.",
+                 "cannot discover the master. No sentinel pod is Ready (from operator v1.3.0-rc1 on: none knows a "
+                 "master; on v1.2.4: none answers PING), or the Service is unreachable.",
                  (Failure("the uptime probe fails", probe_fails),), s)
 
 

@@ -58,6 +58,7 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         add("redis_rejected_connections_total", target, 0)
         add("redis_sentinel_tilt", target, 0)
         add("redis_sentinel_masters", target, 1)
+        add("redis_sentinel_master_status", {**target, **master, "master_status": "ok"}, 1)
         add("redis_sentinel_master_ok_sentinels", {**target, **master}, scope.sentinel_replicas)
         add("redis_sentinel_master_ok_slaves", {**target, **master}, scope.redis_replicas - 1)
         add("redis_sentinel_master_ckquorum_status",

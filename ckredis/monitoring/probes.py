@@ -52,8 +52,9 @@ def _probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
     if kind == "redis":
         alive = (f"reply=$(redis-cli -h 127.0.0.1 -p {cluster.redis.port} ping 2>&1); "
                  'case "$reply" in PONG|*LOADING*|*NOAUTH*) exit 0 ;; esac; echo "$reply"; exit 1')
-        # The operator mounts this script in every redis pod: a master is ready; a replica is ready once it is
-        # in sync with a real master (not 127.0.0.1). It authenticates with REDISCLI_AUTH from REDIS_PASSWORD.
+        # The operator mounts this script in every redis pod: a master is ready; a replica is ready unless its
+        # master_host is 127.0.0.1 or a sync is in progress. It does not read master_link_status, so a replica of a
+        # dead master stays ready. It authenticates with REDIS_PASSWORD.
         return {"liveness": ["sh", "-c", alive], "startup": ["sh", "-c", alive],
                 "readiness": ["/bin/sh", "/redis-readiness/ready.sh"]}
     alive = (f'reply=$(redis-cli -h 127.0.0.1 -p {SENTINEL_PORT} ping 2>&1); '
