@@ -21,6 +21,7 @@ SENTINEL_EXPORTER_PORT = 9355
 DEFAULT_MASTER_NAME = "mymaster"
 ACCESS_LABEL_VALUE = "allow"
 NOBACKUP_LABEL = "compliantkubernetes.io/nobackup"
+PASSWORD_VARIABLE = "REDIS_PASSWORD"  # set by the application from its own copy of the password Secret
 DEDICATED_NODE_LABEL = "elastisys.io/node-type"
 RUN_AS = 1000  # the uid/gid the operator's images and scripts expect
 
@@ -38,13 +39,18 @@ class Purpose:
     maxmemory_policy: str
     persists: bool
     backed_up: bool
+    if_lost: str  # what the application loses with the data: Redis is never the primary store
 
 
 PURPOSES: Mapping[str, Purpose] = MappingProxyType({
     # A cache refills from the database: evict, keep nothing on disk, skip backups.
-    "cache": Purpose(maxmemory_percent=75, maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
+    "cache": Purpose(maxmemory_percent=75, maxmemory_policy="allkeys-lru", persists=False, backed_up=False,
+                     if_lost="A lost cache is rebuilt from the primary database: slower responses and more database "
+                             "load until it refills, no data lost. Never keep data here that exists nowhere else."),
     # Losing sessions logs users out: never evict silently, persist (AOF + RDB), leave headroom for fork COW.
-    "session": Purpose(maxmemory_percent=60, maxmemory_policy="noeviction", persists=True, backed_up=True),
+    "session": Purpose(maxmemory_percent=60, maxmemory_policy="noeviction", persists=True, backed_up=True,
+                       if_lost="A lost session store logs users out at worst: they sign in again. Keep nothing here "
+                               "that must survive, such as carts or drafts, unless it is also in the primary database."),
 })
 
 POD_SECURITY_CONTEXT = MappingProxyType({
@@ -260,6 +266,7 @@ class Cluster:
     persistence: Persistence | None
     backed_up: bool
     auth_secret: str | None
+    if_lost: str
     connection_kind: str
     cluster_domain: str
     clients: tuple[Client, ...]
@@ -337,6 +344,19 @@ class Cluster:
             "REDIS_SENTINEL_PORT": str(SENTINEL_PORT),
         }
 
+    @property
+    def password_variable(self) -> str | None:
+        """The environment variable client snippets read the Redis password from (None: auth is off)."""
+        return PASSWORD_VARIABLE if self.auth_secret else None
+
+    @property
+    def when_full(self) -> str:
+        policy = self.redis_config_value("maxmemory-policy")
+        return "refuses writes (OOM errors)" if policy == "noeviction" else f"evicts keys ({policy})"
+
+    def redis_config_value(self, name: str) -> str:
+        return next(line.split(" ", 1)[1] for line in self.redis_config if line.split(" ", 1)[0] == name)
+
     def supports(self, field: str) -> bool:
         return field in OPERATOR_FIELDS[self.operator_version]
 
@@ -385,6 +405,7 @@ def build(spec_document: dict) -> Cluster:
         persistence=persistence,
         backed_up=spec["backup"].get("enabled", purpose.backed_up),
         auth_secret=spec.get("auth", {}).get("secretPath"),
+        if_lost=purpose.if_lost,
         connection_kind=spec["connection"]["kind"],
         cluster_domain=spec["connection"]["clusterDomain"],
         clients=tuple(sorted((_client(name, entry) for entry in spec["clients"]),

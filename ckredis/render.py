@@ -14,7 +14,7 @@ from functools import cache
 import jinja2
 import yaml
 
-from ckredis import __version__, access, monitoring
+from ckredis import __version__, access, guidance, monitoring
 from ckredis.model import Cluster
 from ckredis.paths import TEMPLATES_DIR
 
@@ -85,6 +85,7 @@ def environment() -> jinja2.Environment:
     env.filters["yaml"] = to_yaml
     env.globals["header"] = HEADER
     env.globals["version"] = __version__
+    env.globals["guidance"] = guidance
     return env
 
 
