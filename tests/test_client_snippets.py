@@ -143,7 +143,13 @@ def test_readme_redis_py_snippet_survives_a_failover(example, tmp_path, monkeypa
 
         acknowledged = {f"before:{i}": str(i) for i in range(WRITES) if _acknowledged_write(client, f"before:{i}", str(i))}
         assert len(acknowledged) == WRITES
-        old_master = client.connection_pool.get_master_address()
+        sentinel = redis.Redis(host="127.0.0.1", port=sentinel_ports[-1], decode_responses=True, socket_timeout=2)
+
+        def master_address() -> tuple[str, int]:
+            host, port = sentinel.sentinel_get_master_addr_by_name(cluster.master_name)
+            return host, int(port)
+
+        old_master = master_address()
         assert old_master == ("127.0.0.1", redis_ports[0])
 
         killed_at = time.monotonic()
@@ -157,7 +163,7 @@ def test_readme_redis_py_snippet_survives_a_failover(example, tmp_path, monkeypa
             except redis.RedisError:  # the master is gone until Sentinel promotes a replica
                 time.sleep(0.2)
         assert failover_seconds is not None, f"the snippet's client did not write again within {FAILOVER_DEADLINE} s"
-        new_master = client.connection_pool.get_master_address()
+        new_master = master_address()
         assert new_master != old_master and new_master[1] in redis_ports
 
         acknowledged["after:0"] = "0"
