@@ -28,6 +28,7 @@ RF_NAME_LABEL = "redisfailovers.databases.spotahome.com/name"  # set by the oper
 NOBACKUP_LABEL = "compliantkubernetes.io/nobackup"
 DEDICATED_NODE_LABEL = "elastisys.io/node-type"
 ACCESS_LABEL_VALUE = "allow"
+PASSWORD_VARIABLE = "REDIS_PASSWORD"  # set by the application from its own copy of the password Secret
 
 DEFAULT_MASTER_NAME = "mymaster"
 RUN_AS = 1000  # the uid/gid the operator's images and scripts expect
@@ -53,11 +54,16 @@ class Purpose:
     maxmemory_policy: str
     persists: bool
     backed_up: bool
+    if_lost: str  # what the application loses with the data: Redis is never the primary store
 
 
 PURPOSES: Mapping[str, Purpose] = MappingProxyType({
     # A cache refills from the database: evict, keep nothing on disk, skip backups. Misses refill it: many writes.
-    "cache": Purpose(write_rate="8Mi/s", maxmemory_policy="allkeys-lru", persists=False, backed_up=False),
+    "cache": Purpose(write_rate="8Mi/s", maxmemory_policy="allkeys-lru", persists=False, backed_up=False,
+                     if_lost="A lost cache is rebuilt from the primary database: slower responses and more database "
+                             "load until it refills, no data lost. Never keep data here that exists nowhere else."),
     # Losing sessions logs users out: never evict silently, persist (AOF + RDB). Logins and updates: fewer writes.
-    "session": Purpose(write_rate="4Mi/s", maxmemory_policy="noeviction", persists=True, backed_up=True),
+    "session": Purpose(write_rate="4Mi/s", maxmemory_policy="noeviction", persists=True, backed_up=True,
+                       if_lost="A lost session store logs users out at worst: they sign in again. Keep nothing here "
+                               "that must survive, such as carts or drafts, unless it is also in the primary database."),
 })

@@ -15,7 +15,7 @@ from ckredis.monitoring import Monitoring
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
                             maxmemory_policy, memory_budget, purpose_of, sentinel_host)
 from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, NOBACKUP_LABEL, OPERATOR_FIELDS, REDIS_EXPORTER_PORT,
-                           RUN_AS, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
+                           PASSWORD_VARIABLE, RUN_AS, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
 
 POD_SECURITY_CONTEXT = MappingProxyType({
     "fsGroup": RUN_AS,
@@ -216,6 +216,7 @@ class Cluster:
     persistence: Persistence | None
     backed_up: bool
     auth_secret: str | None
+    if_lost: str
     connection_kind: str
     cluster_domain: str
     clients: tuple[Client, ...]
@@ -297,6 +298,19 @@ class Cluster:
             "REDIS_SENTINEL_PORT": str(SENTINEL_PORT),
         }
 
+    @property
+    def password_variable(self) -> str | None:
+        """The environment variable client snippets read the Redis password from (None: auth is off)."""
+        return PASSWORD_VARIABLE if self.auth_secret else None
+
+    @property
+    def when_full(self) -> str:
+        policy = self.redis_config_value("maxmemory-policy")
+        return "refuses writes (OOM errors)" if policy == "noeviction" else f"evicts keys ({policy})"
+
+    def redis_config_value(self, name: str) -> str:
+        return next(line.split(" ", 1)[1] for line in self.redis_config if line.split(" ", 1)[0] == name)
+
     def supports(self, field: str) -> bool:
         return field in OPERATOR_FIELDS[self.operator_version]
 
@@ -345,6 +359,7 @@ def build(spec_document: dict) -> Cluster:
         persistence=persistence,
         backed_up=spec["backup"].get("enabled", purpose.backed_up),
         auth_secret=spec.get("auth", {}).get("secretPath"),
+        if_lost=purpose.if_lost,
         connection_kind=spec["connection"]["kind"],
         cluster_domain=spec["connection"]["clusterDomain"],
         clients=tuple(sorted((_client(name, entry) for entry in spec["clients"]),

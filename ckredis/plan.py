@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 
-from ckredis import access, monitoring
+from ckredis import access, guidance, monitoring
 from ckredis.model import Cluster
 
 
@@ -80,6 +80,16 @@ class Plan:
     @cached_property
     def dashboard_json(self) -> str:
         return json.dumps(self.dashboard, indent=2, sort_keys=True) + "\n"
+
+    # -- guidance for application teams and reviewers (README, NOTES) -----------------------------------------
+
+    @cached_property
+    def recovery(self) -> list[str]:
+        return guidance.recovery(self.cluster)
+
+    @cached_property
+    def go_live(self) -> list[tuple[str, str]]:
+        return guidance.go_live(self.cluster, self.alerts)
 
     def unit_tests(self) -> dict:
         """The promtool tests of every alert: a separate step, computed only when asked for."""

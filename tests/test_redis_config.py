@@ -75,10 +75,11 @@ def _start(binary: str, conf: Path, log: Path, port: int) -> tuple[subprocess.Po
     return process, _connect(process, port, log, binary)
 
 
-def _connect(process: subprocess.Popen, port: int, log: Path, what: str) -> redis.Redis:
+def _connect(process: subprocess.Popen, port: int, log: Path, what: str, password: str | None = None) -> redis.Redis:
     """A client once the server answers; the test fails with the server's log if it never does."""
     # RESP2, as the operator's go-redis v8 speaks it: replies are flat lists, not RESP3 maps.
-    client = redis.Redis(host="127.0.0.1", port=port, protocol=2, decode_responses=True, socket_timeout=5)
+    client = redis.Redis(host="127.0.0.1", port=port, password=password, protocol=2, decode_responses=True,
+                         socket_timeout=5)
     deadline = time.monotonic() + 15
     while True:
         try:
