@@ -9,7 +9,7 @@ from pathlib import Path
 from ckredis import model, render, stream
 from ckredis.errors import CkredisError, Issue, SpecError
 from ckredis.load import load
-from ckredis.validate import validate
+from ckredis.validate import validate, warnings
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Rendered:
     name_position: tuple[int, int]
     cluster: model.Cluster
     manifests: dict[str, str]
+    warnings: tuple[Issue, ...] = ()
 
     @cached_property
     def files(self) -> dict[str, str]:
@@ -43,14 +44,16 @@ def render_specs(sources: list[str]) -> list[Rendered]:
     for source in sources:
         try:
             document = load(source)
-            cluster = model.build(validate(document))
+            data = validate(document)
+            cluster = model.build(data)
         except SpecError as error:
             issues.extend(error.issues)
             continue
         objects = render.manifests(cluster)
-        rendered.append(Rendered(source, document.position(("metadata", "name")), cluster, objects))
+        rendered.append(Rendered(source, document.position(("metadata", "name")), cluster, objects,
+                                 tuple(warnings(document, data))))
     issues.extend(_name_clashes(rendered))
-    if issues:
+    if issues:  # errors only: warnings are for specs that could be rendered
         raise SpecError(issues)
     return rendered
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ckredis import advisories
 from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
                              maxmemory_percent, purpose_of)
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
 MIN_MAXMEMORY = 32 * 2**20
+PUBLIC_REGISTRIES = frozenset({"docker.io", "quay.io"})
+PART_OF_LABEL = "app.kubernetes.io/part-of"
 
 # Spec fields that exist only for some operator releases: spec path -> (CRD field, needed capability).
 VERSIONED_FIELDS = {
@@ -25,6 +28,66 @@ def check(data: dict) -> Iterator[Finding]:
     yield from _purpose(spec)
     yield from _operator_version(data)
     yield from _clients(data)
+
+
+def advice(data: dict) -> Iterator[Finding]:
+    """Warnings: valid specs that work but deserve a second look. They never block rendering."""
+    spec = data["spec"]
+    yield from _vulnerable_images(spec)
+    yield from _untrusted_registry(spec)
+    yield from _tenants(spec)
+
+
+def _vulnerable_images(spec: dict) -> Iterator[Finding]:
+    for kind in ("redis", "sentinel"):
+        image = spec["images"][kind]
+        found = advisories.affecting(image)
+        if found:
+            version = ".".join(map(str, advisories.server_version(image)))
+            listed = ", ".join(f"{advisory.id} ({advisory.severity})" for advisory in found)
+            yield (("spec", "images", kind),
+                   f"Redis {version} has {len(found)} known vulnerabilities (ckredis table of {advisories.CHECKED_ON}): {listed}",
+                   _patched_hint(version, found))
+
+
+def _patched_hint(version: str, found: list[advisories.Advisory]) -> str:
+    line = version.rsplit(".", 1)[0]
+    fixes = [next((fix for fix in advisory.fixed if fix.startswith(line + ".")), None) for advisory in found]
+    if None in fixes:
+        return f"Redis {line} gets no more fixes; pin a supported release line (see ckredis/advisories.py)"
+    newest = max(fixes, key=advisories.parse)
+    return f"pin Redis {newest} or a later {line} release (same image flavour), or leave the image unset for the patched default"
+
+
+def _untrusted_registry(spec: dict) -> Iterator[Finding]:
+    images = spec["images"]
+    public = sorted({images[kind].split("/", 1)[0] for kind in ("redis", "sentinel", "exporter")} & PUBLIC_REGISTRIES)
+    if public and "registry" not in images:
+        yield (("spec", "images", "registry"),
+               f"images are pulled from {' and '.join(public)}: Compliant Kubernetes warns about every pod whose image "
+               f"is not from its trusted registry (Harbor), and a public registry can rate-limit or lose a tag",
+               "mirror the images into Harbor (a proxy-cache project) and set images.registry, "
+               "e.g. harbor.example.com/proxy; see README, \"Images from Harbor\"")
+
+
+def _tenants(spec: dict) -> Iterator[Finding]:
+    applications = sorted({application_of(entry) for entry in spec["clients"]})
+    acknowledged = "multiTenant" in spec
+    if len(applications) > 1 and not acknowledged:
+        yield (("spec", "clients"),
+               f"clients of {len(applications)} applications ({', '.join(applications)}) share this cluster: they share "
+               f"eviction (one fills memory, the others lose keys), every failover and restart, the password, and "
+               f"CPU and connections (noisy neighbours)",
+               "give each application its own cluster, or record why sharing is acceptable in multiTenant.reason")
+    elif len(applications) <= 1 and acknowledged:
+        yield (("spec", "multiTenant"), "the clients belong to one application; multiTenant has no effect",
+               "remove multiTenant")
+
+
+def application_of(entry: dict) -> str:
+    """The application a client entry belongs to: its `app.kubernetes.io/part-of` label, else its namespace."""
+    part_of = entry.get("podSelector", {}).get(PART_OF_LABEL)
+    return f"{PART_OF_LABEL}={part_of}" if part_of else f"namespace {entry['namespace']}"
 
 
 def _resources(spec: dict) -> Iterator[Finding]:
