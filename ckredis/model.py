@@ -27,9 +27,21 @@ RUN_AS = 1000  # the uid/gid the operator's images and scripts expect
 # Operator releases and the CRD fields beyond v1.2.4 they know.
 OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
     "v1.2.4": frozenset(),
-    "v1.3.0-rc1": frozenset({"customProbes"}),
-    "freshworks": frozenset({"customProbes", "disableMyMaster"}),
+    "v1.3.0-rc1": frozenset({"customProbes", "disablePodDisruptionBudget"}),
+    "freshworks": frozenset({"customProbes", "disableMyMaster", "disablePodDisruptionBudget"}),
 })
+
+# Evictions. The operator's own PodDisruptionBudgets keep minAvailable: 2 of the redis and of the sentinel pods
+# (derived from the redis count): with 5 sentinels a drain may leave 2, below the quorum. Where the CRD lets
+# them be disabled, ckredis renders its own budgets instead, one pod of each kind at a time.
+OPERATOR_PDB_MIN_AVAILABLE = 2
+MAX_UNAVAILABLE = 1
+# cluster-autoscaler keeps a node whose pods use emptyDir volumes unless an annotation names those volumes
+# (Compliant Kubernetes on Cluster API warns about them too). The operator's emptyDirs hold only what a new
+# pod rebuilds: the sentinel's rewritten config (copied again from its ConfigMap) and a cache's data (resynced).
+SAFE_TO_EVICT_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+SENTINEL_CONFIG_VOLUME = "sentinel-config-writable"
+REDIS_DATA_VOLUME = "redis-data"
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,10 @@ class Component:
     def endpoint(self) -> Endpoint:
         return Endpoint(self.kind, f"{self.kind} pods {self.workload_name} in {self.namespace}", self.namespace,
                         tuple(sorted(self.selector.items())))
+
+    @property
+    def budget_name(self) -> str:
+        return f"{self.workload_name}-pdb"
 
 
 @dataclass(frozen=True)
@@ -339,6 +355,20 @@ class Cluster:
 
     def supports(self, field: str) -> bool:
         return field in OPERATOR_FIELDS[self.operator_version]
+
+    @property
+    def own_disruption_budgets(self) -> bool:
+        """ckredis renders the PodDisruptionBudgets (and disables the operator's) where the CRD allows it."""
+        return self.supports("disablePodDisruptionBudget")
+
+    def pod_annotations(self, component: Component) -> dict[str, str]:
+        """The emptyDir volumes of the operator's pods that cluster-autoscaler may discard with the pod."""
+        if component.kind == "sentinel":
+            return {SAFE_TO_EVICT_VOLUMES: SENTINEL_CONFIG_VOLUME}
+        return {} if self.persistence else {SAFE_TO_EVICT_VOLUMES: REDIS_DATA_VOLUME}
+
+    def disruption_budget(self, component: Component) -> dict:
+        return {"maxUnavailable": MAX_UNAVAILABLE, "selector": {"matchLabels": component.selector}}
 
     @property
     def pod_security_context(self) -> dict:

@@ -101,6 +101,10 @@ def manifests(cluster: Cluster) -> dict[str, str]:
             "chart/templates/connection.yaml.jinja", cluster, client=client)
     for policy in access.policies(cluster):
         files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", cluster, policy=policy)
+    if cluster.own_disruption_budgets:
+        for component in (cluster.redis, cluster.sentinel):
+            files[f"templates/poddisruptionbudget-{component.kind}.yaml"] = _render(
+                "chart/templates/poddisruptionbudget.yaml.jinja", cluster, c=component)
     files.update(monitoring.manifests(cluster))
     return files
 

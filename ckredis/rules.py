@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ckredis import advisories
-from ckredis.model import (OPERATOR_FIELDS, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
+from ckredis.model import (OPERATOR_FIELDS, OPERATOR_PDB_MIN_AVAILABLE, client_labels, connection_name, default_persistence_size, maxmemory_bytes,
                              maxmemory_percent, purpose_of)
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
@@ -27,6 +27,7 @@ def check(data: dict) -> Iterator[Finding]:
     yield from _memory(spec)
     yield from _purpose(spec)
     yield from _operator_version(data)
+    yield from _fixed_disruption_budgets(data)
     yield from _clients(data)
 
 
@@ -139,6 +140,28 @@ def _operator_version(data: dict) -> Iterator[Finding]:
             supported = [name for name, fields in OPERATOR_FIELDS.items() if capability in fields]
             yield (path, f"needs {crd_field}, which the {version} operator's RedisFailover CRD does not have",
                    f"set spec.operator.version to {' or '.join(supported)}, or remove it")
+
+
+def _fixed_disruption_budgets(data: dict) -> Iterator[Finding]:
+    """Where the operator's PodDisruptionBudgets cannot be disabled, only 3 pods of each kind are protected by them."""
+    spec, version = data["spec"], data["spec"]["operator"]["version"]
+    if "disablePodDisruptionBudget" in OPERATOR_FIELDS[version]:
+        return
+    supported = " or ".join(name for name, fields in OPERATOR_FIELDS.items() if "disablePodDisruptionBudget" in fields)
+    keeps = f"the {version} operator's PodDisruptionBudget, which cannot be disabled, keeps only {OPERATOR_PDB_MIN_AVAILABLE}"
+    sentinels, redis = spec["sentinel"]["replicas"], spec["redis"]["replicas"]
+    if sentinels > OPERATOR_PDB_MIN_AVAILABLE + 1:
+        yield (("spec", "sentinel", "replicas"),
+               f"{keeps} sentinel pods available: a node drain may evict {sentinels - OPERATOR_PDB_MIN_AVAILABLE} of "
+               f"{sentinels} at once, below the quorum of {sentinels // 2 + 1}, and no failover could be authorised",
+               f"use {OPERATOR_PDB_MIN_AVAILABLE + 1} sentinels, or set spec.operator.version to {supported} "
+               f"(ckredis then renders budgets that evict one pod at a time)")
+    if redis > OPERATOR_PDB_MIN_AVAILABLE + 1:
+        yield (("spec", "redis", "replicas"),
+               f"{keeps} redis pods available: a node drain may evict {redis - OPERATOR_PDB_MIN_AVAILABLE} of {redis} "
+               f"at once, the master and its replicas together",
+               f"use {OPERATOR_PDB_MIN_AVAILABLE + 1} redis pods, or set spec.operator.version to {supported} "
+               f"(ckredis then renders budgets that evict one pod at a time)")
 
 
 def _clients(data: dict) -> Iterator[Finding]:
