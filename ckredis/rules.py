@@ -67,8 +67,8 @@ def _untrusted_registry(spec: dict) -> Iterator[Finding]:
         yield (("spec", "images", "registry"),
                f"images are pulled from {' and '.join(public)}: Compliant Kubernetes warns about every pod whose image "
                f"is not from its trusted registry (Harbor), and a public registry can rate-limit or lose a tag",
-               "mirror the images into Harbor (a proxy-cache project) and set images.registry, "
-               "e.g. harbor.example.com/proxy; see README, \"Images from Harbor\"")
+               "copy the images into a Harbor project and set images.registry (e.g. harbor.example.com/redis), "
+               "or pin each image to a Harbor proxy-cache project; see README, \"Images from Harbor\"")
 
 
 def _tenants(spec: dict) -> Iterator[Finding]:

@@ -143,7 +143,7 @@ def test_images_from_docker_hub_and_quay_draw_the_trusted_registry_warning(tmp_p
     (line,) = warnings_of(path)
     assert line.startswith(f"{path}:6:1: spec.images.registry: warning: images are pulled from docker.io and quay.io: "
                            "Compliant Kubernetes warns")
-    assert "set images.registry, e.g. harbor.example.com/proxy" in line
+    assert "set images.registry (e.g. harbor.example.com/redis)" in line
 
 
 def test_images_pinned_to_a_private_registry_need_no_prefix(tmp_path):
