@@ -93,6 +93,7 @@ def render(
     if prune and (check or stdout):
         raise typer.BadParameter("--prune writes; it excludes --check and --stdout")
     rendered = pipeline.render_specs(specs)
+    _warn(rendered)
     if stdout:
         sys.stdout.write("".join(item.stream() for item in rendered))
         return
@@ -129,9 +130,17 @@ def _report_check(findings: write.Findings) -> None:
 @app.command(cls=_Command)
 @_reporting
 def validate(specs: Specs) -> None:
-    """Check specs and report every problem as FILE:LINE:COL: PATH: message."""
-    for item in pipeline.render_specs(specs):
+    """Check specs and report every problem as FILE:LINE:COL: PATH: message (warnings do not fail)."""
+    rendered = pipeline.render_specs(specs)
+    _warn(rendered)
+    for item in rendered:
         typer.echo(f"{item.source}: ok ({item.cluster.namespace}/{item.name}, {item.cluster.purpose})")
+
+
+def _warn(rendered: list[pipeline.Rendered]) -> None:
+    for item in rendered:
+        for warning in item.warnings:
+            typer.echo(str(warning), err=True)
 
 
 @app.command(cls=_Command)

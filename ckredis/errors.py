@@ -15,9 +15,11 @@ class Issue:
     message: str
     hint: str = ""
     source: str = ""
+    severity: str = "error"  # "warning": reported, but it neither blocks writing nor changes the exit code
 
     def __str__(self) -> str:
-        text = f"{self.source}:{self.line}:{self.column}: {self.path or '(document)'}: {self.message}"
+        label = "warning: " if self.severity == "warning" else ""
+        text = f"{self.source}:{self.line}:{self.column}: {self.path or '(document)'}: {label}{self.message}"
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 

@@ -43,9 +43,21 @@ def workload_name(kind: str, cluster: str) -> str:
 # Operator releases and the CRD fields beyond v1.2.4 they know.
 OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
     "v1.2.4": frozenset(),
-    "v1.3.0-rc1": frozenset({"customProbes"}),
-    "freshworks": frozenset({"customProbes", "disableMyMaster"}),
+    "v1.3.0-rc1": frozenset({"customProbes", "disablePodDisruptionBudget"}),
+    "freshworks": frozenset({"customProbes", "disableMyMaster", "disablePodDisruptionBudget"}),
 })
+
+# Evictions. The operator's own PodDisruptionBudgets keep minAvailable: 2 of the redis and of the sentinel pods
+# (derived from the redis count): with 5 sentinels a drain may leave 2, below the quorum. Where the CRD lets
+# them be disabled, ckredis renders its own budgets instead, one pod of each kind at a time.
+OPERATOR_PDB_MIN_AVAILABLE = 2
+MAX_UNAVAILABLE = 1
+# cluster-autoscaler keeps a node whose pods use emptyDir volumes unless an annotation names those volumes
+# (Compliant Kubernetes on Cluster API warns about them too). The operator's emptyDirs hold only what a new
+# pod rebuilds: the sentinel's rewritten config (copied again from its ConfigMap) and a cache's data (resynced).
+SAFE_TO_EVICT_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+SENTINEL_CONFIG_VOLUME = "sentinel-config-writable"
+REDIS_DATA_VOLUME = "redis-data"
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from ckredis import __version__, memory
 from ckredis.monitoring import Monitoring
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
                             maxmemory_policy, memory_budget, purpose_of, sentinel_host)
-from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, NOBACKUP_LABEL, OPERATOR_FIELDS, REDIS_EXPORTER_PORT,
-                           PASSWORD_VARIABLE, RUN_AS, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
+from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, MAX_UNAVAILABLE, NOBACKUP_LABEL, OPERATOR_FIELDS,
+                           PASSWORD_VARIABLE, REDIS_DATA_VOLUME, REDIS_EXPORTER_PORT, RUN_AS, SAFE_TO_EVICT_VOLUMES,
+                           SENTINEL_CONFIG_VOLUME, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
 
 POD_SECURITY_CONTEXT = MappingProxyType({
     "fsGroup": RUN_AS,
@@ -125,6 +126,10 @@ class Component:
     def endpoint(self) -> Endpoint:
         return Endpoint(self.kind, f"{self.kind} pods {self.workload_name} in {self.namespace}", self.namespace,
                         tuple(sorted(self.selector.items())))
+
+    @property
+    def budget_name(self) -> str:
+        return f"{self.workload_name}-pdb"
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,20 @@ class Cluster:
 
     def supports(self, field: str) -> bool:
         return field in OPERATOR_FIELDS[self.operator_version]
+
+    @property
+    def own_disruption_budgets(self) -> bool:
+        """ckredis renders the PodDisruptionBudgets (and disables the operator's) where the CRD allows it."""
+        return self.supports("disablePodDisruptionBudget")
+
+    def pod_annotations(self, component: Component) -> dict[str, str]:
+        """The emptyDir volumes of the operator's pods that cluster-autoscaler may discard with the pod."""
+        if component.kind == "sentinel":
+            return {SAFE_TO_EVICT_VOLUMES: SENTINEL_CONFIG_VOLUME}
+        return {} if self.persistence else {SAFE_TO_EVICT_VOLUMES: REDIS_DATA_VOLUME}
+
+    def disruption_budget(self, component: Component) -> dict:
+        return {"maxUnavailable": MAX_UNAVAILABLE, "selector": {"matchLabels": component.selector}}
 
     @property
     def pod_security_context(self) -> dict:

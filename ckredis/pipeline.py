@@ -10,7 +10,7 @@ from ckredis import model, render, stream
 from ckredis.errors import CkredisError, Issue, SpecError
 from ckredis.load import load
 from ckredis.plan import Plan
-from ckredis.validate import validate
+from ckredis.validate import validate, warnings
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class Rendered:
     name_position: tuple[int, int]
     plan: Plan
     manifests: dict[str, str]
+    warnings: tuple[Issue, ...] = ()
 
     @property
     def cluster(self) -> model.Cluster:
@@ -48,13 +49,15 @@ def render_specs(sources: list[str]) -> list[Rendered]:
     for source in sources:
         try:
             document = load(source)
-            plan = Plan(model.build(validate(document)))
+            data = validate(document)
+            plan = Plan(model.build(data))
         except SpecError as error:
             issues.extend(error.issues)
             continue
-        rendered.append(Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan)))
+        rendered.append(Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan),
+                                 tuple(warnings(document, data))))
     issues.extend(_name_clashes(rendered))
-    if issues:
+    if issues:  # errors only: warnings are for specs that could be rendered
         raise SpecError(issues)
     return rendered
 

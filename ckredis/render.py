@@ -132,6 +132,10 @@ def manifests(source: Cluster | Plan) -> dict[str, str]:
             "chart/templates/connection.yaml.jinja", plan, client=client)
     for policy in plan.policies:
         files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", plan, policy=policy)
+    if plan.cluster.own_disruption_budgets:
+        for component in (plan.cluster.redis, plan.cluster.sentinel):
+            files[f"templates/poddisruptionbudget-{component.kind}.yaml"] = _render(
+                "chart/templates/poddisruptionbudget.yaml.jinja", plan, c=component)
     files.update(_monitoring_manifests(plan))
     return files
 

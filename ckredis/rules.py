@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ckredis import memory
+from ckredis import advisories, memory
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
                             egress_policy_name, memory_budget, policy_manifest, purpose_of, sentinel_host)
-from ckredis.facts import OPERATOR_FIELDS
+from ckredis.facts import OPERATOR_FIELDS, OPERATOR_PDB_MIN_AVAILABLE
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
@@ -15,6 +15,8 @@ MIN_MAXMEMORY = 32 * 2**20
 NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 DNS_SUBDOMAIN_MAX = 253  # object names, host names
 LABEL_VALUE_MAX = 63
+PUBLIC_REGISTRIES = frozenset({"docker.io", "quay.io"})
+PART_OF_LABEL = "app.kubernetes.io/part-of"
 
 # Spec fields that exist only for some operator releases: spec path -> (CRD field, needed capability).
 VERSIONED_FIELDS = {
@@ -28,6 +30,66 @@ def check(data: dict, invalid: set[tuple] = frozenset()) -> Iterator[Finding]:
     for rule, inputs in _RULES:
         if not any(path[:len(bad)] == bad or bad[:len(path)] == path for path in inputs for bad in invalid):
             yield from rule(data)
+
+
+def advice(data: dict) -> Iterator[Finding]:
+    """Warnings: valid specs that work but deserve a second look. They never block rendering."""
+    spec = data["spec"]
+    yield from _vulnerable_images(spec)
+    yield from _untrusted_registry(spec)
+    yield from _tenants(spec)
+
+
+def _vulnerable_images(spec: dict) -> Iterator[Finding]:
+    for kind in ("redis", "sentinel"):
+        image = spec["images"][kind]
+        found = advisories.affecting(image)
+        if found:
+            version = ".".join(map(str, advisories.server_version(image)))
+            listed = ", ".join(f"{advisory.id} ({advisory.severity})" for advisory in found)
+            yield (("spec", "images", kind),
+                   f"Redis {version} has {len(found)} known vulnerabilities (ckredis table of {advisories.CHECKED_ON}): {listed}",
+                   _patched_hint(version, found))
+
+
+def _patched_hint(version: str, found: list[advisories.Advisory]) -> str:
+    line = version.rsplit(".", 1)[0]
+    fixes = [next((fix for fix in advisory.fixed if fix.startswith(line + ".")), None) for advisory in found]
+    if None in fixes:
+        return f"Redis {line} gets no more fixes; pin a supported release line (see ckredis/advisories.py)"
+    newest = max(fixes, key=advisories.parse)
+    return f"pin Redis {newest} or a later {line} release (same image flavour), or leave the image unset for the patched default"
+
+
+def _untrusted_registry(spec: dict) -> Iterator[Finding]:
+    images = spec["images"]
+    public = sorted({images[kind].split("/", 1)[0] for kind in ("redis", "sentinel", "exporter")} & PUBLIC_REGISTRIES)
+    if public and "registry" not in images:
+        yield (("spec", "images", "registry"),
+               f"images are pulled from {' and '.join(public)}: Compliant Kubernetes warns about every pod whose image "
+               f"is not from its trusted registry (Harbor), and a public registry can rate-limit or lose a tag",
+               "copy the images into a Harbor project and set images.registry (e.g. harbor.example.com/redis), "
+               "or pin each image to a Harbor proxy-cache project; see README, \"Images from Harbor\"")
+
+
+def _tenants(spec: dict) -> Iterator[Finding]:
+    applications = sorted({application_of(entry) for entry in spec["clients"]})
+    acknowledged = "multiTenant" in spec
+    if len(applications) > 1 and not acknowledged:
+        yield (("spec", "clients"),
+               f"clients of {len(applications)} applications ({', '.join(applications)}) share this cluster: they share "
+               f"eviction (one fills memory, the others lose keys), every failover and restart, the password, and "
+               f"CPU and connections (noisy neighbours)",
+               "give each application its own cluster, or record why sharing is acceptable in multiTenant.reason")
+    elif len(applications) <= 1 and acknowledged:
+        yield (("spec", "multiTenant"), "the clients belong to one application; multiTenant has no effect",
+               "remove multiTenant")
+
+
+def application_of(entry: dict) -> str:
+    """The application a client entry belongs to: its `app.kubernetes.io/part-of` label, else its namespace."""
+    part_of = entry.get("podSelector", {}).get(PART_OF_LABEL)
+    return f"{PART_OF_LABEL}={part_of}" if part_of else f"namespace {entry['namespace']}"
 
 
 def _resources(spec: dict) -> Iterator[Finding]:
@@ -91,6 +153,28 @@ def _operator_version(data: dict) -> Iterator[Finding]:
             supported = [name for name, fields in OPERATOR_FIELDS.items() if capability in fields]
             yield (path, f"needs {crd_field}, which the {version} operator's RedisFailover CRD does not have",
                    f"set spec.operator.version to {' or '.join(supported)}, or remove it")
+
+
+def _fixed_disruption_budgets(data: dict) -> Iterator[Finding]:
+    """Where the operator's PodDisruptionBudgets cannot be disabled, only 3 pods of each kind are protected by them."""
+    spec, version = data["spec"], data["spec"]["operator"]["version"]
+    if "disablePodDisruptionBudget" in OPERATOR_FIELDS[version]:
+        return
+    supported = " or ".join(name for name, fields in OPERATOR_FIELDS.items() if "disablePodDisruptionBudget" in fields)
+    keeps = f"the {version} operator's PodDisruptionBudget, which cannot be disabled, keeps only {OPERATOR_PDB_MIN_AVAILABLE}"
+    sentinels, redis = spec["sentinel"]["replicas"], spec["redis"]["replicas"]
+    if sentinels > OPERATOR_PDB_MIN_AVAILABLE + 1:
+        yield (("spec", "sentinel", "replicas"),
+               f"{keeps} sentinel pods available: a node drain may evict {sentinels - OPERATOR_PDB_MIN_AVAILABLE} of "
+               f"{sentinels} at once, below the quorum of {sentinels // 2 + 1}, and no failover could be authorised",
+               f"use {OPERATOR_PDB_MIN_AVAILABLE + 1} sentinels, or set spec.operator.version to {supported} "
+               f"(ckredis then renders budgets that evict one pod at a time)")
+    if redis > OPERATOR_PDB_MIN_AVAILABLE + 1:
+        yield (("spec", "redis", "replicas"),
+               f"{keeps} redis pods available: a node drain may evict {redis - OPERATOR_PDB_MIN_AVAILABLE} of {redis} "
+               f"at once, the master and its replicas together",
+               f"use {OPERATOR_PDB_MIN_AVAILABLE + 1} redis pods, or set spec.operator.version to {supported} "
+               f"(ckredis then renders budgets that evict one pod at a time)")
 
 
 def _clients(data: dict) -> Iterator[Finding]:
@@ -175,6 +259,7 @@ _RULES = (
     (lambda data: _purpose(data["spec"]), (("spec", "purpose"), ("spec", "persistence"), ("spec", "redis", "config"))),
     (_operator_version, (("spec", "operator", "version"), *VERSIONED_FIELDS)),
     (_clients, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"))),
+    (_fixed_disruption_budgets, (("spec", "operator", "version"), ("spec", "sentinel", "replicas"), ("spec", "redis", "replicas"))),
     (_derived_names, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"), ("spec", "connection"))),
 )
 

@@ -10,6 +10,7 @@ import copy
 import difflib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache
 
 import jsonschema
@@ -62,6 +63,12 @@ def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[Path_]:
             yield from (path + (name,) for name in error.validator_value if name not in error.instance)
         else:
             yield path
+
+
+def warnings(document: Document, data: dict) -> list[Issue]:
+    """Located warnings about a valid spec (`data` as `validate` returned it); they never block rendering."""
+    return [replace(_locate(document, path, message, hint), severity="warning")
+            for path, message, hint in rules.advice(data)]
 
 
 def validate_data(data: object, source: str = "<data>") -> dict:
@@ -217,9 +224,9 @@ def _image_problem(value: str) -> tuple[str, str] | None:
     """What is missing from an image reference, when it is one of the usual omissions."""
     host, _, rest = value.partition("/")
     if not rest or "." not in host:
-        return "does not start with a registry host", "write the full reference, e.g. docker.io/library/redis:7.2.5-alpine"
+        return "does not start with a registry host", "write the full reference, e.g. docker.io/library/redis:7.2.16-alpine"
     if ":" not in rest.rsplit("/", 1)[-1] and "@" not in rest:
-        return "has no tag or digest", "pin a version tag or a digest, e.g. docker.io/library/redis:7.2.5-alpine"
+        return "has no tag or digest", "pin a version tag or a digest, e.g. docker.io/library/redis:7.2.16-alpine"
     return None
 
 
