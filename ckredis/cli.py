@@ -82,7 +82,7 @@ def render(
         return
     if check:
         stale = [f"{pipeline.chart_dir(output, item) / path}" for item in rendered
-                 for path in differences(item.files, pipeline.chart_dir(output, item))]
+                 for path in differences(item.chart_files(pipeline.chart_dir(output, item)), pipeline.chart_dir(output, item))]
         for line in stale:
             typer.echo(f"stale: {line}")
         if stale:
@@ -92,8 +92,9 @@ def render(
     for item in rendered:  # refuse before writing any chart, so a refusal changes nothing
         check_writable(pipeline.chart_dir(output, item))
     for item in rendered:
-        changed = write_chart(item.files, pipeline.chart_dir(output, item))
-        typer.echo(f"{'wrote' if changed else 'unchanged'} {pipeline.chart_dir(output, item)}/ ({len(item.files)} files)")
+        files = item.chart_files(pipeline.chart_dir(output, item))
+        changed = write_chart(files, pipeline.chart_dir(output, item))
+        typer.echo(f"{'wrote' if changed else 'unchanged'} {pipeline.chart_dir(output, item)}/ ({len(files)} files)")
 
 
 @app.command()
@@ -128,8 +129,8 @@ def diff(
     if format not in formats:
         raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {format!r}")
     rendered = pipeline.render_specs(specs)
-    results = [review.review(item.name, review.committed_chart(pipeline.chart_dir(output, item)), item.files)
-               for item in rendered]
+    results = [review.review(item.name, review.committed_chart(pipeline.chart_dir(output, item)),
+                             item.chart_files(pipeline.chart_dir(output, item))) for item in rendered]
     if orphans:
         names = {item.name for item in rendered}
         results += [review.review(name, review.committed_chart(output / name), None)

@@ -7,6 +7,7 @@ whatever text the model holds (including Prometheus `{{ $labels }}` templates) r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import cache
@@ -105,21 +106,35 @@ def manifests(cluster: Cluster) -> dict[str, str]:
     return files
 
 
-def render_chart(cluster: Cluster, objects: dict[str, str] | None = None) -> dict[str, str]:
+def render_chart(cluster: Cluster, objects: dict[str, str] | None = None, chart_path: str | None = None) -> dict[str, str]:
     """Every file of the chart directory, keyed by its path relative to the chart root.
 
-    `objects` are the cluster's manifests when the caller already rendered them.
+    `objects` are the cluster's manifests when the caller already rendered them; `chart_path` is where the
+    chart lives in its repository, for the README's Argo CD example (default `output/<name>`).
     """
     files = {path: helm_literal(text) for path, text in (objects or manifests(cluster)).items()}
     files["templates/NOTES.txt"] = "{{- /* " + MARKER + ": do not edit. */ -}}\n" + helm_literal(
         _render("chart/templates/NOTES.txt.jinja", cluster))
-    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", cluster)
     files["values.yaml"] = _render("chart/values.yaml.jinja", cluster)
     files["values.schema.json"] = _values_schema()
-    files["README.md"] = _render("chart/README.md.jinja", cluster)
+    files["README.md"] = _render("chart/README.md.jinja", cluster, chart_path=chart_path or f"output/{cluster.name}")
     files[".helmignore"] = _render("chart/helmignore.jinja", cluster)
     files.update(monitoring.chart_files(cluster))
+    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", cluster, chart_version=chart_version(files))
     return dict(sorted(files.items()))
+
+
+def chart_version(files: dict[str, str]) -> str:
+    """ckredis' version plus a digest of every other chart file as SemVer build metadata: it changes exactly
+    when the chart's content does, so helm history and chart repositories tell chart revisions apart.
+
+    Object labels (`helm.sh/chart`) carry the plain ckredis version, never the digest: otherwise every object
+    would change with any change, and the digest would cover itself.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 def _render(template: str, cluster: Cluster, **extra: object) -> str:
