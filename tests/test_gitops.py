@@ -24,6 +24,15 @@ def host_env(**extra: str) -> dict[str, str]:
     return {"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8", **extra}
 
 
+def repository_with(tmp_path: Path, charts: str) -> Path:
+    """A Git work tree holding a copy of output/ at `charts`, as a checkout of the target branch would
+    (the chart README names its path relative to the repository root)."""
+    root = tmp_path / "base"
+    shutil.copytree(REPO / "output", root / charts)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+    return root
+
+
 def sh(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", "-c", command], cwd=cwd, env=host_env(**env), capture_output=True, text=True,
                           timeout=120)
@@ -57,8 +66,7 @@ def test_hook_passes_on_fresh_charts_and_fails_on_a_stale_one(tmp_path):
     fresh = run_hook(names, ["-o", "output"])
     assert (fresh.returncode, fresh.stderr) == (0, "")
 
-    output = tmp_path / "charts"
-    shutil.copytree(REPO / "output", output)
+    output = repository_with(tmp_path, "output") / "output"
     (output / "cache" / "templates" / "redisfailover.yaml").write_text("# edited by hand\n")
     stale = run_hook(names, ["-o", str(output)])
     assert stale.returncode == 1
@@ -97,26 +105,24 @@ def test_ci_examples_parse_and_name_the_commands():
 def test_ci_commands_run_against_the_examples(tmp_path):
     """The ckredis command lines, run by a shell with the job's variables pointed at examples/ and output/.
 
-    The base branch's charts are output/ itself here, so the diff is empty; a changed copy must be reported."""
+    The target branch's charts are a copy of output/ here, so the diff is empty; a changed copy must be reported."""
     for document, base_variable in ((ci_documents()[0], "RUNNER_TEMP"), (ci_documents()[1], None)):
         ckredis_lines = [line for line in command_lines(document) if line.startswith("ckredis ")]
-        base = tmp_path / "base"
-        shutil.rmtree(base, ignore_errors=True)
-        base.mkdir()
-        shutil.copytree(REPO / "output", base / "charts")
+        shutil.rmtree(tmp_path / "base", ignore_errors=True)
+        base = repository_with(tmp_path, "output")
         for line in ckredis_lines:
             # GitLab's job writes to /tmp; keep the test inside its own folder
             line = line.replace("/tmp/base", str(base)).replace("/tmp/diff.md", str(tmp_path / "diff.md"))
-            env = {"SPECS": "examples/*.yaml", "CHARTS": "charts" if "diff" in line else "output"}
+            env = {"SPECS": "examples/*.yaml", "CHARTS": "output"}
             if base_variable:
                 env[base_variable] = str(tmp_path)
             result = sh(line, REPO, **env)
             assert (result.returncode, result.stderr) == (0, ""), line
         assert (tmp_path / "diff.md").read_text() == "### ckredis diff\n\nNo chart changes.\n"
 
-    (base / "charts" / "cache" / "templates" / "redisfailover.yaml").write_text("# old\n")
+    (base / "output" / "cache" / "templates" / "redisfailover.yaml").write_text("# old\n")
     diff_line = next(line for line in command_lines(ci_documents()[0]) if line.startswith("ckredis diff"))
-    result = sh(diff_line, REPO, SPECS="examples/*.yaml", CHARTS="charts", RUNNER_TEMP=str(tmp_path))
+    result = sh(diff_line, REPO, SPECS="examples/*.yaml", CHARTS="output", RUNNER_TEMP=str(tmp_path))
     assert (result.returncode, result.stderr) == (0, "")  # exit 1 (changes) is accepted by the job
     comment = (tmp_path / "diff.md").read_text()
     assert "#### `cache` (changed)" in comment and "| RedisFailover redis-system/cache | added |" in comment
