@@ -232,6 +232,7 @@ def impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
         lines += _sentinel_roll(old_rf, new_rf)
         lines += _live_config(old_rf, new_rf)
         lines += _scaling(old_rf, new_rf)
+        lines += _auth_change(old_rf, new_rf)
     elif old_rf and not new_rf:
         lines.append("the RedisFailover is deleted: the operator deletes every Redis and Sentinel pod and the data"
                      + (" (the PVCs stay: keepAfterDeletion)" if _spec(old_rf, "redis", "storage", "keepAfterDeletion")
@@ -326,6 +327,16 @@ def _scaling(old: dict, new: dict) -> list[str]:
         if before != after:
             lines.append(f"{role} replicas {before} → {after}: pods are added or removed; the others keep running")
     return lines
+
+
+def _auth_change(old: dict, new: dict) -> list[str]:
+    before, after = _spec(old, "auth", "secretPath"), _spec(new, "auth", "secretPath")
+    if before == after:
+        return []
+    return [f"password Secret {before or '(none)'} → {after or '(none)'}: the operator rewrites redis.conf but "
+            "running pods keep the old password until they roll; while old and new pods mix, replicas cannot sync "
+            "from a master with the other password and clients fail auth on one side: plan a maintenance window "
+            "and restart the clients with the new password"]
 
 
 def _storage_impact(old: dict, new: dict) -> list[str]:

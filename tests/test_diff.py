@@ -170,3 +170,25 @@ def test_invalid_spec_exits_2_with_a_located_error(tmp_path):
 def test_unknown_format_is_a_usage_error():
     code, _, err = diff(str(REPO / "examples" / "cache.yaml"), "--format", "html")
     assert code == 2 and "--format" in err
+
+
+def test_sentinel_settings_apply_live_and_sentinel_resources_roll_only_sentinels(tmp_path):
+    def sentinel_changes(spec):
+        spec["spec"]["sentinel"]["config"]["downAfterMilliseconds"] = 10000
+    code, out, _ = diff(str(edited(tmp_path, "session", sentinel_changes)), "-o", str(OUTPUT))
+    assert code == 1
+    assert lines_starting(out, "impact: ") == [
+        "sentinel config down-after-milliseconds 5000 → 10000: applied live by the operator with SENTINEL SET at "
+        "its next reconcile (within 30 s), no restart"]
+
+    def sentinel_memory(spec):
+        spec["spec"]["sentinel"]["resources"] = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
+    impact = lines_starting(diff(str(edited(tmp_path, "session", sentinel_memory)), "-o", str(OUTPUT))[1], "impact: ")
+    assert [line.split(":")[0] for line in impact] == ["rolls the Sentinel pods (resources changed)"]
+
+
+def test_password_secret_change_rolls_redis_and_warns_about_the_mix(tmp_path):
+    spec = edited(tmp_path, "session", lambda s: s["spec"]["auth"].update(secretPath="sessions-redis-auth-2"))
+    impact = lines_starting(diff(str(spec), "-o", str(OUTPUT))[1], "impact: ")
+    assert impact[0].startswith("rolls every Redis pod (auth (REDIS_PASSWORD env) changed)")
+    assert impact[1].startswith("password Secret sessions-redis-auth → sessions-redis-auth-2: ")
