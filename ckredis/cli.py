@@ -120,14 +120,14 @@ def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads 
 def diff(
     specs: Specs,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory holding the committed charts, <dir>/<name>/.")] = Path("output"),
-    format: Annotated[str, typer.Option("--format", help="text, markdown (a pull-request comment) or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", help="text, markdown (a pull-request comment) or json.")] = "text",
     orphans: Annotated[bool, typer.Option("--orphans", help="Also report charts in the output directory that no given spec renders, as removed.")] = False,
 ) -> None:
     """Show what rendering would change: impact, objects, flows, alerts and a unified diff. Exit 1 on changes."""
     formats = {"text": review.as_text, "markdown": review.as_markdown,
                "json": lambda results: json.dumps(review.as_json(results), indent=2, ensure_ascii=False) + "\n"}
-    if format not in formats:
-        raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {format!r}")
+    if output_format not in formats:
+        raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
     rendered = pipeline.render_specs(specs)
     results = [review.review(item.name, review.committed_chart(pipeline.chart_dir(output, item)),
                              item.chart_files(pipeline.chart_dir(output, item))) for item in rendered]
@@ -135,7 +135,7 @@ def diff(
         names = {item.name for item in rendered}
         results += [review.review(name, review.committed_chart(output / name), None)
                     for name in review.committed_chart_names(output) if name not in names]
-    sys.stdout.write(formats[format](results))
+    sys.stdout.write(formats[output_format](results))
     if any(result.changed for result in results):
         raise typer.Exit(1)
 

@@ -152,9 +152,12 @@ def _pods(namespace: str, selector: dict) -> str:
 
 
 def _ports(rule: dict) -> str:
-    ports = [f"{port.get('port', 'all')}" + ("/UDP" if port.get("protocol") == "UDP" else "")
-             for port in rule.get("ports") or []]
-    return ", ".join(ports) if ports else "all ports"
+    ports = rule.get("ports") or []
+    if not ports:
+        return "all ports"
+    tcp_only = all(port.get("protocol", "TCP") == "TCP" for port in ports)
+    return ", ".join(f"{port.get('port', 'all')}" + ("" if tcp_only else f"/{port.get('protocol', 'TCP')}")
+                     for port in ports)
 
 
 def alerts(documents) -> dict[str, Alert]:
@@ -434,8 +437,13 @@ def as_text(results: list[Review]) -> str:
     return "".join(out)
 
 
+# GitHub refuses comments over 65,536 characters, GitLab notes over 1,000,000: keep the folded diffs under both.
+_COMMENT_DIFF_BUDGET = 50_000
+
+
 def as_markdown(results: list[Review]) -> str:
     changed = [result for result in results if result.changed]
+    budget = _COMMENT_DIFF_BUDGET
     if not changed:
         return "### ckredis diff\n\nNo chart changes.\n"
     out = ["### ckredis diff\n"]
@@ -445,10 +453,24 @@ def as_markdown(results: list[Review]) -> str:
                    if result.impact else "**Impact**: none beyond the objects below.\n\n")
         out.append("| What | Change |\n| --- | --- |\n")
         out += [f"| {_md(what)} | {_md(change)} |\n" for what, change in summary_rows(result)]
-        fence = "~~~~" if any(line.startswith("~~~") for line in result.diff) else "~~~"
+        shown, budget = _within(result.diff, budget)
+        fence = "~~~~" if any(line.startswith("~~~") for line in shown) else "~~~"
+        cut = (f"({len(result.diff) - len(shown)} more lines: run `ckredis diff` to see them)\n"
+               if len(shown) < len(result.diff) else "")
         out.append(f"\n<details><summary>Unified diff ({len(result.diff)} lines)</summary>\n\n{fence}diff\n"
-                   + "".join(result.diff) + f"{fence}\n\n</details>\n")
+                   + "".join(shown) + f"{fence}\n{cut}\n</details>\n")
     return "".join(out)
+
+
+def _within(lines: list[str], budget: int) -> tuple[list[str], int]:
+    """The leading lines that fit in budget characters, and the budget left."""
+    shown = []
+    for line in lines:
+        if len(line) > budget:
+            break
+        shown.append(line)
+        budget -= len(line)
+    return shown, budget
 
 
 def _md(text: str) -> str:

@@ -65,6 +65,7 @@ def test_removed_client_removes_its_flows_and_its_connection_object(tmp_path):
     assert code == 1
     flows = lines_starting(out, "flow ")
     assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → redis 6379: removed" in flows
+    assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → kube-system/kube-dns 53/UDP, 53/TCP: removed" in flows
     assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → sentinel 26379: removed" in flows
     assert all(line.endswith(": removed") and line.startswith("reports/") for line in flows)
     objects = lines_starting(out, "object ")
@@ -192,3 +193,13 @@ def test_password_secret_change_rolls_redis_and_warns_about_the_mix(tmp_path):
     impact = lines_starting(diff(str(spec), "-o", str(OUTPUT))[1], "impact: ")
     assert impact[0].startswith("rolls every Redis pod (auth (REDIS_PASSWORD env) changed)")
     assert impact[1].startswith("password Secret sessions-redis-auth → sessions-redis-auth-2: ")
+
+
+def test_markdown_stays_within_a_pull_request_comment(tmp_path):
+    """A new chart is a diff of every file (hundreds of KB): the comment folds in what fits and says the rest."""
+    renamed = edited(tmp_path, "shared-cache", lambda s: s["metadata"].update(name="shared-cache-2"))
+    code, out, _ = diff(str(renamed), "-o", str(OUTPUT), "--format", "markdown")
+    assert code == 1
+    assert len(out) < 65_536
+    assert "more lines: run `ckredis diff` to see them)" in out
+    assert out.rstrip().endswith("</details>")
