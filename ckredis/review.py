@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from ckredis.errors import OutputError
 from ckredis.render import MARKER
 from ckredis.write import existing_files
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_DOCUMENT_SEPARATOR = re.compile(r"^---\s*$", re.MULTILINE)
 
 # RedisFailover fields that do not reach the pod template (everything else under redis/sentinel rolls the pods).
 _NOT_POD_TEMPLATE = {"replicas", "customConfig", "storage", "serviceAnnotations", "disablePodDisruptionBudget"}
@@ -72,7 +72,7 @@ def review(chart: str, old: dict[str, str] | None, new: dict[str, str] | None) -
     result = Review(chart, status, diff=unified_diff(chart, old, new))
     if not result.changed:
         return result
-    before, after = objects(old), objects(new)
+    before, after = objects(chart, old), objects(chart, new)
     result.objects = {
         "added": sorted(after.keys() - before.keys()),
         "changed": sorted(key for key in before.keys() & after.keys() if before[key] != after[key]),
@@ -99,14 +99,20 @@ def unified_diff(chart: str, old: dict[str, str], new: dict[str, str]) -> list[s
     return lines
 
 
-def objects(files: dict[str, str]) -> dict[str, dict]:
+def objects(chart: str, files: dict[str, str]) -> dict[str, dict]:
     """Every Kubernetes object in the chart's templates, keyed `Kind namespace/name`."""
     found = {}
     for path, text in sorted(files.items()):
         if not (path.startswith("templates/") and path.endswith((".yaml", ".yml"))):
             continue
-        for document in _DOCUMENT_SEPARATOR.split(text):
-            data = yaml.load(document, Loader=_Loader)
+        try:
+            documents = list(yaml.load_all(text, Loader=_Loader))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+            raise OutputError(f"{chart}/{path}{where}: the committed chart is not valid YAML "
+                              f"({getattr(error, 'problem', None) or error}); restore it from Git or render again") from None
+        for data in documents:
             if isinstance(data, dict) and "kind" in data:
                 meta = data.get("metadata") or {}
                 found[f"{data['kind']} {meta.get('namespace', '')}/{meta.get('name', '')}"] = data
@@ -414,11 +420,11 @@ def _client_impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]
 
 # ---- formats ------------------------------------------------------------------------------------------------
 
-def summary_rows(result: Review) -> list[tuple[str, str]]:
-    """(what, change) pairs: objects, flows and alerts, in that order."""
-    rows = [(name, state) for state in ("added", "changed", "removed") for name in result.objects[state]]
-    rows += [(flow, state) for state in ("added", "removed") for flow in result.flows[state]]
-    rows += [(line.partition(": ")[0], line.partition(": ")[2]) for line in result.alerts]
+def summary_rows(result: Review) -> list[tuple[str, str, str]]:
+    """(object|flow|alert, what, change) rows, in that order."""
+    rows = [("object", name, state) for state in ("added", "changed", "removed") for name in result.objects[state]]
+    rows += [("flow", flow, state) for state in ("added", "removed") for flow in result.flows[state]]
+    rows += [("alert", *line.split(": ", 1)) for line in result.alerts]
     return rows
 
 
@@ -451,8 +457,8 @@ def as_markdown(results: list[Review]) -> str:
         out.append(f"\n#### `{result.chart}` ({result.status})\n\n")
         out.append("**Impact**\n\n" + "".join(f"- {_md(line)}\n" for line in result.impact) + "\n"
                    if result.impact else "**Impact**: none beyond the objects below.\n\n")
-        out.append("| What | Change |\n| --- | --- |\n")
-        out += [f"| {_md(what)} | {_md(change)} |\n" for what, change in summary_rows(result)]
+        out.append("| | What | Change |\n| --- | --- | --- |\n")
+        out += [f"| {kind} | {_md(what)} | {_md(change)} |\n" for kind, what, change in summary_rows(result)]
         shown, budget = _within(result.diff, budget)
         fence = "~~~~" if any(line.startswith("~~~") for line in shown) else "~~~"
         cut = (f"({len(result.diff) - len(shown)} more lines: run `ckredis diff` to see them)\n"

@@ -126,10 +126,10 @@ def test_markdown_puts_impact_first_then_a_table_then_the_collapsed_diff(tmp_pat
     spec = edited(tmp_path, "session", lambda s: s["spec"]["persistence"].update(size="8Gi"))
     code, out, _ = diff(str(spec), "-o", str(OUTPUT), "--format", "markdown")
     assert code == 1
-    impact, table, details = out.index("**Impact**"), out.index("| What | Change |"), out.index("<details>")
+    impact, table, details = out.index("**Impact**"), out.index("| | What | Change |"), out.index("<details>")
     assert impact < table < details
     assert "- PVC size 4Gi → 8Gi" in out
-    assert "| RedisFailover redis-system/sessions | changed |" in out
+    assert "| object | RedisFailover redis-system/sessions | changed |" in out
     assert out.rstrip().endswith("</details>")
     assert "+              storage: 8Gi" in out
 
@@ -203,3 +203,12 @@ def test_markdown_stays_within_a_pull_request_comment(tmp_path):
     assert len(out) < 65_536
     assert "more lines: run `ckredis diff` to see them)" in out
     assert out.rstrip().endswith("</details>")
+
+
+def test_a_hand_broken_committed_chart_is_a_located_error(tmp_path):
+    output = tmp_path / "output"
+    shutil.copytree(OUTPUT / "cache", output / "cache")
+    (output / "cache" / "templates" / "probe.yaml").write_text("kind: Probe\nspec: [unclosed\n")
+    code, out, err = diff(str(REPO / "examples" / "cache.yaml"), "-o", str(output))
+    assert (code, out) == (2, "")
+    assert err.startswith("cache/templates/probe.yaml:3:1: the committed chart is not valid YAML")

@@ -125,7 +125,7 @@ def test_ci_commands_run_against_the_examples(tmp_path):
     result = sh(diff_line, REPO, SPECS="examples/*.yaml", CHARTS="output", RUNNER_TEMP=str(tmp_path))
     assert (result.returncode, result.stderr) == (0, "")  # exit 1 (changes) is accepted by the job
     comment = (tmp_path / "diff.md").read_text()
-    assert "#### `cache` (changed)" in comment and "| RedisFailover redis-system/cache | added |" in comment
+    assert "#### `cache` (changed)" in comment and "| object | RedisFailover redis-system/cache | added |" in comment
 
 
 # ---------------------------------------------------------------- Argo CD
