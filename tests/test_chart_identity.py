@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -71,7 +72,7 @@ def test_readme_names_the_path_relative_to_the_git_root(tmp_path):
     subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=30)
     spec = spec_with_memory(tmp_path, "256Mi")
     # rendered from inside the repository, with a relative -o
-    result = subprocess.run([*ckredis_command(), "render", str(spec), "-o", "charts/redis"], cwd=repo / "clusters",
+    result = subprocess.run([sys.executable, "-m", "ckredis", "render", str(spec), "-o", "charts/redis"], cwd=repo / "clusters",
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     readme = (repo / "clusters" / "charts" / "redis" / "cache" / "README.md").read_text()
@@ -87,8 +88,3 @@ def test_check_and_diff_use_the_same_path(tmp_path):
     render(spec, tmp_path / "charts")
     assert ckredis("render", "--check", str(spec), "-o", str(tmp_path / "charts")).returncode == 0
     assert ckredis("diff", str(spec), "-o", str(tmp_path / "charts")).returncode == 0
-
-
-def ckredis_command() -> list[str]:
-    import sys
-    return [sys.executable, "-m", "ckredis"]
