@@ -129,11 +129,13 @@ def diff(
     if output_format not in formats:
         raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
     rendered = pipeline.render_specs(specs)
-    results = [review.review(item.name, review.committed_chart(pipeline.chart_dir(output, item)),
-                             item.chart_files(pipeline.chart_dir(output, item))) for item in rendered]
+    results = []
+    for item in rendered:
+        chart_dir = pipeline.chart_dir(output, item)
+        results.append(review.review(item.name, review.committed_chart(chart_dir), item.chart_files(chart_dir), str(chart_dir)))
     if orphans:
         names = {item.name for item in rendered}
-        results += [review.review(name, review.committed_chart(output / name), None)
+        results += [review.review(name, review.committed_chart(output / name), None, str(output / name))
                     for name in review.committed_chart_names(output) if name not in names]
     sys.stdout.write(formats[output_format](results))
     if any(result.changed for result in results):

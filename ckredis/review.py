@@ -65,14 +65,16 @@ class Review:
                 "flows": self.flows, "alerts": self.alerts, "diff": "".join(self.diff)}
 
 
-def review(chart: str, old: dict[str, str] | None, new: dict[str, str] | None) -> Review:
-    """Compare chart files; None stands for a chart that does not exist on that side."""
+def review(chart: str, old: dict[str, str] | None, new: dict[str, str] | None, old_location: str = "") -> Review:
+    """Compare chart files; None stands for a chart that does not exist on that side.
+
+    old_location names the committed chart (its directory) in errors; the chart name by default."""
     status = "added" if old is None else "removed" if new is None else "changed" if old != new else "unchanged"
     old, new = old or {}, new or {}
     result = Review(chart, status, diff=unified_diff(chart, old, new))
     if not result.changed:
         return result
-    before, after = objects(chart, old), objects(chart, new)
+    before, after = objects(old_location or chart, old), objects(chart, new)
     result.objects = {
         "added": sorted(after.keys() - before.keys()),
         "changed": sorted(key for key in before.keys() & after.keys() if before[key] != after[key]),
@@ -99,8 +101,8 @@ def unified_diff(chart: str, old: dict[str, str], new: dict[str, str]) -> list[s
     return lines
 
 
-def objects(chart: str, files: dict[str, str]) -> dict[str, dict]:
-    """Every Kubernetes object in the chart's templates, keyed `Kind namespace/name`."""
+def objects(location: str, files: dict[str, str]) -> dict[str, dict]:
+    """Every Kubernetes object in the chart's templates, keyed `Kind namespace/name`; location names the chart in errors."""
     found = {}
     for path, text in sorted(files.items()):
         if not (path.startswith("templates/") and path.endswith((".yaml", ".yml"))):
@@ -110,7 +112,7 @@ def objects(chart: str, files: dict[str, str]) -> dict[str, dict]:
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-            raise OutputError(f"{chart}/{path}{where}: the committed chart is not valid YAML "
+            raise OutputError(f"{location}/{path}{where}: the committed chart is not valid YAML "
                               f"({getattr(error, 'problem', None) or error}); restore it from Git or render again") from None
         for data in documents:
             if isinstance(data, dict) and "kind" in data:

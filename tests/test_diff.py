@@ -211,4 +211,4 @@ def test_a_hand_broken_committed_chart_is_a_located_error(tmp_path):
     (output / "cache" / "templates" / "probe.yaml").write_text("kind: Probe\nspec: [unclosed\n")
     code, out, err = diff(str(REPO / "examples" / "cache.yaml"), "-o", str(output))
     assert (code, out) == (2, "")
-    assert err.startswith("cache/templates/probe.yaml:3:1: the committed chart is not valid YAML")
+    assert err.startswith(f"{output}/cache/templates/probe.yaml:3:1: the committed chart is not valid YAML")
