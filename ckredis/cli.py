@@ -18,7 +18,7 @@ import typer
 import yaml
 from typer.core import TyperCommand
 
-from ckredis import __version__, access, docs, pipeline, starter, write
+from ckredis import __version__, access, docs, pipeline, review, starter, write
 from ckredis.errors import CkredisError, SpecError
 from ckredis.validate import schema, validate_data
 
@@ -97,7 +97,7 @@ def render(
     if stdout:
         sys.stdout.write("".join(item.stream() for item in rendered))
         return
-    charts = {item.name: item.files for item in rendered}
+    charts = {item.name: item.chart_files(pipeline.chart_dir(output, item)) for item in rendered}
     if check:
         _report_check(write.check_charts(output, charts))
         return
@@ -151,6 +151,33 @@ def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads 
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+@app.command(epilog="Examples:\n\n  ckredis diff examples/*.yaml\n\n  ckredis diff --format markdown examples/*.yaml > comment.md")
+@_reporting
+def diff(
+    specs: Specs,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory holding the committed charts, <dir>/<name>/.")] = Path("output"),
+    output_format: Annotated[str, typer.Option("--format", help="text, markdown (a pull-request comment) or json.")] = "text",
+    orphans: Annotated[bool, typer.Option("--orphans", help="Also report charts in the output directory that no given spec renders, as removed.")] = False,
+) -> None:
+    """Show what rendering would change: impact, objects, flows, alerts and a unified diff. Exit 1 on changes."""
+    formats = {"text": review.as_text, "markdown": review.as_markdown,
+               "json": lambda results: json.dumps(review.as_json(results), indent=2, ensure_ascii=False) + "\n"}
+    if output_format not in formats:
+        raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
+    rendered = pipeline.render_specs(specs)
+    results = []
+    for item in rendered:
+        chart_dir = pipeline.chart_dir(output, item)
+        results.append(review.review(item.name, review.committed_chart(chart_dir), item.chart_files(chart_dir), str(chart_dir)))
+    if orphans:
+        names = {item.name for item in rendered}
+        results += [review.review(name, review.committed_chart(output / name), None, str(output / name))
+                    for name in review.committed_chart_names(output) if name not in names]
+    sys.stdout.write(formats[output_format](results))
+    if any(result.changed for result in results):
+        raise typer.Exit(1)
 
 
 @app.command(name="schema")

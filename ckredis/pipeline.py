@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,8 +28,13 @@ class Rendered:
 
     @cached_property
     def files(self) -> dict[str, str]:
-        """The whole chart directory; only writes and checks need it, `--stdout` does not."""
+        """The whole chart directory as written to `output/<name>`; only writes and checks need it, `--stdout` does not."""
         return render.render_chart(self.plan, self.manifests)
+
+    def chart_files(self, chart_dir: Path) -> dict[str, str]:
+        """The whole chart directory as written to chart_dir (its README names where the chart lives)."""
+        path = repository_path(chart_dir)
+        return self.files if path == f"output/{self.name}" else render.render_chart(self.plan, self.manifests, path)
 
     @property
     def name(self) -> str:
@@ -64,6 +70,17 @@ def render_specs(sources: list[str]) -> list[Rendered]:
 
 def chart_dir(output: Path, item: Rendered) -> Path:
     return output / item.name
+
+
+def repository_path(chart_dir: Path) -> str:
+    """Where a chart lives, as a Git repository (and so Argo CD) sees it: relative to the repository root when
+    chart_dir is inside a work tree, else as given. Symlinks are not resolved, so the same command from the
+    same place always gives the same path."""
+    absolute = Path(os.path.abspath(chart_dir))
+    for parent in absolute.parents:
+        if (parent / ".git").exists():  # a directory, or a file in a linked work tree
+            return absolute.relative_to(parent).as_posix()
+    return chart_dir.as_posix()
 
 
 def _name_clashes(rendered: list[Rendered]) -> list[Issue]:

@@ -7,6 +7,7 @@ whatever text the model holds (including Prometheus `{{ $labels }}` templates) r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import cache
@@ -140,22 +141,36 @@ def manifests(source: Cluster | Plan) -> dict[str, str]:
     return files
 
 
-def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None) -> dict[str, str]:
+def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None, chart_path: str | None = None) -> dict[str, str]:
     """Every file of the chart directory, keyed by its path relative to the chart root.
 
-    `objects` are the cluster's manifests when the caller already rendered them.
+    `objects` are the cluster's manifests when the caller already rendered them; `chart_path` is where the
+    chart lives in its repository, for the README's Argo CD example (default `output/<name>`).
     """
     plan = _plan(source)
     files = {path: helm_literal(text) for path, text in (objects or manifests(plan)).items()}
     files["templates/NOTES.txt"] = "{{- /* " + facts.MARKER + ": do not edit. */ -}}\n" + helm_literal(
         _render("chart/templates/NOTES.txt.jinja", plan))
-    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", plan)
     files["values.yaml"] = _render("chart/values.yaml.jinja", plan)
     files["values.schema.json"] = _values_schema()
-    files["README.md"] = _render("chart/README.md.jinja", plan)
+    files["README.md"] = _render("chart/README.md.jinja", plan, chart_path=chart_path or f"output/{plan.cluster.name}")
     files[".helmignore"] = _render("chart/helmignore.jinja", plan)
     files.update(_monitoring_files(plan))
+    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", plan, chart_version=chart_version(files))
     return dict(sorted(files.items()))
+
+
+def chart_version(files: dict[str, str]) -> str:
+    """ckredis' version plus a digest of every other chart file as SemVer build metadata: it changes exactly
+    when the chart's content does, so helm history and chart repositories tell chart revisions apart.
+
+    Object labels (`helm.sh/chart`) carry the plain ckredis version, never the digest: otherwise every object
+    would change with any change, and the digest would cover itself.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 def _render(template: str, plan: Plan, **extra: object) -> str:

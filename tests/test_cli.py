@@ -236,7 +236,7 @@ def test_render_reads_a_spec_from_stdin(tmp_path):
     from_file = ckredis("render", str(spec), "-o", str(tmp_path / "b"))
     assert from_stdin.returncode == from_file.returncode == 0, from_stdin.stderr
     (item,) = render_specs([str(spec)])
-    for path, text in item.files.items():
+    for path, text in item.chart_files(tmp_path / "a" / item.name).items():
         assert (tmp_path / "a" / item.name / path).read_text() == text
 
     stream = ckredis("render", "-", "--stdout", stdin=spec.read_text())

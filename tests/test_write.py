@@ -97,9 +97,10 @@ def _stat(path: Path) -> tuple[int, int, int]:
     return info.st_ino, info.st_mtime_ns, info.st_mode
 
 
-def rendered_bytes(spec: Path) -> dict[str, bytes]:
+def rendered_bytes(spec: Path, output: Path) -> dict[str, bytes]:
+    """The chart as `ckredis render SPEC -o output` writes it (its README names where it lives)."""
     (item,) = render_specs([str(spec)])
-    return {path: text.encode() for path, text in item.files.items()}
+    return {path: text.encode() for path, text in item.chart_files(output / item.name).items()}
 
 
 def spec_variant(tmp_path: Path, example: str, name: str, change) -> Path:
@@ -209,8 +210,8 @@ def test_sigkill_mid_write_leaves_one_whole_chart(tmp_path, cache_specs, action,
     old, new = cache_specs
     out = tmp_path / "out"
     assert ckredis("render", str(old), "-o", str(out)).returncode == 0
-    before, wanted = snapshot(out / "cache"), rendered_bytes(new)
-    assert before == rendered_bytes(old) != wanted
+    before, wanted = snapshot(out / "cache"), rendered_bytes(new, out)
+    assert before == rendered_bytes(old, out) != wanted
 
     kill_when_paused(driver(action, limit, "render", str(new), "-o", str(out)))
 
@@ -236,7 +237,7 @@ def test_sigkill_during_a_first_write_leaves_no_chart(tmp_path, cache_specs):
     kill_when_paused(driver("pause-fsync", 0, "render", str(cache_specs[0]), "-o", str(out)))
     assert visible_entries(out) == set()
     assert ckredis("render", str(cache_specs[0]), "-o", str(out)).returncode == 0
-    assert snapshot(out / "cache") == rendered_bytes(cache_specs[0])
+    assert snapshot(out / "cache") == rendered_bytes(cache_specs[0], out)
 
 
 # ---------------------------------------------------------------- what ckredis did not generate
@@ -307,7 +308,7 @@ def test_removing_a_client_removes_its_generated_files(tmp_path):
     result = ckredis("render", str(fewer), "-o", str(out))
     assert result.returncode == 0, result.stderr
     after = snapshot(out / "shared-cache")
-    assert after == rendered_bytes(fewer)
+    assert after == rendered_bytes(fewer, out)
     assert gone not in after
     assert not any("search" in path for path in after), "every file generated for the removed client goes"
     assert "templates/connection-catalog-redis-shared-cache.yaml" in after
@@ -350,7 +351,7 @@ def test_check_lists_exactly_the_stale_files_and_writes_nothing(tmp_path):
     new = spec_variant(tmp_path, "shared-cache", "changed.yaml", change)
     assert ckredis("render", str(old), "-o", str(out)).returncode == 0
     before, before_stats = snapshot(out), stats(out)
-    old_files, new_files = rendered_bytes(old), rendered_bytes(new)
+    old_files, new_files = rendered_bytes(old, out), rendered_bytes(new, out)
     stale = sorted(path for path in old_files.keys() | new_files.keys() if old_files.get(path) != new_files.get(path))
     assert {"templates/redisfailover.yaml", "templates/connection-search-redis-shared-cache.yaml",
             "templates/connection-billing-redis-shared-cache.yaml"} <= set(stale)
@@ -368,7 +369,7 @@ def test_check_passes_on_a_fresh_chart_and_fails_on_a_missing_one(tmp_path):
     spec = EXAMPLES_DIR / "cache.yaml"
     missing = ckredis("render", "--check", str(spec), "-o", str(out))
     assert missing.returncode == 1
-    assert len(missing.stdout.splitlines()) == len(rendered_bytes(spec))
+    assert len(missing.stdout.splitlines()) == len(rendered_bytes(spec, out))
     assert not out.exists(), "--check writes nothing"
 
     assert ckredis("render", str(spec), "-o", str(out)).returncode == 0
@@ -439,7 +440,7 @@ def test_a_render_sweeps_only_staging_folders_ckredis_made(tmp_path, cache_specs
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"removed {out / leftover}/ (an interrupted render left it)"
     assert sorted(os.listdir(out)) == [".link.abcdefgh.ckredis-tmp", ".notes", ".other.abcdefgh.ckredis-tmp", "cache"]
-    assert snapshot(out / "cache") == rendered_bytes(old)
+    assert snapshot(out / "cache") == rendered_bytes(old, out)
     assert ckredis("render", "--check", str(old), "-o", str(out)).returncode == 0
 
 
@@ -469,7 +470,7 @@ def test_a_render_waits_for_a_live_render_and_never_sweeps_its_staging_folder(tm
             live.kill()
             live.wait()
     assert sorted(os.listdir(out)) == ["cache", "sessions"]
-    assert snapshot(out / "cache") == rendered_bytes(new)
+    assert snapshot(out / "cache") == rendered_bytes(new, out)
 
 
 def test_two_renders_into_a_new_output_directory_both_succeed(tmp_path, cache_specs):
