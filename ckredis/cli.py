@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +19,7 @@ import typer
 import yaml
 from typer.core import TyperCommand
 
-from ckredis import __version__, access, docs, pipeline, review, starter, write
+from ckredis import __version__, access, docs, pipeline, prove, review, starter, write
 from ckredis.errors import CkredisError, SpecError
 from ckredis.validate import schema, validate_data
 
@@ -177,6 +178,32 @@ def diff(
                     for name in review.committed_chart_names(output) if name not in names]
     sys.stdout.write(formats[output_format](results))
     if any(result.changed for result in results):
+        raise typer.Exit(1)
+
+
+@app.command(cls=_Command, epilog="Examples:\n\n  ckredis test examples/*.yaml\n\n  ckredis test --write alert-tests examples/cache.yaml")
+@_reporting
+def test(
+    specs: Specs,
+    write_to: Annotated[Optional[Path], typer.Option("--write", metavar="DIR", help="Keep the rule file and the tests in DIR/<name>/ (default: a temporary folder, removed).")] = None,
+    promtool: Annotated[Optional[str], typer.Option("--promtool", metavar="PATH", help="The promtool to run (default: $PROMTOOL, else promtool on PATH).")] = None,
+) -> None:
+    """Prove each spec's alerts with promtool: each fires on its failures, stays silent when healthy. Exit 1 on a failure."""
+    rendered = pipeline.render_specs(specs)
+    _warn(rendered)
+    failed = False
+    runner = prove.find_promtool(promtool)
+    with tempfile.TemporaryDirectory(prefix="ckredis-test-") as scratch:
+        for item in rendered:
+            if not item.alert_tests:
+                typer.echo(f"{item.name}: no alert rules to test")
+                continue
+            outcome = prove.run(item.alert_tests, (write_to or Path(scratch)) / item.name, runner)
+            typer.echo(f"{item.name}: {'passed' if outcome.passed else 'FAILED'}")
+            if not outcome.passed:
+                failed = True
+                typer.echo(outcome.output, err=True)
+    if failed:
         raise typer.Exit(1)
 
 

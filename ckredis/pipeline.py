@@ -43,6 +43,11 @@ class Rendered:
     def stream(self) -> str:
         return stream.manifest_stream(self.name, self.manifests)
 
+    @cached_property
+    def alert_tests(self) -> dict[str, str]:
+        """The rules as a Prometheus rule file and promtool unit tests of every alert (not part of the chart)."""
+        return render.alert_tests(self.plan)
+
 
 def build_model(source: str) -> model.Cluster:
     """Load, validate and model one spec; SpecError lists every problem in it."""

@@ -91,6 +91,6 @@ class Plan:
     def go_live(self) -> list[tuple[str, str]]:
         return guidance.go_live(self.cluster, self.alerts)
 
-    def unit_tests(self) -> dict:
-        """The promtool tests of every alert: a separate step, computed only when asked for."""
-        return monitoring.unit_tests(self.alerts)
+    def unit_tests(self, rule_file: str) -> dict:
+        """The promtool tests of every alert, reading `rule_file`: a separate step, computed only when asked for."""
+        return monitoring.unit_tests(self.alerts, rule_file)

@@ -15,7 +15,7 @@ from functools import cache
 import jinja2
 import yaml
 
-from ckredis import __version__, facts
+from ckredis import __version__, facts, prove
 from ckredis.model import Cluster
 from ckredis.paths import TEMPLATES_DIR
 from ckredis.plan import Plan
@@ -194,19 +194,24 @@ def _monitoring_manifests(plan: Plan) -> dict[str, str]:
 
 
 def _monitoring_files(plan: Plan) -> dict[str, str]:
-    """Monitoring files outside templates/ (rule files and promtool tests), path -> text."""
+    """Monitoring files outside templates/ (the Grafana dashboard), path -> text."""
     if not plan.monitoring.enabled:
         return {}
-    files = {f"dashboards/{plan.dashboard_file}": plan.dashboard_json}
-    if plan.rule_groups:
-        header = (f"# {facts.MARKER}: do not edit; change the spec and render again.\n"
-                  f"# The alert rules of templates/prometheusrule.yaml as a Prometheus rule file, for promtool.\n")
-        files["tests/rules.yaml"] = header + to_yaml({"groups": plan.rule_groups}) + "\n"
-        header = (f"# {facts.MARKER}: do not edit; change the spec and render again.\n"
-                  "# Unit tests of every alert: it fires on its failures, stays silent on a healthy cluster and when\n"
-                  "# only another RedisFailover in the namespace fails. Run: promtool test rules tests/alerts.test.yaml\n")
-        files["tests/alerts.test.yaml"] = header + to_yaml(plan.unit_tests()) + "\n"
-    return files
+    return {f"dashboards/{plan.dashboard_file}": plan.dashboard_json}
+
+
+def alert_tests(plan: Plan) -> dict[str, str]:
+    """The alert rules as a Prometheus rule file and promtool unit tests of every alert (`ckredis test`), file name ->
+    text; empty when the cluster renders no alert rules."""
+    if not (plan.monitoring.enabled and plan.rule_groups):
+        return {}
+    header = f"# {facts.MARKER} for {plan.cluster.namespace}/{plan.cluster.name}: do not edit; change the spec.\n"
+    return {
+        prove.RULES_FILE: header + "# The alert rules of templates/prometheusrule.yaml as a Prometheus rule file.\n"
+                          + to_yaml({"groups": plan.rule_groups}) + "\n",
+        prove.TESTS_FILE: header + f"# promtool unit tests of every alert. Run: promtool test rules {prove.TESTS_FILE}\n"
+                          + to_yaml(plan.unit_tests(prove.RULES_FILE)) + "\n",
+    }
 
 
 def _values_schema() -> str:

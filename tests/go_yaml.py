@@ -30,11 +30,14 @@ def split_documents(text: str) -> list[str]:
 
 
 def chart_documents(item: Rendered, alert_tests: bool = True) -> list[str]:
-    """Every YAML document of a chart as Helm reads it: the manifests `helm template` prints, and the data files
-    (the long promtool unit tests only when asked)."""
+    """Every YAML document of a chart as Helm reads it: the manifests `helm template` prints and the data files,
+    and what `ckredis test` gives promtool (the long unit tests only when asked)."""
     documents = split_documents(item.stream())
     for path, text in item.files.items():
-        if path.endswith(".yaml") and not path.startswith("templates/") and (alert_tests or path != "tests/alerts.test.yaml"):
+        if path.endswith(".yaml") and not path.startswith("templates/"):
+            documents += split_documents(text)
+    for path, text in item.alert_tests.items():
+        if alert_tests or path == "rules.yaml":
             documents += split_documents(text)
     return documents
 

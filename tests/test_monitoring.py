@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import yaml
 from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
 from ckredis import facts, model, monitoring, render
 from ckredis.errors import SpecError
+from ckredis.plan import Plan
 from ckredis.validate import validate_data
 from test_crd_conformance import closed
 
@@ -52,6 +52,18 @@ def objects(spec: dict) -> dict[str, dict]:
 
 def chart(example: Path) -> Path:
     return REPO / "output" / load_example(example)["metadata"]["name"]
+
+
+def alert_tests(spec: dict) -> dict[str, str]:
+    """What `ckredis test` gives promtool for a spec: rules.yaml and alerts.test.yaml."""
+    return render.alert_tests(Plan(cluster_of(spec)))
+
+
+def write_alert_tests(spec: dict, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in alert_tests(spec).items():
+        (folder / name).write_text(text)
+    return folder
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -130,7 +142,7 @@ def test_monitoring_can_be_switched_off():
     spec = with_monitoring(load_example(SESSION), enabled=False)
     assert objects(spec) == {}
     files = render.render_chart(cluster_of(spec))
-    assert not [path for path in files if path.startswith(("tests/", "dashboards/"))]
+    assert not [path for path in files if path.startswith("dashboards/")] and alert_tests(spec) == {}
     spec = with_monitoring(load_example(SESSION), uptimeProbe={"enabled": False}, alerts={"enabled": False})
     assert set(objects(spec)) == {"PodMonitor"}
 
@@ -153,21 +165,52 @@ def test_every_rule_group_passes_promtool_check(example, tmp_path):
         assert f"SUCCESS: {len(group['rules'])} rules found" in result.stdout
 
 
-def test_the_chart_rule_file_is_the_prometheusrule(example):
-    on_disk = yaml.safe_load((chart(example) / "tests" / "rules.yaml").read_text())
-    assert on_disk == {"groups": objects(load_example(example))["PrometheusRule"]["spec"]["groups"]}
+def test_the_tested_rule_file_is_the_prometheusrule(example):
+    spec = load_example(example)
+    assert yaml.safe_load(alert_tests(spec)["rules.yaml"]) == {"groups": objects(spec)["PrometheusRule"]["spec"]["groups"]}
 
 
-def test_promtool_unit_tests_in_the_chart_pass(example):
-    started = time.monotonic()
-    result = promtool("test", "rules", "tests/alerts.test.yaml", cwd=chart(example))
+def test_the_chart_carries_no_alert_tests(example):
+    """The unit tests prove the generator; a reviewer reads templates/prometheusrule.yaml (issue #10)."""
+    assert not (chart(example) / "tests").exists()
+
+
+def test_ckredis_test_proves_every_example_with_promtool(tmp_path):
+    result = ckredis("test", "--promtool", tool("promtool"), "--write", str(tmp_path), *map(str, EXAMPLES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert time.monotonic() - started < 30
+    names = [load_example(example)["metadata"]["name"] for example in EXAMPLES]
+    assert result.stdout.splitlines() == [f"{name}: passed" for name in names]
+    for example, name in zip(EXAMPLES, names):
+        written = {path.name: path.read_text() for path in (tmp_path / name).iterdir()}
+        assert written == alert_tests(load_example(example))
+
+
+def test_ckredis_test_fails_when_an_alert_would_not_fire(tmp_path):
+    """A promtool that reports a failing test makes `ckredis test` exit 1 with promtool's report on stderr."""
+    fake = tmp_path / "promtool"
+    fake.write_text('#!/bin/sh\n[ "$1" = check ] && exit 0\necho "FAILED: RedisDown | fires | x"; exit 1\n')
+    fake.chmod(0o755)
+    result = ckredis("test", "--promtool", str(fake), str(SESSION))
+    assert result.returncode == 1
+    assert result.stdout == "sessions: FAILED\n" and "RedisDown | fires" in result.stderr
+
+
+def test_ckredis_test_without_promtool_says_how_to_get_it(tmp_path):
+    result = ckredis("test", "--promtool", str(tmp_path / "nowhere" / "promtool"), str(SESSION))
+    assert result.returncode == 2 and result.stdout == ""
+    assert "promtool not found" in result.stderr and "prometheus" in result.stderr and "--write" in result.stderr
+
+
+def test_ckredis_test_says_when_there_is_nothing_to_test(tmp_path):
+    spec = tmp_path / "quiet.yaml"
+    spec.write_text(yaml.safe_dump(with_monitoring(load_example(SESSION), alerts={"enabled": False})))
+    result = ckredis("test", "--promtool", tool("promtool"), str(spec))
+    assert (result.returncode, result.stdout) == (0, "sessions: no alert rules to test\n")
 
 
 def test_every_enabled_alert_has_the_three_cases(example):
     """A new alert without a failure, a healthy and an other-cluster case fails here."""
-    tests = yaml.safe_load((chart(example) / "tests" / "alerts.test.yaml").read_text())
+    tests = yaml.safe_load(alert_tests(load_example(example))["alerts.test.yaml"])
     cases: dict[str, dict[str, list]] = {}
     for group in tests["tests"]:
         match = CASE.match(group["name"])
@@ -287,11 +330,7 @@ def test_settings_reach_rules_and_tests(tmp_path):
     for kind, doc in objects(spec).items():
         assert doc["metadata"]["labels"]["evaluate_thanos"] == "1", kind
     # The rendered tests follow the settings and still pass.
-    files = render.render_chart(cluster_of(spec))
-    for path in ("tests/rules.yaml", "tests/alerts.test.yaml"):
-        (tmp_path / path).parent.mkdir(exist_ok=True)
-        (tmp_path / path).write_text(files[path])
-    result = promtool("test", "rules", "tests/alerts.test.yaml", cwd=tmp_path)
+    result = promtool("test", "rules", "alerts.test.yaml", cwd=write_alert_tests(spec, tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -335,7 +374,7 @@ def test_the_chart_readme_lists_the_alerts_and_how_to_rerun_the_tests(example):
     readme = (chart(example) / "README.md").read_text()
     for rule in rules(load_example(example)):
         assert f"[{rule['alert']}]({rule['annotations']['runbook_url']})" in readme
-    assert "promtool test rules alerts.test.yaml" in readme and "promtool check rules rules.yaml" in readme
+    assert "ckredis test SPEC" in readme and "promtool test rules alerts.test.yaml" in readme
 
 
 # -- the tests can fail ------------------------------------------------------------------------------------------
@@ -351,9 +390,7 @@ def run_alert(tmp_path: Path, name: str, rule_groups: list[dict], tests: dict, a
 
 
 def test_a_broken_threshold_makes_promtool_fail(tmp_path):
-    base = chart(SESSION) / "tests"
-    for name in ("rules.yaml", "alerts.test.yaml"):
-        shutil.copy(base / name, tmp_path / name)
+    write_alert_tests(load_example(SESSION), tmp_path)
     assert promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path).returncode == 0
     text = (tmp_path / "rules.yaml").read_text()
     broken = re.sub(r"(redis_memory_used_rss_bytes\{[^}]*\} / [0-9]+ > )0\.9", r"\g<1>0.99", text)
@@ -379,9 +416,9 @@ def test_each_case_catches_a_broken_alert(tmp_path):
     """Mutation test: for every alert, each kind of case fails on the mutant it exists to catch."""
     spec = load_example(SESSION)
     name = spec["metadata"]["name"]
-    files = render.render_chart(cluster_of(spec))
-    groups = yaml.safe_load(files["tests/rules.yaml"])["groups"]
-    tests = yaml.safe_load(files["tests/alerts.test.yaml"])
+    files = alert_tests(spec)
+    groups = yaml.safe_load(files["rules.yaml"])["groups"]
+    tests = yaml.safe_load(files["alerts.test.yaml"])
     jobs = []
     for group_index, group in enumerate(groups):
         for rule_index, rule in enumerate(group["rules"]):

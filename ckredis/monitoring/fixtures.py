@@ -79,7 +79,7 @@ def _minutes(duration: str) -> int:
     return math.ceil(_seconds(duration) / 60)
 
 
-def unit_tests(alerts: list[Alert], rule_file: str = "rules.yaml") -> dict:
+def unit_tests(alerts: list[Alert], rule_file: str) -> dict:
     """The promtool test file for the cluster's alerts (rule file relative to the test file)."""
     groups = []
     for alert in alerts:
