@@ -84,6 +84,16 @@ def _fraction_above(threshold: int) -> float:
     return (threshold + (100 - threshold) / 2) / 100
 
 
+def _share_above(metric: str, number: int, whole: Callable[[Scope], int], threshold: int) -> Apply:
+    """A failure: the `number`th redis pod's `metric` just above `threshold` percent of `whole`."""
+    def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+        target = _target(series, scope, REDIS_EXPORTER, number)
+        value = round(whole(scope) * _fraction_above(threshold))
+        _set(series, metric, _const(value, samples), pod=target["pod"])
+        return [(target, value / whole(scope))]
+    return apply
+
+
 def _cluster_labels(scope: Scope) -> dict[str, str]:
     return {"namespace": scope.namespace, SCOPE_LABEL: scope.name}
 
@@ -351,12 +361,7 @@ def _percent(threshold: int) -> str:
     threshold_unit="percent",
 )
 def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
-    def filling(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        target = _target(series, scope, REDIS_EXPORTER, 0)
-        used = round(scope.maxmemory * _fraction_above(a.threshold))
-        _set(series, "redis_memory_used_bytes", _const(used, samples), pod=target["pod"])
-        return [(target, used / scope.maxmemory)]
-
+    filling = _share_above("redis_memory_used_bytes", 0, lambda scope: scope.maxmemory, a.threshold)
     return Alert("RedisMemoryHigh",
                  f"redis_memory_used_bytes{{{s.redis}}} / (redis_memory_max_bytes{{{s.redis}}} > 0) > {_percent(a.threshold)}",
                  a, f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
@@ -371,12 +376,7 @@ def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
     threshold_unit="percent",
 )
 def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> Alert:
-    def swelling(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        target = _target(series, scope, REDIS_EXPORTER, 2)
-        rss = round(scope.memory_limit * _fraction_above(a.threshold))
-        _set(series, "redis_memory_used_rss_bytes", _const(rss, samples), pod=target["pod"])
-        return [(target, rss / scope.memory_limit)]
-
+    swelling = _share_above("redis_memory_used_rss_bytes", 2, lambda scope: scope.memory_limit, a.threshold)
     return Alert("RedisMemoryNearPodLimit",
                  f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit} > {_percent(a.threshold)}", a,
                  f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
@@ -413,12 +413,7 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
     threshold_unit="percent",
 )
 def _RedisTooManyClients(s: Scope, a: AlertSetting) -> Alert:
-    def crowded(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        target = _target(series, scope, REDIS_EXPORTER, 0)
-        clients = round(scope.maxclients * _fraction_above(a.threshold))
-        _set(series, "redis_connected_clients", _const(clients, samples), pod=target["pod"])
-        return [(target, clients / scope.maxclients)]
-
+    crowded = _share_above("redis_connected_clients", 0, lambda scope: scope.maxclients, a.threshold)
     return Alert("RedisTooManyClients",
                  f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0) > {_percent(a.threshold)}",
                  a, f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
