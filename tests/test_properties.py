@@ -135,7 +135,8 @@ def test_random_mutations_end_in_a_chart_or_located_messages_and_never_write_on_
         else:
             (item,) = render_specs([str(spec)])
             chart = output / item.name
-            assert {path: (chart / path).read_text(encoding="utf-8") for path in item.files} == item.files, context
+            files = item.chart_files(chart)
+            assert {path: (chart / path).read_text(encoding="utf-8") for path in files} == files, context
 
     run_one()
     assert sum(outcomes.values()) >= MUTATED_EXAMPLES

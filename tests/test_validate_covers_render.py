@@ -62,7 +62,7 @@ def schema_patterns(node: object, under_not: bool = False):
 
 def test_every_schema_pattern_refuses_a_trailing_newline():
     """With the jsonschema library ckredis uses (Python's re.search, where `$` also matches before a final newline)."""
-    patterns = list(schema_patterns(schema()))
+    patterns = [pattern for pattern in schema_patterns(schema()) if pattern.startswith("^")]  # not free text
     assert len(patterns) >= 14
     for pattern in patterns:
         matching = next(text for text in ("redis-system", "a", "256Mi", "5m", "team", "8Mi/s", "x.example.com:9115",

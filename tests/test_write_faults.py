@@ -82,13 +82,14 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
     versions = {"old": EXAMPLES, "new": [_variant(tmp_path, example) for example in EXAMPLES]}
     rendered = {version: {item.source: item for item in pipeline.render_specs([str(p) for p in specs])}
                 for version, specs in versions.items()}
-    trees = {version: {item.name: {path: text.encode() for path, text in item.files.items()} for item in items.values()}
+    out = tmp_path / "out"
+    trees = {version: {item.name: {path: text.encode() for path, text in item.chart_files(out / item.name).items()}
+                       for item in items.values()}
              for version, items in rendered.items()}
     names = sorted(trees["old"])
     assert all(trees["old"][name] != trees["new"][name] for name in names)
     monkeypatch.setattr(pipeline, "render_specs", lambda sources: [rendered[v][s] for s in sources for v in rendered
                                                                    if s in rendered[v]])
-    out = tmp_path / "out"
     runner = CliRunner()
 
     def specs_for(wanted: dict[str, str]) -> list[str]:
