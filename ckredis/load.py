@@ -77,21 +77,27 @@ def format_path(path: Path_) -> str:
     return text
 
 
-def read_text(source: str) -> str:
-    """The spec's text, or a located error for anything that is not a readable UTF-8 text file."""
+def read_bytes(source: str) -> bytes:
+    """A spec file's bytes, up to one more than a spec may have; OSError as open() raises it."""
+    with open(source, "rb") as handle:
+        return handle.read(MAX_BYTES + 1)
+
+
+def read_text(source: str, raw: bytes | None = None) -> str:
+    """The spec's text (from raw, its bytes, when already read), or a located error for anything that is not a
+    readable UTF-8 text file."""
 
     def fail(message: str, hint: str = "") -> SpecError:
         return SpecError([Issue(1, 1, "", message, hint, source)])
 
-    if source == STDIN:
+    if raw is None and source == STDIN:
         raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-    else:
+    elif raw is None:
         path = Path(source)
         try:
             if path.is_dir():
                 raise fail("is a directory, not a spec file", "pass the spec files inside it, e.g. examples/*.yaml")
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_BYTES + 1)
+            raw = read_bytes(source)
         except FileNotFoundError:
             raise fail("no such file") from None
         except PermissionError:
@@ -118,12 +124,12 @@ def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
     return raw.count(b"\n", 0, offset) + 1, offset - raw.rfind(b"\n", 0, offset)
 
 
-def load(source: str) -> Document:
+def load(source: str, raw: bytes | None = None) -> Document:
     """Read `source` (a path, or '-' for stdin) into a Document; SpecError when it cannot be read as YAML at all.
 
     Problems that leave the rest readable (duplicate keys, tags, keys that are not text) are kept in
     Document.issues, so that validation reports them together with everything else."""
-    text = read_text(source)
+    text = read_text(source, raw)
     loader = _Loader(text)
     try:
         # The C parser needs check_node() before each get_node().

@@ -1,17 +1,24 @@
-"""The stages in a straight line, as plain functions the CLI (and tests) call."""
+"""The stages in a straight line, as plain functions the CLI (and tests) call.
+
+One spec goes load → validate → model → plan → render in `render_spec`. A fleet runs a task over every spec
+(`run`), on several processes when it pays, and gets back small Outcomes in input order; the cross-spec checks
+(clashes) run on those. Tasks that compare with an output directory first ask the cache whether the spec and
+the chart on disk are exactly as an earlier run left them, and render only when not.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from ckredis import model, render, stream
+from ckredis import cache, clashes, model, parallel
 from ckredis.errors import CkredisError, Issue, SpecError
-from ckredis.load import load
+from ckredis.load import STDIN, read_bytes
 from ckredis.plan import Plan
-from ckredis.validate import validate, warnings
 
 
 @dataclass(frozen=True)
@@ -29,10 +36,12 @@ class Rendered:
     @cached_property
     def files(self) -> dict[str, str]:
         """The whole chart directory as written to `output/<name>`; only writes and checks need it, `--stdout` does not."""
+        from ckredis import render
         return render.render_chart(self.plan, self.manifests)
 
     def chart_files(self, chart_dir: Path) -> dict[str, str]:
         """The whole chart directory as written to chart_dir (its README names where the chart lives)."""
+        from ckredis import render
         path = repository_path(chart_dir)
         return self.files if path == f"output/{self.name}" else render.render_chart(self.plan, self.manifests, path)
 
@@ -41,36 +50,210 @@ class Rendered:
         return self.cluster.name
 
     def stream(self) -> str:
+        from ckredis import stream
         return stream.manifest_stream(self.name, self.manifests)
 
     @cached_property
     def alert_tests(self) -> dict[str, str]:
         """The rules as a Prometheus rule file and promtool unit tests of every alert (not part of the chart)."""
+        from ckredis import render
         return render.alert_tests(self.plan)
+
+    @cached_property
+    def claim(self) -> clashes.Claim:
+        return clashes.Claim(self.source, self.name_position, self.name, clashes.objects_of(self.manifests.values()))
+
+
+def load_spec(source: str, raw: bytes | None = None):
+    from ckredis.load import load
+    return load(source, raw)
 
 
 def build_model(source: str) -> model.Cluster:
     """Load, validate and model one spec; SpecError lists every problem in it."""
-    return model.build(validate(load(source)))
+    from ckredis.validate import validate
+    return model.build(validate(load_spec(source)))
+
+
+def render_spec(source: str, raw: bytes | None = None) -> Rendered:
+    """One spec (its bytes when already read) through every stage; SpecError lists every problem in it."""
+    from ckredis import render
+    from ckredis.validate import validate, warnings
+    document = load_spec(source, raw)
+    data = validate(document)
+    plan = Plan(model.build(data))
+    return Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan),
+                    tuple(warnings(document, data)))
 
 
 def render_specs(sources: list[str]) -> list[Rendered]:
-    """Render every spec, or raise one SpecError with the problems of all of them (nothing is written)."""
+    """Render every spec in this process, or raise one SpecError with the problems of all of them."""
     rendered, issues = [], []
     for source in sources:
         try:
-            document = load(source)
-            data = validate(document)
-            plan = Plan(model.build(data))
+            rendered.append(render_spec(source))
         except SpecError as error:
             issues.extend(error.issues)
-            continue
-        rendered.append(Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan),
-                                 tuple(warnings(document, data))))
-    issues.extend(_name_clashes(rendered))
-    if issues:  # errors only: warnings are for specs that could be rendered
+    issues.extend(clashes.clashes([item.claim for item in rendered]))
+    if issues:
         raise SpecError(issues)
     return rendered
+
+
+# ---- fleets -------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one spec's run produced: small, so that it travels back from a worker process."""
+
+    source: str
+    claim: clashes.Claim | None = None  # None when the spec is invalid
+    namespace: str = ""
+    purpose: str = ""
+    issues: tuple[Issue, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+    result: object = None  # what the task made of the spec
+    failure: tuple[str, ...] = ()  # an error that is not the spec's (the output directory's), as lines
+
+    @property
+    def name(self) -> str:
+        return self.claim.chart if self.claim else ""
+
+
+class Task:
+    """What to do with each rendered spec. `unchanged` answers from the cache without rendering, or None."""
+
+    def __call__(self, item: Rendered) -> object:
+        return None
+
+    def unchanged(self, entry: cache.Entry) -> object | None:
+        return None
+
+
+class Validate(Task):
+    def unchanged(self, entry: cache.Entry) -> object | None:
+        return True  # validity does not depend on any output directory
+
+
+class Stream(Task):
+    def __call__(self, item: Rendered) -> str:
+        return item.stream()
+
+
+class _ChartTask(Task):
+    """A task on the chart in output/<name>; results are also recorded in the cache, by chart location."""
+
+    same: object = None  # the result for a chart that matches its spec
+
+    def __init__(self, output: Path):
+        self.output = output
+
+    def chart_dir(self, name: str) -> Path:
+        return self.output / name
+
+    def unchanged(self, entry: cache.Entry) -> object | None:
+        chart_dir = self.chart_dir(entry.name)
+        if chart_dir.is_symlink() or entry.charts.get(repository_path(chart_dir)) != _disk_digest(chart_dir):
+            return None
+        return self.same
+
+
+class Check(_ChartTask):
+    """The chart's files that differ from what a render would write, relative to the chart directory."""
+
+    def __call__(self, item: Rendered) -> tuple[str, ...]:
+        from ckredis import write
+        return tuple(write.differences(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)))
+
+    same = ()
+
+
+class Stage(_ChartTask):
+    """Write a changed chart beside its directory (a write.Staged), swapped in later if every spec is valid;
+    False for a chart that is already as wanted."""
+
+    same = False
+
+    def __call__(self, item: Rendered):
+        from ckredis import write
+        return write.stage_chart(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)) or False
+
+
+class Review(_ChartTask):
+    def __call__(self, item: Rendered):
+        from ckredis import review
+        chart_dir = self.chart_dir(item.name)
+        return review.review(item.name, review.committed_chart(chart_dir), item.chart_files(chart_dir), str(chart_dir))
+
+    def unchanged(self, entry: cache.Entry) -> object | None:
+        from ckredis import review
+        return None if super().unchanged(entry) is None else review.Review(entry.name, "unchanged")
+
+
+def run(task: Task, sources: list[str], *, jobs: int = 1, use_cache: bool = True,
+        advance: Callable[[], None] = lambda: None) -> list[Outcome]:
+    """task over every spec, in input order; clashes between specs are added as issues of the specs involved."""
+    work = functools.partial(_run_one, task, use_cache and STDIN not in sources)
+    outcomes = []
+    for outcome in parallel.ordered_map(work, sources, jobs):
+        outcomes.append(outcome)
+        advance()
+    found = clashes.clashes([outcome.claim for outcome in outcomes if outcome.claim])
+    by_source = {}
+    for issue in found:
+        by_source.setdefault(issue.source, []).append(issue)
+    return [replace(outcome, issues=outcome.issues + tuple(by_source.get(outcome.source, ()))) for outcome in outcomes]
+
+
+def problems(outcomes: list[Outcome]) -> SpecError | None:
+    """One SpecError with every spec's errors, or None when all are valid."""
+    issues = [issue for outcome in outcomes for issue in outcome.issues]
+    return SpecError(issues) if issues else None
+
+
+def _run_one(task: Task, use_cache: bool, source: str) -> Outcome:
+    key = raw = None
+    if use_cache:
+        try:
+            raw = read_bytes(source)
+            key = cache.key(source, raw)
+        except OSError:
+            pass  # unreadable: rendering says why, located
+        entry = cache.read(key) if key else None
+        if entry is not None:
+            result = task.unchanged(entry)
+            if result is not None:
+                return Outcome(source, clashes.Claim(source, entry.name_position, entry.name, entry.objects),
+                               entry.namespace, entry.purpose, warnings=entry.warnings, result=result)
+    try:
+        item = render_spec(source, raw)
+    except SpecError as error:
+        return Outcome(source, issues=tuple(error.issues))
+    try:
+        result = task(item)
+    except CkredisError as error:
+        return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, failure=tuple(error.lines()))
+    if key:
+        _remember(key, item, task)
+    return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, warnings=item.warnings, result=result)
+
+
+def _remember(key: str, item: Rendered, task: Task) -> None:
+    charts = dict(getattr(cache.read(key), "charts", {}) or {})
+    if isinstance(task, _ChartTask):
+        chart_dir = task.chart_dir(item.name)
+        files = item.chart_files(chart_dir)
+        charts[repository_path(chart_dir)] = cache.chart_digest({path: text.encode() for path, text in files.items()})
+    cache.store(key, cache.Entry(item.name, item.cluster.namespace, item.cluster.purpose, item.name_position,
+                                 item.claim.objects, item.warnings, charts))
+
+
+def _disk_digest(chart_dir: Path) -> str | None:
+    from ckredis import write
+    try:
+        return cache.chart_digest(write.existing_files(chart_dir))
+    except CkredisError:
+        return None
 
 
 def chart_dir(output: Path, item: Rendered) -> Path:
@@ -88,16 +271,4 @@ def repository_path(chart_dir: Path) -> str:
     return chart_dir.as_posix()
 
 
-def _name_clashes(rendered: list[Rendered]) -> list[Issue]:
-    first: dict[str, str] = {}
-    clashes = []
-    for item in rendered:
-        if item.name in first:
-            clashes.append(Issue(*item.name_position, "metadata.name", f"{item.name!r} is also the name in "
-                                 f"{first[item.name]}; both would render the same chart directory",
-                                 "give each cluster its own name", item.source))
-        first.setdefault(item.name, item.source)
-    return clashes
-
-
-__all__ = ["CkredisError", "Rendered", "build_model", "chart_dir", "render_specs"]
+__all__ = ["CkredisError", "Outcome", "Rendered", "build_model", "chart_dir", "render_spec", "render_specs", "run"]

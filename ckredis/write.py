@@ -108,10 +108,17 @@ def write_charts(output: Path, charts: dict[str, dict[str, str]], *, prune: bool
         for orphan in orphans:
             check_writable(orphan)
         written = Written(swept=sweep_staging(output))
-        for name, files in charts.items():
-            written.changed[output / name] = write_chart(files, output / name)
+        staged = {}
+        try:
+            for name, files in charts.items():
+                staged[name] = stage_chart(files, output / name)
+        except BaseException:
+            discard([chart for chart in staged.values() if chart])
+            raise
+        commit(output, [chart for chart in staged.values() if chart])
+        written.changed = {output / name: bool(chart) for name, chart in staged.items()}
         for orphan in orphans:
-            _remove_chart(orphan)
+            remove_chart(orphan)
             written.pruned.append(orphan)
     return written
 
@@ -199,12 +206,32 @@ def _start_of(path: Path) -> bytes:
         raise OutputError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A chart written in full beside its directory, waiting to be swapped in by `commit`."""
+
+    chart_dir: Path
+    staging: Path
+    replacing: bool  # decided when staged: a directory that appears meanwhile is someone else's
+    files: int
+
+
 def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
     """Replace chart_dir with exactly `files`; False when it already matched (nothing is touched)."""
+    staged = stage_chart(files, chart_dir)
+    if staged:
+        commit(chart_dir.parent, [staged])
+    return staged is not None
+
+
+def stage_chart(files: dict[str, str], chart_dir: Path) -> Staged | None:
+    """Write `files` into a staging folder beside chart_dir, not yet synced; None when chart_dir already matches.
+
+    Call while holding the output's exclusive lock; then `commit` (or `discard`) what was staged."""
     check_writable(chart_dir)
     if not differences(files, chart_dir):
-        return False
-    replacing = chart_dir.exists()  # decided now: a directory that appears meanwhile is someone else's
+        return None
+    replacing = chart_dir.exists()
     _make_output_directory(chart_dir.parent)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
@@ -214,23 +241,49 @@ def write_chart(files: dict[str, str], chart_dir: Path) -> bool:
         staging.chmod(_directory_mode())  # mkdtemp makes it 0700; a chart is as readable as any new directory
         for relative, text in files.items():
             _write_file(staging / relative, text)
-        _fsync(staging)
-        if replacing:
-            _exchange(staging, chart_dir)  # staging now holds the previous chart
-        else:
-            os.rename(staging, chart_dir)
-        _fsync(chart_dir.parent)
     except OSError as error:
-        if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
-            raise OutputError(f"{chart_dir}: another program created this directory while ckredis was writing it; "
-                              "check what else writes to the output directory, then render again") from None
-        raise OutputError(f"{chart_dir}: cannot write the chart: {error.strerror or error}") from None
-    finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return True
+        raise OutputError(f"{chart_dir}: cannot write the chart: {error.strerror or error}") from None
+    return Staged(chart_dir, staging, replacing, len(files))
 
 
-def _remove_chart(chart_dir: Path) -> None:
+def commit(output: Path, staged: list[Staged]) -> None:
+    """Swap every staged chart into place. One sync of the filesystem first makes every staged file durable (a
+    crash after it leaves whole charts, old or new, never a partly written one); one sync of the output directory
+    after the renames makes the swaps durable."""
+    if not staged:
+        return
+    try:
+        try:
+            _sync_files(output, staged)
+        except OSError as error:
+            raise OutputError(f"{output}: cannot write the charts: {error.strerror or error}") from None
+        for chart in staged:
+            try:
+                if chart.replacing:
+                    _exchange(chart.staging, chart.chart_dir)  # staging now holds the previous chart
+                else:
+                    os.rename(chart.staging, chart.chart_dir)
+            except OSError as error:
+                if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise OutputError(f"{chart.chart_dir}: another program created this directory while ckredis was "
+                                      "writing it; check what else writes to the output directory, then render again") from None
+                raise OutputError(f"{chart.chart_dir}: cannot write the chart: {error.strerror or error}") from None
+        try:
+            _fsync(output)
+        except OSError as error:
+            raise OutputError(f"{output}: the charts are written but cannot be synced to disk: {error.strerror or error}") from None
+    finally:
+        discard(staged)
+
+
+def discard(staged: list[Staged]) -> None:
+    """Remove staging folders (after a commit they hold the previous charts)."""
+    for chart in staged:
+        shutil.rmtree(chart.staging, ignore_errors=True)
+
+
+def remove_chart(chart_dir: Path) -> None:
     """Remove a chart directory: renamed out of sight first, so a kill leaves only a staging folder to sweep."""
     try:
         doomed = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
@@ -272,8 +325,28 @@ def _write_file(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+
+
+def _sync_files(output: Path, staged: list[Staged]) -> None:
+    """Make every staged file and folder durable: one syncfs(2) of the output's filesystem, or, where there is
+    none, an fsync of each file and folder."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    syncfs = getattr(libc, "syncfs", None)
+    if syncfs is not None:
+        fd = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for chart in staged:
+        for root, _, names in os.walk(chart.staging):
+            for path in [os.path.join(root, name) for name in names] + [root]:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
 
 def _fsync(directory: Path) -> None:

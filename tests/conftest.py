@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TOOLS_BIN = REPO / ".tools" / "bin"
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+# The cache of unchanged specs: one per test session, never the user's own (tests must not depend on old runs).
+os.environ.setdefault("CKREDIS_CACHE_DIR", str(Path(__import__("tempfile").mkdtemp(prefix="ckredis-test-cache-"))))
 # scripts/test sets this: there, a missing tool is a failure, never a skip.
 REQUIRE_TOOLS = os.environ.get("CKREDIS_REQUIRE_TOOLS") == "1" or bool(os.environ.get("CI"))
 

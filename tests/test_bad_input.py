@@ -448,7 +448,8 @@ def test_missing_file(tmp_path, output):
 def test_directory(tmp_path, output):
     before = snapshot(output)
     assert_rejected(ckredis("render", str(tmp_path), "-o", str(output)), [
-        f"{tmp_path}:1:1: (document): is a directory, not a spec file (hint: pass the spec files inside it, e.g. examples/*.yaml)"],
+        f"{tmp_path}:1:1: (document): no ckredis spec in this directory (searched .yaml, .yml files for apiVersion: "
+        "ckredis.elastisys.io/...) (hint: check the path; `-v` lists the YAML files that were ignored)"],
         output, before)
 
 
@@ -484,8 +485,10 @@ def test_two_specs_with_the_same_name_write_nothing(tmp_path, output):
     second.write_text(edit("- namespace: shop", "- namespace: checkout"))
     before = snapshot(output)
     assert_rejected(ckredis("render", str(first), str(second), "-o", str(output)), [
-        f"{second}:4:9: metadata.name: 'cache' is also the name in {first}; both would render the same chart directory "
-        "(hint: give each cluster its own name)"], output, before)
+        f"{first}:4:9: metadata.name: 'cache' is the cluster name in both; both would render the chart directory cache/ "
+        f"(with {second}) (hint: give each cluster its own name)",
+        f"{second}:4:9: metadata.name: 'cache' is the cluster name in both; both would render the chart directory cache/ "
+        f"(with {first}) (hint: give each cluster its own name)"], output, before)
 
 
 def test_one_bad_spec_stops_the_good_ones_too(tmp_path, output):

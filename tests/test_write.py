@@ -31,7 +31,7 @@ STAGING = re.compile(r"\.(?P<chart>[a-z0-9-]+)\..+\.ckredis-tmp")
 # Runs the real CLI after patching ckredis.write: `DRIVER ACTION N ckredis-args...`.
 #   fail-files N   _write_file raises ENOSPC once N files are written
 #   pause-files N  once N files are written, print PAUSED and wait (to be killed, or resumed by a line on stdin)
-#   pause-fsync N  once N directory fsyncs are done (0: every file written, before the swap; 1: after the swap)
+#   pause-fsync N  once N syncs are done (0: every file written, before the swap; 1: after the swap)
 DRIVER = r"""
 import errno, select, sys
 from ckredis import write
@@ -59,7 +59,8 @@ def patched(name, original):
 kind = action.split("-", 1)[1]
 if kind == "files":
     write._write_file = patched("files", write._write_file)
-else:
+else:  # the sync of the staged files, then that of the output directory, counted together
+    write._sync_files = patched("fsync", write._sync_files)
     write._fsync = patched("fsync", write._fsync)
 main()
 """
@@ -154,7 +155,7 @@ def cache_specs(tmp_path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("target, after", [("_write_file", 0), ("_write_file", 1), ("_write_file", -1),
-                                           ("_fsync", 0), ("_exchange", 0)])
+                                           ("_sync_files", 0), ("_exchange", 0)])
 def test_a_failure_mid_write_leaves_the_previous_chart_byte_for_byte(tmp_path, monkeypatch, cache_specs, target, after):
     old, new = cache_specs
     out = tmp_path / "out"
@@ -171,7 +172,7 @@ def test_a_failure_mid_write_leaves_the_previous_chart_byte_for_byte(tmp_path, m
         return original(*args)
 
     monkeypatch.setattr(write, target, failing)
-    with pytest.raises(OutputError, match="cannot write the chart: No space left on device"):
+    with pytest.raises(OutputError, match="cannot write the charts?: No space left on device"):
         write.write_chart(files, out / "cache")
     assert snapshot(out / "cache") == before
     assert stats(out / "cache") == before_stats

@@ -1,0 +1,78 @@
+"""Which files are specs: the command line names files, `-` (stdin) or directories searched for specs.
+
+A directory is searched recursively, in sorted order, for `*.yaml`/`*.yml` files whose top-level `apiVersion`
+is in ckredis's API group. Any version counts, so a spec written for another ckredis version gets a located
+error instead of being skipped in silence; other YAML (Kubernetes manifests, charts, CI files) is ignored. Hidden
+files and directories (`.git`) are skipped and symbolic links to directories are not followed (no loops).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ckredis.errors import Issue, SpecError
+from ckredis.facts import SPEC_API_GROUP
+from ckredis.load import STDIN
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+# A top-level apiVersion in the API group, in block style at column 0, plain or quoted: how every spec starts.
+_OUR_API_VERSION = re.compile(rb"^apiVersion:[ \t]*[\"']?" + re.escape(SPEC_API_GROUP.encode()) + rb"/", re.MULTILINE)
+_PEEK_BYTES = 64 * 1024
+
+
+@dataclass
+class Discovery:
+    """The specs to read, in order, and the files a directory search skipped, with why."""
+
+    specs: list[str] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+
+
+def discover(targets: list[str]) -> Discovery:
+    """Expand directories into the specs they hold; files and `-` are kept as given. A directory without any
+    spec is an error (a mistyped path must not pass as an empty fleet)."""
+    found = Discovery()
+    empty = []
+    for target in targets:
+        if target != STDIN and os.path.isdir(target):
+            before = len(found.specs)
+            _search(Path(target), found)
+            if len(found.specs) == before:
+                empty.append(target)
+        elif target not in found.specs:  # a file named twice (a glob and a directory) is read once
+            found.specs.append(target)
+    if empty:
+        raise SpecError([Issue(1, 1, "", f"no ckredis spec in this directory (searched {', '.join(SPEC_SUFFIXES)} files "
+                                         f"for apiVersion: {SPEC_API_GROUP}/...)",
+                               "check the path; `-v` lists the YAML files that were ignored", folder) for folder in empty])
+    return found
+
+
+def _search(folder: Path, found: Discovery) -> None:
+    for path in _yaml_files(folder):
+        name = str(path)
+        if name in found.specs:
+            continue
+        if _is_spec(path):
+            found.specs.append(name)
+        else:
+            found.ignored.append((name, f"no top-level apiVersion: {SPEC_API_GROUP}/..."))
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    files = []
+    for root, directories, names in os.walk(folder):  # os.walk does not follow symbolic links to directories
+        directories[:] = sorted(entry for entry in directories if not entry.startswith("."))
+        files += [Path(root, name) for name in sorted(names) if name.endswith(SPEC_SUFFIXES) and not name.startswith(".")]
+    return files
+
+
+def _is_spec(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return bool(_OUR_API_VERSION.search(handle.read(_PEEK_BYTES)))
+    except OSError:
+        return True  # unreadable: reading it as a spec reports why, located
