@@ -35,6 +35,7 @@ def fleet_spec(index: int) -> dict:
         "metadata": {"name": f"redis-{index:05d}", "namespace": f"redis-{index % NAMESPACES}"},
         "spec": {
             "purpose": purpose,
+            "images": {"registry": "harbor.example.com/proxy"},
             "operator": {"version": ("v1.2.4", "v1.3.0-rc1", "freshworks")[index % 3]},
             "redis": {"resources": {"requests": {"cpu": "100m", "memory": f"{256 << index % 3}Mi"},
                                     "limits": {"memory": f"{256 << index % 3}Mi"}}},

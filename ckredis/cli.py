@@ -28,7 +28,8 @@ class _Command(TyperCommand):
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if param.param_type_name == "argument":
-                pieces.append(param.display_name_raw if param.required else f"[{param.display_name_raw}]")
+                name = param.metavar or param.name.upper()
+                pieces.append(name if param.required else f"[{name}]")
         return pieces
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -27,7 +26,11 @@ def ordered_map(function: Callable[[Item], Result], items: list[Item], jobs: int
     Workers are forked so they start with what this process already imported and hold (a patched function in a
     test included); results come back pickled, one at a time, so memory stays bounded by a few results."""
     processes = min(jobs, len(items) // MIN_ITEMS_PER_PROCESS)
-    if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if processes < 2:
+        yield from map(function, items)
+        return
+    import multiprocessing  # only here: a single spec (the common cold run) never pays for importing it
+    if "fork" not in multiprocessing.get_all_start_methods():
         yield from map(function, items)
         return
     with multiprocessing.get_context("fork").Pool(processes) as pool:

@@ -43,7 +43,15 @@ class Rendered:
         """The whole chart directory as written to chart_dir (its README names where the chart lives)."""
         from ckredis import render
         path = repository_path(chart_dir)
-        return self.files if path == f"output/{self.name}" else render.render_chart(self.plan, self.manifests, path)
+        if path == f"output/{self.name}":
+            return self.files
+        if path not in self._elsewhere:
+            self._elsewhere[path] = render.render_chart(self.plan, self.manifests, path)
+        return self._elsewhere[path]
+
+    @cached_property
+    def _elsewhere(self) -> dict[str, dict[str, str]]:
+        return {}
 
     @property
     def name(self) -> str:

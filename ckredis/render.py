@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from ckredis import __version__, facts, prove
+from ckredis import cache as run_cache
 from ckredis.model import Cluster
 from ckredis.paths import TEMPLATES_DIR
 from ckredis.plan import Plan
@@ -98,6 +99,7 @@ def to_yaml(value: object, indent: int = 0) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        bytecode_cache=_bytecode_cache(),
         block_start_string="[%", block_end_string="%]",
         variable_start_string="[[", variable_end_string="]]",
         comment_start_string="[#", comment_end_string="#]",
@@ -113,6 +115,17 @@ def environment() -> jinja2.Environment:
     env.globals["version"] = __version__
     env.globals["facts"] = facts  # ports, container names and labels, spelled once
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (Jinja checks each against its template's source): compiling them all
+    costs a cold run more than rendering does. None when the cache folder cannot be made."""
+    folder = run_cache.folder() / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def helm_literal(text: str) -> str:

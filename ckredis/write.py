@@ -239,6 +239,8 @@ def stage_chart(files: dict[str, str], chart_dir: Path) -> Staged | None:
         raise OutputError(f"{chart_dir.parent}: cannot write to the output directory: {error.strerror or error}") from None
     try:
         staging.chmod(_directory_mode())  # mkdtemp makes it 0700; a chart is as readable as any new directory
+        for folder in sorted({(staging / relative).parent for relative in files} - {staging}):
+            folder.mkdir(parents=True, exist_ok=True)
         for relative, text in files.items():
             _write_file(staging / relative, text)
     except OSError as error:
@@ -322,7 +324,6 @@ def _directory_mode() -> int:
 
 
 def _write_file(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
 
