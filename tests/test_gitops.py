@@ -52,25 +52,32 @@ def run_hook(filenames: list[str], args: list[str]) -> subprocess.CompletedProce
                           capture_output=True, text=True, timeout=120)
 
 
-def test_hook_declares_a_python_hook_on_spec_files():
+def test_hook_declares_a_python_hook_on_the_whole_fleet():
     declared = hook()
     assert declared["id"] == "ckredis-render-check" and declared["language"] == "python"
-    assert declared["pass_filenames"] is True
+    assert declared["pass_filenames"] is False  # a commit touching one spec must not make the others orphans
     files = re.compile(declared["files"])
     assert all(files.search(path.relative_to(REPO).as_posix()) for path in EXAMPLES)
-    assert files.search("specs/prod/cache.yaml") and not files.search("output/cache/templates/probe.yaml")
+    assert files.search("specs/prod/cache.yaml") and files.search("output/cache/templates/probe.yaml")
+    assert not files.search("README.md")
 
 
-def test_hook_passes_on_fresh_charts_and_fails_on_a_stale_one(tmp_path):
-    names = [path.relative_to(REPO).as_posix() for path in EXAMPLES]
-    fresh = run_hook(names, ["-o", "output"])
+def test_hook_passes_on_fresh_charts_and_fails_on_a_stale_or_orphan_one(tmp_path):
+    assert run_hook([], hook()["args"]).returncode == 0  # its default arguments: this repository, output/
+    fresh = run_hook([], ["examples", "-o", "output"])
     assert (fresh.returncode, fresh.stderr) == (0, "")
 
     output = repository_with(tmp_path, "output") / "output"
     (output / "cache" / "templates" / "redisfailover.yaml").write_text("# edited by hand\n")
-    stale = run_hook(names, ["-o", str(output)])
+    stale = run_hook([], ["examples", "-o", str(output)])
     assert stale.returncode == 1
     assert stale.stdout == f"stale: {output}/cache/templates/redisfailover.yaml\n"
+
+    specs = tmp_path / "specs"
+    shutil.copytree(REPO / "examples", specs)
+    (specs / "session.yaml").unlink()
+    orphan = run_hook([], [str(specs), "-o", "output"])
+    assert orphan.returncode == 1 and orphan.stdout.startswith("orphan: output/sessions/")
 
 
 # ---------------------------------------------------------------- CI examples in docs/ci.md
@@ -113,7 +120,7 @@ def test_ci_commands_run_against_the_examples(tmp_path):
         for line in ckredis_lines:
             # GitLab's job writes to /tmp; keep the test inside its own folder
             line = line.replace("/tmp/base", str(base)).replace("/tmp/diff.md", str(tmp_path / "diff.md"))
-            env = {"SPECS": "examples/*.yaml", "CHARTS": "output"}
+            env = {"SPECS": "examples", "CHARTS": "output"}
             if base_variable:
                 env[base_variable] = str(tmp_path)
             result = sh(line, REPO, **env)
@@ -122,7 +129,7 @@ def test_ci_commands_run_against_the_examples(tmp_path):
 
     (base / "output" / "cache" / "templates" / "redisfailover.yaml").write_text("# old\n")
     diff_line = next(line for line in command_lines(ci_documents()[0]) if line.startswith("ckredis diff"))
-    result = sh(diff_line, REPO, SPECS="examples/*.yaml", CHARTS="output", RUNNER_TEMP=str(tmp_path))
+    result = sh(diff_line, REPO, SPECS="examples", CHARTS="output", RUNNER_TEMP=str(tmp_path))
     assert (result.returncode, result.stderr) == (0, "")  # exit 1 (changes) is accepted by the job
     comment = (tmp_path / "diff.md").read_text()
     assert "#### `cache` (changed)" in comment and "| object | RedisFailover redis-system/cache | added |" in comment
@@ -149,12 +156,15 @@ def test_plugin_prints_only_manifests(tmp_path):
     app.mkdir(parents=True)
     shutil.copy(REPO / "examples" / "cache.yaml", app / "cache.yaml")
     (app / "NOTES.md").write_text("not a spec\n")
+    (app / "kustomization.yaml").write_text("resources: []\n")  # other YAML beside the spec is ignored
+    (app / "prod").mkdir()
+    shutil.copy(REPO / "examples" / "session.yaml", app / "prod" / "session.yaml")  # found in a sub-folder too
     result = generate(app)
     assert (result.returncode, result.stderr) == (0, "")
     objects = documents(result.stdout)
     assert all({"apiVersion", "kind", "metadata"} <= obj.keys() and obj["metadata"]["name"] for obj in objects)
-    assert [obj["kind"] for obj in objects].count("RedisFailover") == 1
-    assert len(objects) == len(list((REPO / "output" / "cache" / "templates").glob("*.yaml")))
+    assert [obj["metadata"]["name"] for obj in objects if obj["kind"] == "RedisFailover"] == ["cache", "sessions"]
+    assert len(objects) == sum(len(list((REPO / "output" / name / "templates").glob("*.yaml"))) for name in ("cache", "sessions"))
 
 
 def test_plugin_selects_specs_from_the_application_env(tmp_path):
