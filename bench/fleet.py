@@ -1,8 +1,10 @@
 """Benchmark: a fleet of generated specs through one `ckredis` call each (render, unchanged render, --check).
 
 Reports wall time and the peak memory of the whole process tree (ckredis and any workers it starts, sampled
-from /proc), and, as the reference measured in the same run, the median cold `helm template` of one chart.
-Usage: .venv/bin/python bench/fleet.py [--sizes 100 1000 5000] [--jobs N] [--runs 3]
+from /proc), and two references measured in the same run, interleaved: the median cold `helm template` of one
+chart, and `cp -r` of the rendered charts into a fresh folder (the file system's own cost of creating that many
+files, which on a virtual disk can dominate a fresh render).
+Usage: .venv/bin/python bench/fleet.py [--sizes 100 1000 5000] [--jobs N] [--runs 3] [--where DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def fleet_spec(index: int) -> dict:
     """One plausible spec: purposes, sizes, client counts and operator versions vary with the index."""
     purpose = "session" if index % 3 == 0 else "cache"
     clients = [{"namespace": f"app-{(index + n) % NAMESPACES}",
-                "podSelector": {"app.kubernetes.io/name": f"svc-{index}-{n}"}} for n in range(1 + index % 3)]
+                "podSelector": {"app.kubernetes.io/name": f"svc-{index}-{n}",
+                                "app.kubernetes.io/part-of": f"shop-{index}"}} for n in range(1 + index % 3)]
     spec = {
         "apiVersion": "ckredis.elastisys.io/v1alpha1",
         "kind": "RedisCluster",
@@ -105,13 +108,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None, help="passed to ckredis as --jobs when given")
     parser.add_argument("--helm", default=str(REPO / ".tools" / "bin" / "helm3"))
     parser.add_argument("--files", action="store_true", help="pass spec files instead of the fleet directory")
+    parser.add_argument("--where", default=None, help="folder for the fleet and its charts (default: the temporary folder)")
     args = parser.parse_args()
     ckredis = [sys.executable, "-m", "ckredis"]
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-    print(f"machine: {os.cpu_count()} CPUs, {os.uname().machine}; medians of {args.runs} runs")
+    print(f"machine: {os.cpu_count()} CPUs, {os.uname().machine}; medians of {args.runs} runs; "
+          f"folder on {args.where or tempfile.gettempdir()}")
     print(f"{'specs':>6} {'command':28} {'wall':>8} {'per spec':>9} {'peak RSS':>9} {'vs helm template':>17}")
     for size in args.sizes:
-        with tempfile.TemporaryDirectory() as scratch:
+        with tempfile.TemporaryDirectory(dir=args.where) as scratch:
             specs_dir, out = Path(scratch) / "specs", Path(scratch) / "out"
             files = write_fleet(specs_dir, size)
             targets = files if args.files else [str(specs_dir)]
@@ -121,13 +126,15 @@ def main() -> None:
             chart = out / "redis-00001"
             helm = [args.helm, "template", chart.name, str(chart)]
             runs: dict[str, list[tuple[float, int, int]]] = {"render (fresh output)": [], "render (unchanged)": [],
-                                                             "render --check": [], "helm template (1 chart)": []}
+                                                             "render --check": [], "helm template (1 chart)": [],
+                                                             "cp -r of the charts": []}
             for run in range(args.runs):
                 fresh = Path(scratch) / f"fresh-{run}"
                 runs["render (fresh output)"].append(measured([*ckredis, "render", *targets, "-o", str(fresh), *jobs]))
                 runs["render (unchanged)"].append(measured([*ckredis, "render", *targets, "-o", str(out), *jobs]))
                 runs["render --check"].append(measured([*ckredis, "render", "--check", *targets, "-o", str(out), *jobs]))
                 runs["helm template (1 chart)"].append(measured(helm))
+                runs["cp -r of the charts"].append(measured(["cp", "-r", str(out), str(Path(scratch) / f"copy-{run}")]))
             reference = statistics.median(seconds for seconds, _, _ in runs["helm template (1 chart)"])
             for label, samples in runs.items():
                 if any(code for _, _, code in samples):
