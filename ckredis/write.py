@@ -12,9 +12,9 @@ belongs to no live render: a render that was killed left it, and the next render
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -337,8 +337,7 @@ def _write_file(path: Path, text: str) -> None:
 def _sync_files(output: Path, staged: list[Staged]) -> None:
     """Make every staged file and folder durable: one syncfs(2) of the output's filesystem, or, where there is
     none, an fsync of each file and folder."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    syncfs = getattr(libc, "syncfs", None)
+    syncfs = getattr(_libc(), "syncfs", None)
     if syncfs is not None:
         fd = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -364,10 +363,15 @@ def _fsync(directory: Path) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # The C library this process already runs on (CDLL(None)): ctypes.util.find_library would start ldconfig.
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _exchange(new: Path, old: Path) -> None:
     """Atomically swap two directories (Linux renameat2); where the kernel or filesystem lacks it, three renames."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+    renameat2 = getattr(_libc(), "renameat2", None)
     at_fdcwd = -100
     if renameat2 is not None:
         if renameat2(at_fdcwd, bytes(new), at_fdcwd, bytes(old), _RENAME_EXCHANGE) == 0:
