@@ -62,15 +62,26 @@ def existing_files(chart_dir: Path) -> dict[str, bytes]:
     included with empty content, never followed or opened)."""
     if not chart_dir.is_dir():
         return {}
-    found = {}
+    found: dict[str, bytes] = {}
     try:
-        for path in sorted(chart_dir.rglob("*")):
-            if path.is_symlink() or not path.is_dir():
-                regular = path.is_file() and not path.is_symlink()
-                found[path.relative_to(chart_dir).as_posix()] = path.read_bytes() if regular else b""
+        _collect(str(chart_dir), "", found)
     except OSError as error:
         raise OutputError(f"{error.filename or chart_dir}: cannot read: {error.strerror or error}") from None
-    return found
+    return dict(sorted(found.items()))
+
+
+def _collect(folder: str, prefix: str, found: dict[str, bytes]) -> None:
+    # os.scandir: the file type comes with the directory entry, without a stat per file.
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                _collect(entry.path, relative + "/", found)
+            elif entry.is_file(follow_symlinks=False):
+                with open(entry.path, "rb") as handle:
+                    found[relative] = handle.read()
+            else:
+                found[relative] = b""
 
 
 def differences(files: dict[str, str], chart_dir: Path) -> list[str]:
