@@ -1,0 +1,53 @@
+"""The fast writers of render are exact: random values give the same text as the slow reference they replace."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ckredis.jsontext import indented_json
+
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+            | st.text() | st.sampled_from(["", "\n", "\u2028", "é", "\x00", '"', "\\", "{}", "[]", "😀"]))
+_KEYS = st.text(max_size=8)
+# Mostly text keys (the fast path), sometimes keys json converts (ints, floats, booleans, None), never mixed
+# kinds in one mapping (json's sort refuses those too); lists and tuples (json writes both as arrays).
+JSON_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: (st.lists(children, max_size=5) | st.tuples(children, children)
+                      | st.dictionaries(_KEYS, children, max_size=5)
+                      | st.dictionaries(st.integers(), children, max_size=3)
+                      | st.dictionaries(st.sampled_from([True, False, None]), children, max_size=2)),
+    max_leaves=30)
+
+
+def _outcome(dump, value):
+    """The text, or the kind of error (json refuses keys it cannot sort or convert, e.g. None next to True)."""
+    try:
+        return dump(value)
+    except TypeError:
+        return TypeError
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+@given(JSON_VALUES)
+def test_indented_json_is_json_dumps_indent_2_sorted(value):
+    reference = _outcome(lambda v: json.dumps(v, indent=2, sort_keys=True), value)
+    assert _outcome(indented_json, value) == reference
+
+
+def test_indented_json_of_empty_and_nested_empty_containers():
+    for value in [{}, [], (), {"a": {}}, {"a": []}, [[], {}, [[]]], {"a": {"b": {}}, "c": ()}]:
+        assert indented_json(value) == json.dumps(value, indent=2, sort_keys=True)
+
+
+def test_indented_json_refuses_what_json_refuses():
+    for value in [{"a": {1, 2}}, [object()], {1: "a", "b": 2}]:
+        for dump in (indented_json, lambda v: json.dumps(v, indent=2, sort_keys=True)):
+            try:
+                dump(value)
+            except TypeError:
+                continue
+            raise AssertionError(f"{dump} accepted {value!r}")
