@@ -48,9 +48,22 @@ def plain_is_text(text: str) -> bool:
                 or _DATE.fullmatch(text) or _LINE_BREAKS.intersection(text))
 
 
+# Text PyYAML writes plain and unchanged when it is a lone scalar: printable ASCII without line breaks, tabs, ':' or '#',
+# not starting with an indicator (or '.', '-', '?' of '...', '- ', '? ') or a space, not ending with a space.
+# Kept to what tests/test_fast_writers.py proves against yaml.dump; anything else is dumped.
+_PLAIN_AS_IS = re.compile(r"[A-Za-z0-9_(/$](?:[ -\"$-9;-~]{0,1000}[!\"$-9;-~])?")
+
+
 @cache
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
+    if type(value) is str and _PLAIN_AS_IS.fullmatch(value) and plain_is_text(value):
+        return value  # what _dumped_scalar returns for it, without the cost of a yaml.dump
+    return _dumped_scalar(value)
+
+
+def _dumped_scalar(value: object) -> str:
+    """One scalar as YAML, written by PyYAML: the reference for _scalar_text's shortcut."""
     style = None
     if isinstance(value, str) and not plain_is_text(value):
         # Double quotes escape line breaks (so the scalar stays on one line); single quotes are PyYAML's own choice.

@@ -7,6 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ckredis import render
 from ckredis.jsontext import indented_json
 
 _SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
@@ -51,3 +52,23 @@ def test_indented_json_refuses_what_json_refuses():
             except TypeError:
                 continue
             raise AssertionError(f"{dump} accepted {value!r}")
+
+
+# Strings near every rule of PyYAML's plain-scalar analysis and of plain_is_text: indicators, ': ', ' #', spaces at
+# either end, document markers, line breaks, booleans, numbers, dates.
+_TRICKY = st.text(alphabet=st.sampled_from(list(" -:#.?!&*|>'\"%@`,[]{}\t\n\r=~<+_/$()^;0123456789abcefnorstuxyNYT"
+                                                 "\u00e9\u2028\x85\x00")), max_size=12)
+SCALAR_TEXTS = (_TRICKY | st.text() | st.from_regex(render._PLAIN_AS_IS, fullmatch=True)
+                | st.sampled_from(["...", "---", "- a", "? a", "a:", "a: b", "a #b", "a#b", "yes", "1_000", "2001-02-03"]))
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True, database=None)
+@given(SCALAR_TEXTS)
+def test_scalar_shortcut_writes_what_yaml_dump_writes(text):
+    assert render._scalar_text.__wrapped__(text) == render._dumped_scalar(text)
+
+
+def test_scalar_shortcut_is_taken_for_ordinary_names_and_expressions():
+    for text in ["redis-00027", "rfs-redis-00027.redis-27.svc.cluster.local", '(redis_up{namespace="a"} or up{})']:
+        assert render._PLAIN_AS_IS.fullmatch(text) and render.plain_is_text(text)
+        assert render._dumped_scalar(text) == text
