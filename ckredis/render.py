@@ -48,18 +48,34 @@ def plain_is_text(text: str) -> bool:
                 or _DATE.fullmatch(text) or _LINE_BREAKS.intersection(text))
 
 
-# Text PyYAML writes plain and unchanged when it is a lone scalar: printable ASCII without line breaks, tabs, ':' or '#',
-# not starting with an indicator (or '.', '-', '?' of '...', '- ', '? ') or a space, not ending with a space.
-# Kept to what tests/test_fast_writers.py proves against yaml.dump; anything else is dumped.
-_PLAIN_AS_IS = re.compile(r"[A-Za-z0-9_(/$](?:[ -\"$-9;-~]{0,1000}[!\"$-9;-~])?")
+# yaml.dump is most of the cost of a new scalar, and a fleet brings new names into hundreds of texts per spec. Printable
+# ASCII on one line (no tabs, no line breaks: nothing PyYAML escapes) is written either plain or single-quoted, so
+# for the texts matched below the outcome is known without dumping; tests/test_fast_writers.py proves each shortcut
+# against yaml.dump, and anything else is dumped.
+_SHORT_ASCII = re.compile(r"[ -~]{1,1000}")
+# Text written plain and unchanged: no ':' or '#', not starting with an indicator, '.', '-', '?' (of '...', '- ', '? ')
+# or a space, not ending with a space.
+_PLAIN_AS_IS = re.compile(r"[A-Za-z0-9_(/$](?:[ -\"$-9;-~]*[!\"$-9;-~])?")
+# Text PyYAML refuses to write plain: an indicator or space first, a document marker, ': ', ' #', or ':' or space last.
+_NEVER_PLAIN = re.compile(r"^(?:[ #,\[\]{}&*!|>'\"%@`]|---|\.\.\.|[-?:](?: |\Z))|: | #|[: ]\Z")
 
 
 @cache
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
-    if type(value) is str and _PLAIN_AS_IS.fullmatch(value) and plain_is_text(value):
-        return value  # what _dumped_scalar returns for it, without the cost of a yaml.dump
+    if type(value) is str and _SHORT_ASCII.fullmatch(value):
+        return _ascii_text(value)
     return _dumped_scalar(value)
+
+
+def _ascii_text(text: str) -> str:
+    """What _dumped_scalar writes for printable ASCII on one line, without dumping when the outcome is known."""
+    plain = plain_is_text(text)
+    if plain and _PLAIN_AS_IS.fullmatch(text):
+        return text
+    if not plain or _NEVER_PLAIN.search(text):  # single quotes, PyYAML's choice (and ours when plain misreads)
+        return "'" + text.replace("'", "''") + "'"
+    return _dumped_scalar(text)
 
 
 def _dumped_scalar(value: object) -> str:
@@ -72,29 +88,43 @@ def _dumped_scalar(value: object) -> str:
     return text.removesuffix("...\n").rstrip("\n")
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _scalar(value: object) -> str:
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, _CONTAINERS):
         return "{}" if isinstance(value, dict) else "[]"
     return _scalar_text(value)
 
 
-def _lines(value: object, indent: int) -> list[str]:
-    """Block-style lines of a non-empty mapping or sequence; list items are indented under their key."""
-    pad, lines = " " * indent, []
+def _emit(value: object, pad: str, lines: list[str]) -> None:
+    """Append the block-style lines of a non-empty mapping or sequence, indented by `pad`; list items are
+    indented under their key. One shared list and inlined scalars: this runs for every node of every manifest."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, (dict, list, tuple)) and item:
-                lines += [f"{pad}{_scalar(key)}:", *_lines(item, indent + 2)]
+            key_text = _scalar_text(key) if type(key) is str else _scalar(key)
+            if isinstance(item, _CONTAINERS):
+                if item:
+                    lines.append(f"{pad}{key_text}:")
+                    _emit(item, pad + "  ", lines)
+                    continue
+                text = "{}" if isinstance(item, dict) else "[]"
             else:
-                lines.append(f"{pad}{_scalar(key)}: {_scalar(item)}")
-        return lines
+                text = _scalar_text(item)
+            lines.append(f"{pad}{key_text}: {text}")
+        return
+    inner = pad + "  "
     for item in value:
-        if isinstance(item, (dict, list, tuple)) and item:
-            nested = _lines(item, indent + 2)
-            lines += [f"{pad}- {nested[0][indent + 2:]}", *nested[1:]]
+        if isinstance(item, _CONTAINERS):
+            if item:  # the item's first line goes after the dash
+                first = len(lines)
+                _emit(item, inner, lines)
+                lines[first] = f"{pad}- {lines[first][len(inner):]}"
+                continue
+            text = "{}" if isinstance(item, dict) else "[]"
         else:
-            lines.append(f"{pad}- {_scalar(item)}")
-    return lines
+            text = _scalar_text(item)
+        lines.append(f"{pad}- {text}")
 
 
 def to_yaml(value: object, indent: int = 0) -> str:
@@ -102,8 +132,10 @@ def to_yaml(value: object, indent: int = 0) -> str:
 
     Every value from a spec passes through here, so it is quoted exactly when YAML would misread it.
     """
-    if isinstance(value, (dict, list, tuple)) and value:
-        return ("\n" + " " * indent).join(_lines(value, 0))
+    if isinstance(value, _CONTAINERS) and value:
+        lines: list[str] = []
+        _emit(value, "", lines)
+        return ("\n" + " " * indent).join(lines)
     return _scalar(value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,8 +59,12 @@ def test_indented_json_refuses_what_json_refuses():
 # either end, document markers, line breaks, booleans, numbers, dates.
 _TRICKY = st.text(alphabet=st.sampled_from(list(" -:#.?!&*|>'\"%@`,[]{}\t\n\r=~<+_/$()^;0123456789abcefnorstuxyNYT"
                                                  "\u00e9\u2028\x85\x00")), max_size=12)
-SCALAR_TEXTS = (_TRICKY | st.text() | st.from_regex(render._PLAIN_AS_IS, fullmatch=True)
-                | st.sampled_from(["...", "---", "- a", "? a", "a:", "a: b", "a #b", "a#b", "yes", "1_000", "2001-02-03"]))
+_ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+SCALAR_TEXTS = (_TRICKY | _ASCII | st.text() | st.from_regex(render._PLAIN_AS_IS, fullmatch=True)
+                | st.from_regex(render._NEVER_PLAIN) .filter(lambda text: len(text) < 50)
+                | st.builds(" ".join, st.lists(_ASCII, min_size=30, max_size=60))  # near and over the 1000 limit
+                | st.sampled_from(["...", "---", "- a", "? a", "a:", "a: b", "a #b", "a#b", "yes", "1_000", "2001-02-03",
+                                   "-", "?", ":", "--- a", "... a", "-a", "?a", ":a", "a'b", "'a", "", " "]))
 
 
 @settings(max_examples=3000, deadline=None, derandomize=True, database=None)
@@ -68,7 +73,50 @@ def test_scalar_shortcut_writes_what_yaml_dump_writes(text):
     assert render._scalar_text.__wrapped__(text) == render._dumped_scalar(text)
 
 
-def test_scalar_shortcut_is_taken_for_ordinary_names_and_expressions():
+def test_scalar_shortcuts_are_taken_for_ordinary_names_expressions_and_sentences():
     for text in ["redis-00027", "rfs-redis-00027.redis-27.svc.cluster.local", '(redis_up{namespace="a"} or up{})']:
         assert render._PLAIN_AS_IS.fullmatch(text) and render.plain_is_text(text)
         assert render._dumped_scalar(text) == text
+    for text in ["Redis a/b: no {{ $labels.missing }} metrics", "it's: here", "yes", "1_000"]:
+        assert render._NEVER_PLAIN.search(text) or not render.plain_is_text(text)
+        assert render._dumped_scalar(text) == "'" + text.replace("'", "''") + "'"
+
+
+def _reference_lines(value: object, indent: int) -> list[str]:
+    """render's block emitter before it was made faster (copied verbatim), the reference for render.to_yaml."""
+    pad, lines = " " * indent, []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list, tuple)) and item:
+                lines += [f"{pad}{render._scalar(key)}:", *_reference_lines(item, indent + 2)]
+            else:
+                lines.append(f"{pad}{render._scalar(key)}: {render._scalar(item)}")
+        return lines
+    for item in value:
+        if isinstance(item, (dict, list, tuple)) and item:
+            nested = _reference_lines(item, indent + 2)
+            lines += [f"{pad}- {nested[0][indent + 2:]}", *nested[1:]]
+        else:
+            lines.append(f"{pad}- {render._scalar(item)}")
+    return lines
+
+
+def _reference_yaml(value: object, indent: int) -> str:
+    if isinstance(value, (dict, list, tuple)) and value:
+        return ("\n" + " " * indent).join(_reference_lines(value, 0))
+    return render._scalar(value)
+
+
+_YAML_SCALARS = st.none() | st.booleans() | st.integers() | SCALAR_TEXTS
+YAML_VALUES = st.recursive(
+    _YAML_SCALARS,
+    lambda children: (st.lists(children, max_size=4) | st.tuples(children, children)
+                      | st.dictionaries(_YAML_SCALARS, children, max_size=4)
+                      | st.dictionaries(st.text(max_size=3), children, max_size=3).map(OrderedDict)),
+    max_leaves=30)
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+@given(YAML_VALUES, st.integers(0, 8))
+def test_to_yaml_writes_what_the_reference_emitter_writes(value, indent):
+    assert render.to_yaml(value, indent) == _reference_yaml(value, indent)
