@@ -58,7 +58,7 @@ def test_indented_json_refuses_what_json_refuses():
 # Strings near every rule of PyYAML's plain-scalar analysis and of plain_is_text: indicators, ': ', ' #', spaces at
 # either end, document markers, line breaks, booleans, numbers, dates.
 _TRICKY = st.text(alphabet=st.sampled_from(list(" -:#.?!&*|>'\"%@`,[]{}\t\n\r=~<+_/$()^;0123456789abcefnorstuxyNYT"
-                                                 "\u00e9\u2028\x85\x00")), max_size=12)
+                                                 "\u00e9\u2028\u2029\x85\x00")), max_size=12)
 _ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
 SCALAR_TEXTS = (_TRICKY | _ASCII | st.text() | st.from_regex(render._PLAIN_AS_IS, fullmatch=True)
                 | st.from_regex(render._NEVER_PLAIN) .filter(lambda text: len(text) < 50)
@@ -120,3 +120,9 @@ YAML_VALUES = st.recursive(
 @given(YAML_VALUES, st.integers(0, 8))
 def test_to_yaml_writes_what_the_reference_emitter_writes(value, indent):
     assert render.to_yaml(value, indent) == _reference_yaml(value, indent)
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+@given(SCALAR_TEXTS)
+def test_has_line_break_is_the_set_test(text):
+    assert render.has_line_break(text) == bool(render._LINE_BREAKS.intersection(text))
