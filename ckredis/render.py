@@ -58,9 +58,9 @@ def has_line_break(text: str) -> bool:
 # for the texts matched below the outcome is known without dumping; tests/test_fast_writers.py proves each shortcut
 # against yaml.dump, and anything else is dumped.
 _SHORT_ASCII = re.compile(r"[ -~]{1,1000}")
-# Text written plain and unchanged: no ':' or '#', not starting with an indicator, '.', '-', '?' (of '...', '- ', '? ')
-# or a space, not ending with a space.
-_PLAIN_AS_IS = re.compile(r"[A-Za-z0-9_(/$](?:[ -\"$-9;-~]*[!\"$-9;-~])?")
+# Text written plain and unchanged: no '#', no ':' before a space or at the end, not starting with an indicator, '.',
+# '-', '?' (of '...', '- ', '? ') or a space, not ending with a space.
+_PLAIN_AS_IS = re.compile(r"[A-Za-z0-9_(/$](?:(?:[ -\"$-9;-~]|:(?=[^ ]))*[!\"$-9;-~])?")
 # Text PyYAML refuses to write plain: an indicator or space first, a document marker, ': ', ' #', or ':' or space last.
 _NEVER_PLAIN = re.compile(r"^(?:[ #,\[\]{}&*!|>'\"%@`]|---|\.\.\.|[-?:](?: |\Z))|: | #|[: ]\Z")
 
@@ -225,7 +225,13 @@ def chart_version(files: dict[str, str]) -> str:
 
 def _render(template: str, plan: Plan, **extra: object) -> str:
     # One context for every template: the plan, with its cluster and monitoring settings under short names.
-    return environment().get_template(template).render(plan=plan, m=plan.cluster, mon=plan.monitoring, **extra)
+    return _template(environment(), template).render(plan=plan, m=plan.cluster, mon=plan.monitoring, **extra)
+
+
+@cache
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    # Jinja checks a template's file on disk at every get_template (auto_reload); a render never edits templates.
+    return env.get_template(name)
 
 
 def _monitoring_manifests(plan: Plan) -> dict[str, str]:
