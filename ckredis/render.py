@@ -58,11 +58,22 @@ def has_line_break(text: str) -> bool:
 # for the texts matched below the outcome is known without dumping; tests/test_fast_writers.py proves each shortcut
 # against yaml.dump, and anything else is dumped.
 _SHORT_ASCII = re.compile(r"[ -~]{1,1000}")
-# Text written plain and unchanged: no '#', no ':' before a space or at the end, not starting with an indicator, '.',
-# '-', '?' (of '...', '- ', '? ') or a space, not ending with a space.
-_PLAIN_AS_IS = re.compile(r"[A-Za-z0-9_(/$](?:(?:[ -\"$-9;-~]|:(?=[^ ]))*[!\"$-9;-~])?")
-# Text PyYAML refuses to write plain: an indicator or space first, a document marker, ': ', ' #', or ':' or space last.
-_NEVER_PLAIN = re.compile(r"^(?:[ #,\[\]{}&*!|>'\"%@`]|---|\.\.\.|[-?:](?: |\Z))|: | #|[: ]\Z")
+_PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_(/$")
+_INDICATOR_FIRST = frozenset(" #,[]{}&*!|>'\"%@`")
+
+
+def _plain_as_is(text: str) -> bool:
+    """Printable one-line ASCII that PyYAML writes plain and unchanged: no '#', no ':' before a space or at the end,
+    not starting with an indicator, '.', '-', '?' (of '...', '- ', '? ') or a space, not ending with a space.
+    Substring tests, not a regular expression: they cost the same on long expressions as on names."""
+    return text[0] in _PLAIN_FIRST and text[-1] not in " :" and "#" not in text and ": " not in text
+
+
+def _never_plain(text: str) -> bool:
+    """Printable one-line ASCII that PyYAML refuses to write plain: an indicator or space first, a document marker,
+    '- ', '? ' or ': ' first (or alone), ': ' or ' #' inside, ':' or a space last."""
+    return (text[0] in _INDICATOR_FIRST or text.startswith(("---", "...")) or text[0] in "-?:" and text[1:2] in ("", " ")
+            or ": " in text or " #" in text or text[-1] in ": ")
 
 
 @cache
@@ -76,9 +87,9 @@ def _scalar_text(value: object) -> str:
 def _ascii_text(text: str) -> str:
     """What _dumped_scalar writes for printable ASCII on one line, without dumping when the outcome is known."""
     plain = plain_is_text(text)
-    if plain and _PLAIN_AS_IS.fullmatch(text):
+    if plain and _plain_as_is(text):
         return text
-    if not plain or _NEVER_PLAIN.search(text):  # single quotes, PyYAML's choice (and ours when plain misreads)
+    if not plain or _never_plain(text):  # single quotes, PyYAML's choice (and ours when plain misreads)
         return "'" + text.replace("'", "''") + "'"
     return _dumped_scalar(text)
 

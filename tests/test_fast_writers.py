@@ -60,8 +60,10 @@ def test_indented_json_refuses_what_json_refuses():
 _TRICKY = st.text(alphabet=st.sampled_from(list(" -:#.?!&*|>'\"%@`,[]{}\t\n\r=~<+_/$()^;0123456789abcefnorstuxyNYT"
                                                  "\u00e9\u2028\u2029\x85\x00")), max_size=12)
 _ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
-SCALAR_TEXTS = (_TRICKY | _ASCII | st.text() | st.from_regex(render._PLAIN_AS_IS, fullmatch=True)
-                | st.from_regex(render._NEVER_PLAIN) .filter(lambda text: len(text) < 50)
+# Names and expressions (mostly taking the plain shortcut), sentences with ': ' and ' #' (the quoted one).
+_NAMES = st.from_regex(r"[A-Za-z0-9_(/$.?:-][ -~]{0,40}", fullmatch=True)
+_SENTENCES = st.builds("".join, st.lists(_ASCII | st.sampled_from([": ", " #", ":", "#", "'", "- ", "? "]), max_size=6))
+SCALAR_TEXTS = (_TRICKY | _ASCII | st.text() | _NAMES | _SENTENCES
                 | st.builds(" ".join, st.lists(_ASCII, min_size=30, max_size=60))  # near and over the 1000 limit
                 | st.sampled_from(["...", "---", "- a", "? a", "a:", "a: b", "a #b", "a#b", "yes", "1_000", "2001-02-03",
                                    "-", "?", ":", "--- a", "... a", "-a", "?a", ":a", "a'b", "'a", "", " "]))
@@ -74,11 +76,11 @@ def test_scalar_shortcut_writes_what_yaml_dump_writes(text):
 
 
 def test_scalar_shortcuts_are_taken_for_ordinary_names_expressions_and_sentences():
-    for text in ["redis-00027", "rfs-redis-00027.redis-27.svc.cluster.local", '(redis_up{namespace="a"} or up{})']:
-        assert render._PLAIN_AS_IS.fullmatch(text) and render.plain_is_text(text)
+    for text in ["redis-00027", "rfs-redis-00027.redis-27.svc.cluster.local:26379", '(redis_up{namespace="a"} or up{})']:
+        assert render._plain_as_is(text) and render.plain_is_text(text)
         assert render._dumped_scalar(text) == text
     for text in ["Redis a/b: no {{ $labels.missing }} metrics", "it's: here", "yes", "1_000"]:
-        assert render._NEVER_PLAIN.search(text) or not render.plain_is_text(text)
+        assert render._never_plain(text) or not render.plain_is_text(text)
         assert render._dumped_scalar(text) == "'" + text.replace("'", "''") + "'"
 
 
