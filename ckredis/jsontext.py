@@ -20,7 +20,8 @@ _EMPTY = {dict: "{}", list: "[]"}
 
 
 def indented_json(value: object) -> str:
-    """Exactly `json.dumps(value, indent=2, sort_keys=True)`."""
+    """Exactly `json.dumps(value, indent=2, sort_keys=True)`, or the same TypeError. A value that contains itself
+    ends in RecursionError rather than json's ValueError."""
     parts: list[str] = []
     _write(value, "\n", parts)
     return "".join(parts)
