@@ -11,6 +11,7 @@ import json
 from functools import cached_property
 
 from ckredis import access, guidance, monitoring
+from ckredis.jsontext import indented_json
 from ckredis.model import Cluster
 
 
@@ -79,7 +80,7 @@ class Plan:
 
     @cached_property
     def dashboard_json(self) -> str:
-        return json.dumps(self.dashboard, indent=2, sort_keys=True) + "\n"
+        return indented_json(self.dashboard) + "\n"  # json.dumps(indent=2, sort_keys=True), byte for byte
 
     # -- guidance for application teams and reviewers (README, NOTES) -----------------------------------------
 

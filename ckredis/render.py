@@ -46,12 +46,57 @@ def plain_is_text(text: str) -> bool:
     this very string. Saying False for a string that is safe only costs a pair of quotes."""
     pyyaml_tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
     return not (pyyaml_tag != "tag:yaml.org,2002:str" or _NOT_TEXT.fullmatch(text) or _NUMBER.fullmatch(text.replace("_", ""))
-                or _DATE.fullmatch(text) or _LINE_BREAKS.intersection(text))
+                or _DATE.fullmatch(text) or has_line_break(text))
+
+
+def has_line_break(text: str) -> bool:
+    """Whether text holds one of _LINE_BREAKS; substring tests, several times faster than a set of the characters."""
+    return "\n" in text or "\r" in text or not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)
+
+
+# yaml.dump is most of the cost of a new scalar, and a fleet brings new names into hundreds of texts per spec. Printable
+# ASCII on one line (no tabs, no line breaks: nothing PyYAML escapes) is written either plain or single-quoted, so
+# for the texts matched below the outcome is known without dumping; tests/test_fast_writers.py proves each shortcut
+# against yaml.dump, and anything else is dumped.
+_SHORT_ASCII = re.compile(r"[ -~]{1,1000}")
+_PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_(/$")
+_INDICATOR_FIRST = frozenset(" #,[]{}&*!|>'\"%@`")
+
+
+def _plain_as_is(text: str) -> bool:
+    """Printable one-line ASCII that PyYAML writes plain and unchanged: no '#', no ':' before a space or at the end,
+    not starting with an indicator, '.', '-', '?' (of '...', '- ', '? ') or a space, not ending with a space.
+    Substring tests, not a regular expression: they cost the same on long expressions as on names."""
+    return text[0] in _PLAIN_FIRST and text[-1] not in " :" and "#" not in text and ": " not in text
+
+
+def _never_plain(text: str) -> bool:
+    """Printable one-line ASCII that PyYAML refuses to write plain: an indicator or space first, a document marker,
+    '- ', '? ' or ': ' first (or alone), ': ' or ' #' inside, ':' or a space last."""
+    return (text[0] in _INDICATOR_FIRST or text.startswith(("---", "...")) or text[0] in "-?:" and text[1:2] in ("", " ")
+            or ": " in text or " #" in text or text[-1] in ": ")
 
 
 @cache
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
+    if type(value) is str and _SHORT_ASCII.fullmatch(value):
+        return _ascii_text(value)
+    return _dumped_scalar(value)
+
+
+def _ascii_text(text: str) -> str:
+    """What _dumped_scalar writes for printable ASCII on one line, without dumping when the outcome is known."""
+    plain = plain_is_text(text)
+    if plain and _plain_as_is(text):
+        return text
+    if not plain or _never_plain(text):  # single quotes, PyYAML's choice (and ours when plain misreads)
+        return "'" + text.replace("'", "''") + "'"
+    return _dumped_scalar(text)
+
+
+def _dumped_scalar(value: object) -> str:
+    """One scalar as YAML, written by PyYAML: the reference for _scalar_text's shortcut."""
     style = None
     if isinstance(value, str) and not plain_is_text(value):
         # Double quotes escape line breaks (so the scalar stays on one line); single quotes are PyYAML's own choice.
@@ -60,29 +105,43 @@ def _scalar_text(value: object) -> str:
     return text.removesuffix("...\n").rstrip("\n")
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _scalar(value: object) -> str:
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, _CONTAINERS):
         return "{}" if isinstance(value, dict) else "[]"
     return _scalar_text(value)
 
 
-def _lines(value: object, indent: int) -> list[str]:
-    """Block-style lines of a non-empty mapping or sequence; list items are indented under their key."""
-    pad, lines = " " * indent, []
+def _emit(value: object, pad: str, lines: list[str]) -> None:
+    """Append the block-style lines of a non-empty mapping or sequence, indented by `pad`; list items are
+    indented under their key. One shared list and inlined scalars: this runs for every node of every manifest."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, (dict, list, tuple)) and item:
-                lines += [f"{pad}{_scalar(key)}:", *_lines(item, indent + 2)]
+            key_text = _scalar_text(key) if type(key) is str else _scalar(key)
+            if isinstance(item, _CONTAINERS):
+                if item:
+                    lines.append(f"{pad}{key_text}:")
+                    _emit(item, pad + "  ", lines)
+                    continue
+                text = "{}" if isinstance(item, dict) else "[]"
             else:
-                lines.append(f"{pad}{_scalar(key)}: {_scalar(item)}")
-        return lines
+                text = _scalar_text(item)
+            lines.append(f"{pad}{key_text}: {text}")
+        return
+    inner = pad + "  "
     for item in value:
-        if isinstance(item, (dict, list, tuple)) and item:
-            nested = _lines(item, indent + 2)
-            lines += [f"{pad}- {nested[0][indent + 2:]}", *nested[1:]]
+        if isinstance(item, _CONTAINERS):
+            if item:  # the item's first line goes after the dash
+                first = len(lines)
+                _emit(item, inner, lines)
+                lines[first] = f"{pad}- {lines[first][len(inner):]}"
+                continue
+            text = "{}" if isinstance(item, dict) else "[]"
         else:
-            lines.append(f"{pad}- {_scalar(item)}")
-    return lines
+            text = _scalar_text(item)
+        lines.append(f"{pad}- {text}")
 
 
 def to_yaml(value: object, indent: int = 0) -> str:
@@ -90,8 +149,10 @@ def to_yaml(value: object, indent: int = 0) -> str:
 
     Every value from a spec passes through here, so it is quoted exactly when YAML would misread it.
     """
-    if isinstance(value, (dict, list, tuple)) and value:
-        return ("\n" + " " * indent).join(_lines(value, 0))
+    if isinstance(value, _CONTAINERS) and value:
+        lines: list[str] = []
+        _emit(value, "", lines)
+        return ("\n" + " " * indent).join(lines)
     return _scalar(value)
 
 
@@ -188,7 +249,13 @@ def chart_version(files: dict[str, str]) -> str:
 
 def _render(template: str, plan: Plan, **extra: object) -> str:
     # One context for every template: the plan, with its cluster and monitoring settings under short names.
-    return environment().get_template(template).render(plan=plan, m=plan.cluster, mon=plan.monitoring, **extra)
+    return _template(environment(), template).render(plan=plan, m=plan.cluster, mon=plan.monitoring, **extra)
+
+
+@cache
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    # Jinja checks a template's file on disk at every get_template (auto_reload); a render never edits templates.
+    return env.get_template(name)
 
 
 def _monitoring_manifests(plan: Plan) -> dict[str, str]:
