@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import jinja2
 import yaml
@@ -77,7 +77,7 @@ def _never_plain(text: str) -> bool:
             or ": " in text or " #" in text or text[-1] in ": ")
 
 
-@cache
+@lru_cache(maxsize=None, typed=True)  # typed: True == 1 == 1.0 as keys, but each is written differently
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
     if type(value) is str and _SHORT_ASCII.fullmatch(value):

@@ -128,3 +128,8 @@ def test_to_yaml_writes_what_the_reference_emitter_writes(value, indent):
 @given(SCALAR_TEXTS)
 def test_has_line_break_is_the_set_test(text):
     assert render.has_line_break(text) == bool(render._LINE_BREAKS.intersection(text))
+
+
+def test_equal_scalars_of_different_types_are_written_as_their_own_type():
+    # True == 1 == 1.0 and False == 0: a cache keyed by value alone would write the first one seen for all.
+    assert [render.to_yaml(value) for value in (True, 1, 1.0, False, 0, 0.0)] == ["true", "1", "1.0", "false", "0", "0.0"]
