@@ -247,13 +247,16 @@ def _run_one(task: Task, use_cache: bool, source: str) -> Outcome:
 
 
 def _remember(key: str, item: Rendered, task: Task) -> None:
-    charts = dict(getattr(cache.read(key), "charts", {}) or {})
+    previous = cache.read(key)
+    charts = dict(previous.charts) if previous else {}
     if isinstance(task, _ChartTask):
         chart_dir = task.chart_dir(item.name)
         files = item.chart_files(chart_dir)
         charts[repository_path(chart_dir)] = cache.chart_digest({path: text.encode() for path, text in files.items()})
-    cache.store(key, cache.Entry(item.name, item.cluster.namespace, item.cluster.purpose, item.name_position,
-                                 item.claim.objects, item.warnings, charts))
+    entry = cache.Entry(item.name, item.cluster.namespace, item.cluster.purpose, item.name_position,
+                        item.claim.objects, item.warnings, charts)
+    if entry != previous:
+        cache.store(key, entry)
 
 
 def _disk_digest(chart_dir: Path) -> str | None:

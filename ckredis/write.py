@@ -250,10 +250,11 @@ def stage_chart(files: dict[str, str], chart_dir: Path) -> Staged | None:
         raise OutputError(f"{chart_dir.parent}: cannot write to the output directory: {error.strerror or error}") from None
     try:
         staging.chmod(_directory_mode())  # mkdtemp makes it 0700; a chart is as readable as any new directory
-        for folder in sorted({(staging / relative).parent for relative in files} - {staging}):
-            folder.mkdir(parents=True, exist_ok=True)
+        root = str(staging)
+        for folder in sorted({os.path.dirname(relative) for relative in files} - {""}):
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
         for relative, text in files.items():
-            _write_file(staging / relative, text)
+            _write_file(os.path.join(root, relative), text)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"{chart_dir}: cannot write the chart: {error.strerror or error}") from None
@@ -334,7 +335,7 @@ def _directory_mode() -> int:
     return 0o777 & ~umask
 
 
-def _write_file(path: Path, text: str) -> None:
+def _write_file(path: str, text: str) -> None:
     # os.open/os.write: Python's open() adds an fstat, an ioctl and an lseek to every file of every chart.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
