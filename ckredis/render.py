@@ -77,7 +77,7 @@ def _never_plain(text: str) -> bool:
             or ": " in text or " #" in text or text[-1] in ": ")
 
 
-@lru_cache(maxsize=None, typed=True)  # typed: True == 1 == 1.0 as keys, but each is written differently
+@lru_cache(maxsize=8192, typed=True)  # typed: True == 1 == 1.0 are one key, but each is written differently; bounded: a fleet brings new names without end
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
     if type(value) is str and _SHORT_ASCII.fullmatch(value):
