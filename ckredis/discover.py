@@ -18,8 +18,10 @@ from ckredis.facts import SPEC_API_GROUP
 from ckredis.load import STDIN
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-# A top-level apiVersion in the API group, in block style at column 0, plain or quoted: how every spec starts.
-_OUR_API_VERSION = re.compile(rb"^apiVersion:[ \t]*[\"']?" + re.escape(SPEC_API_GROUP.encode()) + rb"/", re.MULTILINE)
+# A top-level apiVersion in the API group, in block style at column 0 (after a UTF-8 byte order mark on the first
+# line, which the loader accepts), plain or quoted: how every spec starts.
+_OUR_API_VERSION = re.compile(rb"(?:^|\A\xef\xbb\xbf)apiVersion:[ \t]*[\"']?" + re.escape(SPEC_API_GROUP.encode()) + rb"/",
+                              re.MULTILINE)
 _PEEK_BYTES = 64 * 1024
 
 
@@ -34,37 +36,46 @@ class Discovery:
 def discover(targets: list[str]) -> Discovery:
     """Expand directories into the specs they hold; files and `-` are kept as given. A directory without any
     spec is an error (a mistyped path must not pass as an empty fleet)."""
-    found = Discovery()
-    empty = []
+    found, seen, issues = Discovery(), set(), []
     for target in targets:
         if target != STDIN and os.path.isdir(target):
             before = len(found.specs)
-            _search(Path(target), found)
+            issues += _search(Path(target), found, seen)
             if len(found.specs) == before:
-                empty.append(target)
-        elif target not in found.specs:  # a file named twice (a glob and a directory) is read once
-            found.specs.append(target)
-    if empty:
-        raise SpecError([Issue(1, 1, "", f"no ckredis spec in this directory (searched {', '.join(SPEC_SUFFIXES)} files "
-                                         f"for apiVersion: {SPEC_API_GROUP}/...)",
-                               "check the path; `-v` lists the YAML files that were ignored", folder) for folder in empty])
+                issues.append(Issue(1, 1, "", f"no ckredis spec in this directory (searched {', '.join(SPEC_SUFFIXES)} "
+                                              f"files for apiVersion: {SPEC_API_GROUP}/...)",
+                                    "check the path; `-v` lists the YAML files that were ignored", target))
+        else:
+            _add(target, found, seen)
+    if issues:
+        raise SpecError(issues)
     return found
 
 
-def _search(folder: Path, found: Discovery) -> None:
-    for path in _yaml_files(folder):
-        name = str(path)
-        if name in found.specs:
-            continue
+def _add(spec: str, found: Discovery, seen: set[str]) -> None:
+    """Keep a spec once, however it is spelled (./a.yaml, a path through a directory, a symbolic link)."""
+    identity = spec if spec == STDIN else os.path.realpath(spec)
+    if identity not in seen:
+        seen.add(identity)
+        found.specs.append(spec)
+
+
+def _search(folder: Path, found: Discovery, seen: set[str]) -> list[Issue]:
+    """Add the specs under folder; a folder that cannot be read is an error (its specs must not go missing
+    silently: `--prune` would take their charts for orphans)."""
+    unreadable: list[OSError] = []
+    for path in _yaml_files(folder, unreadable.append):
         if _is_spec(path):
-            found.specs.append(name)
+            _add(str(path), found, seen)
         else:
-            found.ignored.append((name, f"no top-level apiVersion: {SPEC_API_GROUP}/..."))
+            found.ignored.append((str(path), f"no top-level apiVersion: {SPEC_API_GROUP}/..."))
+    return [Issue(1, 1, "", f"cannot read this directory: {error.strerror or error}", "", error.filename or str(folder))
+            for error in unreadable]
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def _yaml_files(folder: Path, on_error) -> list[Path]:
     files = []
-    for root, directories, names in os.walk(folder):  # os.walk does not follow symbolic links to directories
+    for root, directories, names in os.walk(folder, onerror=on_error):  # does not follow links to directories
         directories[:] = sorted(entry for entry in directories if not entry.startswith("."))
         files += [Path(root, name) for name in sorted(names) if name.endswith(SPEC_SUFFIXES) and not name.startswith(".")]
     return files

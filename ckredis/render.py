@@ -178,15 +178,33 @@ def environment() -> jinja2.Environment:
     return env
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs: compiling them all costs a cold run more than rendering does.
+
+    Jinja checks a compiled template against its source only, not against the environment's settings
+    (delimiters, trim_blocks), so the folder is this ckredis's fingerprint; and a cache that cannot be read or
+    written only costs speed."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates kept between runs (Jinja checks each against its template's source): compiling them all
-    costs a cold run more than rendering does. None when the cache folder cannot be made."""
-    folder = run_cache.folder() / "jinja"
+    folder = run_cache.folder() / "jinja" / run_cache.fingerprint()[:16]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
+    return _BytecodeCache(str(folder))
 
 
 def helm_literal(text: str) -> str:

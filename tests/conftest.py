@@ -48,6 +48,16 @@ def ckredis(*args: str, stdin: str | None = None, cwd: Path | None = None) -> su
     return result
 
 
+def without_dac_override() -> None:
+    """In the child, before exec: drop the capabilities that let root read any file, so file modes apply to it too."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
 def load_example(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 

@@ -7,7 +7,6 @@ where OUT already holds a previously rendered chart of the same name, whose byte
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, ckredis
+from conftest import REPO, ckredis, without_dac_override
 
 # Line numbers of BASE, for reading the expected locations below.
 BASE = """\
@@ -453,14 +452,6 @@ def test_directory(tmp_path, output):
         output, before)
 
 
-def _without_dac_override() -> None:
-    """In the child, before exec: drop the capabilities that let root read any file, so file modes apply to it too."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
 def test_unreadable_file(tmp_path, output):
     spec = tmp_path / "secret.yaml"
     spec.write_text(BASE)
@@ -471,7 +462,7 @@ def test_unreadable_file(tmp_path, output):
     as_root = os.geteuid() == 0
     try:
         result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60,
-                                preexec_fn=_without_dac_override if as_root else None)
+                                preexec_fn=without_dac_override if as_root else None)
     except subprocess.SubprocessError as error:
         pytest.skip(f"running as root and cannot drop CAP_DAC_OVERRIDE for the CLI ({error}), so no file is unreadable")
     finally:

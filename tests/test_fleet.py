@@ -7,14 +7,15 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis
-from ckredis import clashes, progress
+from conftest import EXAMPLES, REPO, ckredis, without_dac_override
+from ckredis import cache, clashes, progress
 from ckredis.pipeline import render_spec
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -71,6 +72,28 @@ def test_directories_and_files_mix_and_a_spec_named_twice_is_read_once(repo):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["specs/team-a/cache.yaml: ok (redis-system/a-cache, cache)",
                                           "specs/team-b/deep/sessions.yml: ok (redis-b/b-sessions, cache)"]
+
+
+def test_a_spec_is_found_however_it_starts_and_read_once_however_it_is_named(repo):
+    cache = repo / "specs" / "team-a" / "cache.yaml"
+    cache.write_bytes(b"\xef\xbb\xbf" + cache.read_bytes())  # a byte order mark, as some editors save
+    (repo / "specs" / "alias.yaml").symlink_to(cache)
+    result = ckredis("validate", "./specs/team-a/cache.yaml", "specs", str(cache), cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["./specs/team-a/cache.yaml",
+                                                                           "specs/team-b/deep/sessions.yml"]
+
+
+def test_an_unreadable_folder_in_a_search_is_an_error_not_a_silent_skip(repo):
+    locked = repo / "specs" / "team-b"
+    locked.chmod(0)
+    try:
+        result = subprocess.run([sys.executable, "-m", "ckredis", "validate", "specs"], capture_output=True, text=True,
+                                cwd=repo, timeout=60, preexec_fn=without_dac_override if os.geteuid() == 0 else None)  # root reads any folder
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == "specs/team-b:1:1: (document): cannot read this directory: Permission denied\n"
 
 
 def test_a_directory_without_specs_is_an_error(tmp_path):
@@ -206,12 +229,24 @@ def test_a_cache_hit_repeats_the_warnings_and_the_clash_checks(rendered):
     assert both.returncode == 2 and "'cache' is the cluster name in both" in both.stderr
 
 
-def test_an_unwritable_cache_only_costs_speed(tmp_path, monkeypatch):
-    (tmp_path / "file").write_text("not a directory")
-    monkeypatch.setenv("CKREDIS_CACHE_DIR", str(tmp_path / "file"))
+@pytest.mark.parametrize("broken", ["a file", "folders that refuse files", "a template folder that refuses files"])
+def test_an_unwritable_cache_only_costs_speed(tmp_path, monkeypatch, broken):
+    # The folders exist but nothing can be created in them (as in a read-only image): /proc/self takes no new files.
+    if broken == "a file":
+        (tmp_path / "cache").write_text("not a directory")
+    elif broken == "folders that refuse files":
+        (tmp_path / "cache").mkdir()
+        for folder in ["jinja", *(f"{prefix:02x}" for prefix in range(256))]:
+            (tmp_path / "cache" / folder).symlink_to("/proc/self", target_is_directory=True)
+    else:
+        (tmp_path / "cache" / "jinja").mkdir(parents=True)
+        (tmp_path / "cache" / "jinja" / cache.fingerprint()[:16]).symlink_to("/proc/self", target_is_directory=True)
+    monkeypatch.setenv("CKREDIS_CACHE_DIR", str(tmp_path / "cache"))
     for _ in range(2):
         result = ckredis("render", str(EXAMPLES[0]), "-o", str(tmp_path / "out"))
         assert result.returncode == 0 and result.stderr == "", result.stderr
+        stream = ckredis("render", "--stdout", str(EXAMPLES[0]))
+        assert stream.returncode == 0 and stream.stderr == "", stream.stderr
 
 
 # ---------------------------------------------------------------- reports for scripts and people

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import EXAMPLES, REPO, documents
+from conftest import REPO, documents
 
 ARGOCD = REPO / "deploy" / "argocd"
 VENV_BIN = str(Path(sys.executable).parent)  # where the ckredis console script is installed
@@ -56,10 +56,7 @@ def test_hook_declares_a_python_hook_on_the_whole_fleet():
     declared = hook()
     assert declared["id"] == "ckredis-render-check" and declared["language"] == "python"
     assert declared["pass_filenames"] is False  # a commit touching one spec must not make the others orphans
-    files = re.compile(declared["files"])
-    assert all(files.search(path.relative_to(REPO).as_posix()) for path in EXAMPLES)
-    assert files.search("specs/prod/cache.yaml") and files.search("output/cache/templates/probe.yaml")
-    assert not files.search("README.md")
+    assert declared["always_run"] is True  # a hand edit to a chart's README.md or JSON is a stale chart too
 
 
 def test_hook_passes_on_fresh_charts_and_fails_on_a_stale_or_orphan_one(tmp_path):
