@@ -271,6 +271,10 @@ def test_session_master_survives_a_background_save(master, command):
     peak = Peak()
     with Writer(master.port, master.write_rate, master.keys) as writer:  # updates: a session store never evicts
         _wait_idle(master.client)
+        # The fill may have forked an automatic AOF rewrite: the pages its copy-on-write dirtied go back to the
+        # system lazily (jemalloc's decay), and while they linger they are the fork term's, not the overhead's.
+        # Seen once in four runs: 27.9 MiB beyond used_memory right after such a rewrite, against 22.4 MiB.
+        master.client.execute_command("MEMORY", "PURGE")
         _assert_overhead_within_budget(master)
         master.client.execute_command(command)
         watch(master.process.pid, peak, lambda: _idle(master.client), 60)
