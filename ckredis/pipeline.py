@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ckredis import cache, clashes, model, parallel
 from ckredis.errors import CkredisError, Issue, SpecError
-from ckredis.load import STDIN, read_bytes
+from ckredis.load import STDIN, load, read_bytes
 from ckredis.plan import Plan
 
 
@@ -33,24 +33,24 @@ class Rendered:
     def cluster(self) -> model.Cluster:
         return self.plan.cluster
 
-    @cached_property
+    @property
     def files(self) -> dict[str, str]:
         """The whole chart directory as written to `output/<name>`; only writes and checks need it, `--stdout` does not."""
-        from ckredis import render
-        return render.render_chart(self.plan, self.manifests)
+        return self._chart(f"output/{self.name}")
 
     def chart_files(self, chart_dir: Path) -> dict[str, str]:
         """The whole chart directory as written to chart_dir (its README names where the chart lives)."""
+        return self._chart(repository_path(chart_dir))
+
+    def _chart(self, path: str) -> dict[str, str]:
         from ckredis import render
-        path = repository_path(chart_dir)
-        if path == f"output/{self.name}":
-            return self.files
-        if path not in self._elsewhere:
-            self._elsewhere[path] = render.render_chart(self.plan, self.manifests, path)
-        return self._elsewhere[path]
+        if path not in self._charts:
+            self._charts[path] = render.render_chart(self.plan, self.manifests, path)
+        return self._charts[path]
 
     @cached_property
-    def _elsewhere(self) -> dict[str, dict[str, str]]:
+    def _charts(self) -> dict[str, dict[str, str]]:
+        """Rendered chart directories by where they live (one per run, unless a test asks for more)."""
         return {}
 
     @property
@@ -72,22 +72,17 @@ class Rendered:
         return clashes.Claim(self.source, self.name_position, self.name, clashes.objects_of(self.manifests.values()))
 
 
-def load_spec(source: str, raw: bytes | None = None):
-    from ckredis.load import load
-    return load(source, raw)
-
-
 def build_model(source: str) -> model.Cluster:
     """Load, validate and model one spec; SpecError lists every problem in it."""
     from ckredis.validate import validate
-    return model.build(validate(load_spec(source)))
+    return model.build(validate(load(source)))
 
 
 def render_spec(source: str, raw: bytes | None = None) -> Rendered:
     """One spec (its bytes when already read) through every stage; SpecError lists every problem in it."""
     from ckredis import render
     from ckredis.validate import validate, warnings
-    document = load_spec(source, raw)
+    document = load(source, raw)
     data = validate(document)
     plan = Plan(model.build(data))
     return Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan),
@@ -220,7 +215,7 @@ def problems(outcomes: list[Outcome]) -> SpecError | None:
 
 
 def _run_one(task: Task, use_cache: bool, source: str) -> Outcome:
-    key = raw = None
+    key = raw = entry = None
     if use_cache:
         try:
             raw = read_bytes(source)
@@ -242,12 +237,12 @@ def _run_one(task: Task, use_cache: bool, source: str) -> Outcome:
     except CkredisError as error:
         return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, failure=tuple(error.lines()))
     if key:
-        _remember(key, item, task)
+        _remember(key, entry, item, task)
     return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, warnings=item.warnings, result=result)
 
 
-def _remember(key: str, item: Rendered, task: Task) -> None:
-    previous = cache.read(key)
+def _remember(key: str, previous: cache.Entry | None, item: Rendered, task: Task) -> None:
+    """Record what rendering the spec reported (previous: the entry this run read) and its chart's digest."""
     charts = dict(previous.charts) if previous else {}
     if isinstance(task, _ChartTask):
         chart_dir = task.chart_dir(item.name)
@@ -267,10 +262,6 @@ def _disk_digest(chart_dir: Path) -> str | None:
         return None
 
 
-def chart_dir(output: Path, item: Rendered) -> Path:
-    return output / item.name
-
-
 def repository_path(chart_dir: Path) -> str:
     """Where a chart lives, as a Git repository (and so Argo CD) sees it: relative to the repository root when
     chart_dir is inside a work tree, else as given. Symlinks are not resolved, so the same command from the
@@ -282,4 +273,4 @@ def repository_path(chart_dir: Path) -> str:
     return chart_dir.as_posix()
 
 
-__all__ = ["CkredisError", "Outcome", "Rendered", "build_model", "chart_dir", "render_spec", "render_specs", "run"]
+__all__ = ["CkredisError", "Outcome", "Rendered", "build_model", "render_spec", "render_specs", "run"]

@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,15 +34,6 @@ _PARKED_SUFFIX = ".old"  # the previous chart, parked where renameat2 is unsuppo
 _STAGING = re.compile(r"\.(?P<chart>[^/]+)\.[a-z0-9_]{8}" + re.escape(_TMP_SUFFIX) + f"(?P<parked>{re.escape(_PARKED_SUFFIX)})?")
 _RENAME_EXCHANGE = 2
 LOCK_WAIT_SECONDS = 60
-
-
-@dataclass
-class Written:
-    """What a write of several charts did, for the CLI to report."""
-
-    changed: dict[Path, bool] = field(default_factory=dict)
-    swept: list[Path] = field(default_factory=list)
-    pruned: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -108,42 +99,6 @@ def check_writable(chart_dir: Path) -> None:
                           "move them out of the chart directory, then render again")
 
 
-def write_charts(output: Path, charts: dict[str, dict[str, str]], *, prune: bool = False) -> Written:
-    """Write every chart (name -> files) into output, holding its lock; with prune, remove orphan charts too.
-
-    Everything is checked before anything is written, so a refusal changes nothing."""
-    with output_lock(output, exclusive=True):
-        for name in charts:
-            check_writable(output / name)
-        orphans = orphan_charts(output, charts) if prune else []
-        for orphan in orphans:
-            check_writable(orphan)
-        written = Written(swept=sweep_staging(output))
-        staged = {}
-        try:
-            for name, files in charts.items():
-                staged[name] = stage_chart(files, output / name)
-        except BaseException:
-            discard([chart for chart in staged.values() if chart])
-            raise
-        commit(output, [chart for chart in staged.values() if chart])
-        written.changed = {output / name: bool(chart) for name, chart in staged.items()}
-        for orphan in orphans:
-            remove_chart(orphan)
-            written.pruned.append(orphan)
-    return written
-
-
-def check_charts(output: Path, charts: dict[str, dict[str, str]]) -> Findings:
-    """What a render of `charts` would change in output; writes nothing."""
-    if not output.is_dir():
-        return Findings(stale=[output / name / path for name, files in charts.items() for path in sorted(files)])
-    with output_lock(output, exclusive=False):
-        return Findings(stale=[output / name / path for name, files in charts.items()
-                               for path in differences(files, output / name)],
-                        leftovers=staging_folders(output), orphans=orphan_charts(output, charts))
-
-
 @contextmanager
 def output_lock(output: Path, *, exclusive: bool) -> Iterator[None]:
     """Hold the output directory's flock (created if missing when exclusive), waiting at most LOCK_WAIT_SECONDS."""
@@ -196,7 +151,7 @@ def sweep_staging(output: Path) -> list[Path]:
     return swept
 
 
-def orphan_charts(output: Path, charts: dict[str, dict[str, str]]) -> list[Path]:
+def orphan_charts(output: Path, charts: Collection[str]) -> list[Path]:
     """Chart directories in output that ckredis generated (their Chart.yaml carries the marker) and that no
     chart of this run renders, sorted."""
     orphans = []

@@ -2,7 +2,7 @@
 
 Each trial forks a child that runs the real CLI (`render SPEC... -o OUT`) and kills it after a random delay
 drawn over most of the span of a whole render, so kills land before, during and (a few) after the writes. The specs are
-rendered once up front (the CLI's pipeline.render_specs is patched from outside to return them), so the
+rendered once up front (the CLI's pipeline.render_spec is patched from outside to return them), so the
 child's time is the write itself. After every kill:
 - every chart is byte for byte the old or the new version (or absent, before its first write),
 - `render --check` (the real CLI) exits 0 exactly when every chart is the wanted version and nothing is left
@@ -88,8 +88,8 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
              for version, items in rendered.items()}
     names = sorted(trees["old"])
     assert all(trees["old"][name] != trees["new"][name] for name in names)
-    monkeypatch.setattr(pipeline, "render_specs", lambda sources: [rendered[v][s] for s in sources for v in rendered
-                                                                   if s in rendered[v]])
+    prerendered = {source: item for items in rendered.values() for source, item in items.items()}
+    monkeypatch.setattr(pipeline, "render_spec", lambda source, raw=None: prerendered[source])
     runner = CliRunner()
 
     def specs_for(wanted: dict[str, str]) -> list[str]:
