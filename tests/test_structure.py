@@ -12,7 +12,7 @@ from conftest import REPO
 
 from ckredis import facts
 
-PACKAGE = REPO / "ckredis"
+PACKAGE = REPO / "generator" / "ckredis"
 SCHEMA = json.loads((REPO / "schemas" / "ckredis-spec.schema.json").read_text())
 SPEC = SCHEMA["properties"]["spec"]["properties"]
 
@@ -103,6 +103,6 @@ def test_schema_severities_are_the_routed_severities():
 
 
 def test_ruff_finds_nothing():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "ckredis", "tests"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "generator", "tests"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -89,7 +89,7 @@ def test_sentinel_is_judged_too_and_an_unsupported_line_says_so(tmp_path):
                                     "    sentinel: docker.io/library/redis:7.0.15\n"))
     (line,) = warnings_of(path)
     assert line.startswith(f"{path}:10:15: spec.images.sentinel: warning: Redis 7.0.15 has ")
-    assert line.endswith("(hint: Redis 7.0 gets no more fixes; pin a supported release line (see ckredis/advisories.py))")
+    assert line.endswith("(hint: Redis 7.0 gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py))")
 
 
 @pytest.mark.parametrize("image", [

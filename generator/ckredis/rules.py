@@ -56,7 +56,7 @@ def _patched_hint(version: str, found: list[advisories.Advisory]) -> str:
     line = version.rsplit(".", 1)[0]
     fixes = [next((fix for fix in advisory.fixed if fix.startswith(line + ".")), None) for advisory in found]
     if None in fixes:
-        return f"Redis {line} gets no more fixes; pin a supported release line (see ckredis/advisories.py)"
+        return f"Redis {line} gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py)"
     newest = max(fixes, key=advisories.parse)
     return f"pin Redis {newest} or a later {line} release (same image flavour), or leave the image unset for the patched default"
 

@@ -6,8 +6,8 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def _data_dir(name: str) -> Path:
-    # A wheel force-includes the folders into the package; a checkout keeps them beside it.
-    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+    # A wheel force-includes the folders into the package; a checkout keeps them at its top level, beside generator/.
+    for candidate in (_PACKAGE / name, _PACKAGE.parent.parent / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"ckredis is installed without its {name}/ folder")
