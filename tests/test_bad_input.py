@@ -304,7 +304,7 @@ CASES = [
         "(hint: requests must not exceed limits)"]),
     Case("maxmemory-too-small", edit("{cpu: 100m, memory: 256Mi}", "{cpu: 100m, memory: 32Mi}").replace(
         "limits: {memory: 256Mi}", "limits: {memory: 32Mi}"), [
-        "11:24: spec.redis.resources.limits.memory: maxmemory would be 10 MiB (what the memory budget leaves of 32Mi "
+        "11:24: spec.redis.resources.limits.memory: maxmemory would be 9 MiB (what the memory budget leaves of 32Mi "
         "for writes at 8Mi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"]),
     Case("maxmemory-percent-too-small", in_redis("    maxmemoryPercent: 10\n"), [
         "12:24: spec.redis.resources.limits.memory: maxmemory would be 25.6 MiB (10% of 256Mi), below 32 MiB "
@@ -317,11 +317,11 @@ CASES = [
         "(hint: write a memory quantity per second, like 16Mi/s)"]),
     Case("maxmemory-percent-beyond-the-budget", in_redis("    maxmemoryPercent: 75\n"), [
         "9:23: spec.redis.maxmemoryPercent: 75% of 256Mi does not fit the memory budget: maxmemory 192 MiB + "
-        "replication buffer 96 MiB + copy-on-write 72 MiB + overhead 27.2 MiB is 151% of the limit during a fork at "
-        "8Mi/s of writes, above 90% (hint: use at most 43, or remove maxmemoryPercent, raise limits.memory or lower "
+        "replication buffer 96 MiB + copy-on-write 72 MiB + overhead 38.72 MiB is 155% of the limit during a fork at "
+        "8Mi/s of writes, above 90% (hint: use at most 42, or remove maxmemoryPercent, raise limits.memory or lower "
         "memoryBudget.writeRate)"]),
     Case("persistence-below-twice-maxmemory", edit("purpose: cache", "purpose: session") + "  persistence:\n    size: 256Mi\n", [
-        "17:11: spec.persistence.size: 256Mi is less than twice maxmemory (144 MiB); an AOF rewrite would not fit "
+        "17:11: spec.persistence.size: 256Mi is less than twice maxmemory (138 MiB); an AOF rewrite would not fit "
         "(hint: use at least 1Gi)"]),
     Case("unique-master-name-on-v1.3.0-rc1",
          before_redis("  operator:\n    version: v1.3.0-rc1\n  sentinel:\n    uniqueMasterName: true\n"), [
