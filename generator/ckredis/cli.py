@@ -1,4 +1,5 @@
-"""The command line: a thin Typer layer. It parses arguments, calls the pipeline and maps errors to exit codes.
+"""The command line: a thin Typer layer. Each command parses its options, calls one function of `runs` and prints
+what it returns; errors become their message on stderr and an exit code.
 
 Exit codes: 0 ok, 1 `--check` found stale files, 2 invalid input or usage.
 """
@@ -7,9 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import Annotated, Literal, Optional
 import typer
 from typer.core import TyperCommand
 
-from ckredis import __version__, discover, facts, parallel, pipeline, progress, starter, write
-from ckredis.errors import CkredisError, OutputError, SpecError
+from ckredis import __version__, discover, facts, progress, runs, starter, write
+from ckredis.errors import CkredisError, Issue, SpecError
 
 class _Command(TyperCommand):
     """A command whose usage line names its arguments plainly: `render [OPTIONS] SPEC...`."""
@@ -82,6 +81,28 @@ def _main(
     """ckredis renders one Helm chart per Redis cluster spec."""
 
 
+def _options(jobs: int | None, no_cache: bool) -> runs.Options:
+    return runs.Options(jobs=jobs, use_cache=not no_cache, progress=_progress)
+
+
+def _progress(verb: str, total: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    bar = progress.Progress(verb, total)
+    return bar.advance, bar.close
+
+
+def _find(specs: list[str], verbose: bool) -> discover.Discovery:
+    found = runs.find(specs)
+    if verbose:
+        for path, why in found.ignored:
+            typer.echo(f"ignored {path}: {why}", err=True)
+    return found
+
+
+def _warn(warnings: list[Issue]) -> None:
+    for warning in warnings:
+        typer.echo(str(warning), err=True)
+
+
 @app.command(cls=_Command, epilog="Examples:\n\n  ckredis render examples/*.yaml -o output\n\n  ckredis render specs/ -o charts\n\n"
                     "  ckredis render --check specs/ -o charts\n\n  ckredis render cache.yaml --stdout | kubectl apply -f -")
 @_reporting
@@ -100,86 +121,25 @@ def render(
         raise typer.BadParameter("--check and --stdout exclude each other")
     if prune and (check or stdout):
         raise typer.BadParameter("--prune writes; it excludes --check and --stdout")
-    fleet = functools.partial(_fleet, specs, jobs=jobs, verbose=verbose, use_cache=not no_cache)
+    found, options = _find(specs, verbose), _options(jobs, no_cache)
     if stdout:
-        outcomes = _valid(fleet(pipeline.Stream(), "rendering"))
-        sys.stdout.write("".join(outcome.result for outcome in outcomes))
+        streamed = runs.stream(found, options)
+        _warn(streamed.warnings)
+        sys.stdout.write(streamed.text)
     elif check:
-        _report_check(_check(output, fleet))
+        checked = runs.check(found, output, options)
+        _warn(checked.warnings)
+        _report_check(checked.findings)
     else:
-        _write(output, fleet, prune)
-
-
-def _write(output: Path, fleet: Callable, prune: bool) -> None:
-    """Stage every changed chart while holding the output's lock; swap them in only when every spec is valid."""
-    created = not os.path.lexists(output)
-    try:
-        with write.output_lock(output, exclusive=True):
-            swept = write.sweep_staging(output)
-            outcomes = fleet(pipeline.Stage(output), "rendering")
-            staged = [outcome.result for outcome in outcomes if isinstance(outcome.result, write.Staged)]
-            try:
-                _valid(outcomes)
-                orphans = write.orphan_charts(output, {outcome.name for outcome in outcomes}) if prune else []
-                for orphan in orphans:
-                    write.check_writable(orphan)
-            except BaseException:
-                write.discard(staged)
-                raise
-            write.commit(output, staged)
-            for orphan in orphans:
-                write.remove_chart(orphan)
-    except CkredisError:
-        if created and output.is_dir() and not any(output.iterdir()):
-            output.rmdir()  # a refused render leaves no trace, not even the output directory it would have made
-        raise
-    for folder in swept:
-        typer.echo(f"removed {folder}/ (an interrupted render left it)")
-    for outcome in outcomes:
-        chart = output / outcome.name
-        typer.echo(f"wrote {chart}/ ({outcome.result.files} files)" if outcome.result else f"unchanged {chart}/")
-    for chart in orphans:
-        typer.echo(f"pruned {chart}/ (no spec renders it)")
-
-
-def _check(output: Path, fleet: Callable) -> write.Findings:
-    if not output.is_dir():
-        outcomes = _valid(fleet(pipeline.Check(output), "checking"))
-        return write.Findings(stale=[output / outcome.name / path for outcome in outcomes for path in outcome.result])
-    with write.output_lock(output, exclusive=False):
-        outcomes = _valid(fleet(pipeline.Check(output), "checking"))
-        return write.Findings(stale=[output / outcome.name / path for outcome in outcomes for path in outcome.result],
-                              leftovers=write.staging_folders(output),
-                              orphans=write.orphan_charts(output, {outcome.name for outcome in outcomes}))
-
-
-def _fleet(specs: list[str], task: pipeline.Task, verb: str, *, jobs: int | None, verbose: bool,
-           use_cache: bool) -> list[pipeline.Outcome]:
-    """Find the specs, run task over them (a progress bar on a terminal) and report what a search ignored."""
-    found = discover.discover(specs)
-    if verbose:
-        for path, why in found.ignored:
-            typer.echo(f"ignored {path}: {why}", err=True)
-    bar = progress.Progress(verb, len(found.specs))
-    try:
-        return pipeline.run(task, found.specs, jobs=jobs or parallel.default_jobs(), use_cache=use_cache,
-                            advance=bar.advance)
-    finally:
-        bar.close()
-
-
-def _valid(outcomes: list[pipeline.Outcome]) -> list[pipeline.Outcome]:
-    """The outcomes when every spec is valid and nothing failed (warnings printed); else the errors, raised."""
-    error = pipeline.problems(outcomes)
-    if error:
-        raise error
-    failures = [line for outcome in outcomes for line in outcome.failure]
-    if failures:
-        raise OutputError("\n".join(failures))
-    for outcome in outcomes:
-        for warning in outcome.warnings:
-            typer.echo(str(warning), err=True)
-    return outcomes
+        rendering = runs.render(found, output, prune=prune, options=options)
+        _warn(rendering.warnings)
+        for folder in rendering.swept:
+            typer.echo(f"removed {folder}/ (an interrupted render left it)")
+        for chart in rendering.charts:
+            typer.echo(f"unchanged {chart.chart_dir}/" if chart.files is None else
+                       f"wrote {chart.chart_dir}/ ({chart.files} files)")
+        for folder in rendering.pruned:
+            typer.echo(f"pruned {folder}/ (no spec renders it)")
 
 
 def _report_check(findings: write.Findings) -> None:
@@ -214,29 +174,31 @@ def validate(
     if output_format == "json":
         _validate_json(specs, jobs, no_cache)
         return
-    outcomes = _valid(_fleet(specs, pipeline.Validate(), "validating", jobs=jobs, verbose=verbose, use_cache=not no_cache))
-    for outcome in outcomes:
+    verdict = runs.validate(_find(specs, verbose), _options(jobs, no_cache))
+    if verdict.problems:
+        raise SpecError(verdict.problems)
+    _warn(verdict.warnings)
+    for outcome in verdict.valid:
         typer.echo(f"{outcome.source}: ok ({outcome.namespace}/{outcome.name}, {outcome.purpose})")
 
 
 def _validate_json(specs: list[str], jobs: int | None, no_cache: bool) -> None:
     """{"ok", "specs": [...], "problems": [...], "ignored": [...]} on stdout; exit 2 when a spec is invalid."""
     try:
-        found = discover.discover(specs)
-        outcomes = pipeline.run(pipeline.Validate(), found.specs, jobs=jobs or parallel.default_jobs(), use_cache=not no_cache)
-        problems = [issue for outcome in outcomes for issue in outcome.issues]
+        found = runs.find(specs)
+        verdict = runs.validate(found, runs.Options(jobs=jobs, use_cache=not no_cache))
     except SpecError as error:
-        found, outcomes, problems = discover.Discovery(), [], error.issues
+        found, verdict = discover.Discovery(), runs.Validation([], error.issues)
     report = {
-        "ok": not problems,
+        "ok": not verdict.problems,
         "specs": [{"source": outcome.source, "name": outcome.name, "namespace": outcome.namespace,
                    "purpose": outcome.purpose, "warnings": [asdict(issue) for issue in outcome.warnings]}
-                  for outcome in outcomes if not outcome.issues],
-        "problems": [asdict(issue) for issue in problems],
+                  for outcome in verdict.valid],
+        "problems": [asdict(issue) for issue in verdict.problems],
         "ignored": [{"path": path, "reason": why} for path, why in found.ignored],
     }
     typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
-    if problems:
+    if verdict.problems:
         raise typer.Exit(2)
 
 
@@ -244,8 +206,7 @@ def _validate_json(specs: list[str], jobs: int | None, no_cache: bool) -> None:
 @_reporting
 def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads it from stdin.", metavar="SPEC")]) -> None:
     """Print the flows the NetworkPolicies allow (from, to, ports, why); everything else is denied."""
-    from ckredis import access
-    rows = [("FROM", "TO", "PORTS", "WHY"), *access.connectivity_table(access.flows(pipeline.build_model(spec)))]
+    rows = [("FROM", "TO", "PORTS", "WHY"), *runs.connectivity(spec)]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
@@ -270,20 +231,15 @@ def diff(
     if output_format not in formats:
         raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
     try:
-        outcomes = _valid(_fleet(specs, pipeline.Review(output), "comparing", jobs=jobs, verbose=verbose,
-                                 use_cache=not no_cache))
+        comparison = runs.diff(_find(specs, verbose), output, orphans=orphans, options=_options(jobs, no_cache))
     except SpecError as error:
         if output_format != "json":
             raise
         typer.echo(json.dumps({"ok": False, "problems": [asdict(issue) for issue in error.issues]}, indent=2, ensure_ascii=False))
         raise typer.Exit(2) from None
-    results = [outcome.result for outcome in outcomes]
-    if orphans:
-        names = {outcome.name for outcome in outcomes}
-        results += [review.review(name, review.committed_chart(output / name), None, str(output / name))
-                    for name in review.committed_chart_names(output) if name not in names]
-    sys.stdout.write(formats[output_format](results))
-    if any(result.changed for result in results):
+    _warn(comparison.warnings)
+    sys.stdout.write(formats[output_format](comparison.reviews))
+    if any(result.changed for result in comparison.reviews):
         raise typer.Exit(1)
 
 
@@ -295,24 +251,16 @@ def test(
     promtool: Annotated[Optional[str], typer.Option("--promtool", metavar="PATH", help="The promtool to run (default: $PROMTOOL, else promtool on PATH).")] = None,
 ) -> None:
     """Prove each spec's alerts with promtool: each fires on its failures, stays silent when healthy. Exit 1 on a failure."""
-    from ckredis import prove
-    rendered = pipeline.render_specs(discover.discover(specs).specs)
-    for item in rendered:
-        for warning in item.warnings:
-            typer.echo(str(warning), err=True)
-    failed = False
-    runner = prove.find_promtool(promtool)
-    with tempfile.TemporaryDirectory(prefix="ckredis-test-") as scratch:
-        for item in rendered:
-            if not item.alert_tests:
-                typer.echo(f"{item.name}: no alert rules to test")
-                continue
-            outcome = prove.run(item.alert_tests, (write_to or Path(scratch)) / item.name, runner)
-            typer.echo(f"{item.name}: {'passed' if outcome.passed else 'FAILED'}")
-            if not outcome.passed:
-                failed = True
-                typer.echo(outcome.output, err=True)
-    if failed:
+    proofs = runs.test(runs.find(specs), keep_in=write_to, promtool=promtool)
+    _warn(proofs.warnings)
+    for proof in proofs.proofs:
+        if proof.passed is None:
+            typer.echo(f"{proof.chart}: no alert rules to test")
+            continue
+        typer.echo(f"{proof.chart}: {'passed' if proof.passed else 'FAILED'}")
+        if not proof.passed:
+            typer.echo(proof.report, err=True)
+    if any(proof.passed is False for proof in proofs.proofs):
         raise typer.Exit(1)
 
 

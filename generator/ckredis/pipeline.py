@@ -14,11 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ckredis import cache, clashes, model, parallel
 from ckredis.errors import CkredisError, Issue, SpecError
 from ckredis.load import STDIN, load, read_bytes
 from ckredis.plan import Plan
+
+if TYPE_CHECKING:
+    from ckredis import review, write
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,6 @@ class Rendered:
         return clashes.Claim(self.source, self.name_position, self.name, clashes.objects_of(self.manifests.values()))
 
 
-def build_model(source: str) -> model.Cluster:
-    """Load, validate and model one spec; SpecError lists every problem in it."""
-    from ckredis.validate import validate
-    return model.build(validate(load(source)))
-
-
 def render_spec(source: str, raw: bytes | None = None) -> Rendered:
     """One spec (its bytes when already read) through every stage; SpecError lists every problem in it."""
     from ckredis import render
@@ -105,8 +103,11 @@ def render_specs(sources: list[str]) -> list[Rendered]:
 
 # ---- fleets -------------------------------------------------------------------------------------------------
 
+Result = TypeVar("Result")
+
+
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Generic[Result]):
     """What one spec's run produced: small, so that it travels back from a worker process."""
 
     source: str
@@ -115,7 +116,7 @@ class Outcome:
     purpose: str = ""
     issues: tuple[Issue, ...] = ()
     warnings: tuple[Issue, ...] = ()
-    result: object = None  # what the task made of the spec
+    result: Result | None = None  # what the task made of the spec; None when it is invalid or failed
     failure: tuple[str, ...] = ()  # an error that is not the spec's (the output directory's), as lines
 
     @property
@@ -123,30 +124,46 @@ class Outcome:
         return self.claim.chart if self.claim else ""
 
 
-class Task:
+class Task(Generic[Result]):
     """What to do with each rendered spec. `unchanged` answers from the cache without rendering, or None."""
 
-    def __call__(self, item: Rendered) -> object:
+    def __call__(self, item: Rendered) -> Result:
+        raise NotImplementedError
+
+    def unchanged(self, entry: cache.Entry) -> Result | None:
         return None
 
-    def unchanged(self, entry: cache.Entry) -> object | None:
-        return None
 
+class Validate(Task[bool]):
+    def __call__(self, item: Rendered) -> bool:
+        return True
 
-class Validate(Task):
-    def unchanged(self, entry: cache.Entry) -> object | None:
+    def unchanged(self, entry: cache.Entry) -> bool | None:
         return True  # validity does not depend on any output directory
 
 
-class Stream(Task):
+class Stream(Task[str]):
     def __call__(self, item: Rendered) -> str:
         return item.stream()
 
 
-class _ChartTask(Task):
-    """A task on the chart in output/<name>; results are also recorded in the cache, by chart location."""
+class AlertTests(Task[dict[str, str]]):
+    """The rule file and promtool tests of every alert; empty for a chart without alert rules."""
 
-    same: object = None  # the result for a chart that matches its spec
+    def __call__(self, item: Rendered) -> dict[str, str]:
+        return item.alert_tests
+
+
+class Connectivity(Task[list[tuple[str, str, str, str]]]):
+    """The flows the NetworkPolicies allow, as (from, to, ports, why) rows."""
+
+    def __call__(self, item: Rendered) -> list[tuple[str, str, str, str]]:
+        from ckredis import access
+        return access.connectivity_table(access.flows(item.cluster))
+
+
+class _ChartTask(Task[Result]):
+    """A task on the chart in output/<name>; results are also recorded in the cache, by chart location."""
 
     def __init__(self, output: Path):
         self.output = output
@@ -154,47 +171,57 @@ class _ChartTask(Task):
     def chart_dir(self, name: str) -> Path:
         return self.output / name
 
-    def unchanged(self, entry: cache.Entry) -> object | None:
+    def unchanged(self, entry: cache.Entry) -> Result | None:
         chart_dir = self.chart_dir(entry.name)
         if chart_dir.is_symlink() or entry.charts.get(repository_path(chart_dir)) != _disk_digest(chart_dir):
             return None
-        return self.same
+        return self.as_wanted(entry)
+
+    def as_wanted(self, entry: cache.Entry) -> Result:
+        """The result for a chart on disk that is exactly what its spec renders."""
+        raise NotImplementedError
 
 
-class Check(_ChartTask):
+class Check(_ChartTask[tuple[str, ...]]):
     """The chart's files that differ from what a render would write, relative to the chart directory."""
 
     def __call__(self, item: Rendered) -> tuple[str, ...]:
         from ckredis import write
         return tuple(write.differences(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)))
 
-    same = ()
+    def as_wanted(self, entry: cache.Entry) -> tuple[str, ...]:
+        return ()
 
 
-class Stage(_ChartTask):
-    """Write a changed chart beside its directory (a write.Staged), swapped in later if every spec is valid;
-    False for a chart that is already as wanted."""
+@dataclass(frozen=True)
+class Unchanged:
+    """A chart already as its spec renders it: nothing to stage."""
 
-    same = False
 
-    def __call__(self, item: Rendered):
+class Stage(_ChartTask["write.Staged | Unchanged"]):
+    """Write a changed chart beside its directory (a write.Staged), swapped in later if every spec is valid."""
+
+    def __call__(self, item: Rendered) -> write.Staged | Unchanged:
         from ckredis import write
-        return write.stage_chart(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)) or False
+        return write.stage_chart(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)) or Unchanged()
+
+    def as_wanted(self, entry: cache.Entry) -> write.Staged | Unchanged:
+        return Unchanged()
 
 
-class Review(_ChartTask):
-    def __call__(self, item: Rendered):
+class Review(_ChartTask["review.Review"]):
+    def __call__(self, item: Rendered) -> review.Review:
         from ckredis import review
         chart_dir = self.chart_dir(item.name)
         return review.review(item.name, review.committed_chart(chart_dir), item.chart_files(chart_dir), str(chart_dir))
 
-    def unchanged(self, entry: cache.Entry) -> object | None:
+    def as_wanted(self, entry: cache.Entry) -> review.Review:
         from ckredis import review
-        return None if super().unchanged(entry) is None else review.Review(entry.name, "unchanged")
+        return review.Review(entry.name, "unchanged")
 
 
-def run(task: Task, sources: list[str], *, jobs: int = 1, use_cache: bool = True,
-        advance: Callable[[], None] = lambda: None) -> list[Outcome]:
+def run(task: Task[Result], sources: list[str], *, jobs: int = 1, use_cache: bool = True,
+        advance: Callable[[], None] = lambda: None) -> list[Outcome[Result]]:
     """task over every spec, in input order; clashes between specs are added as issues of the specs involved."""
     work = functools.partial(_run_one, task, use_cache and STDIN not in sources)
     outcomes = []
@@ -214,7 +241,7 @@ def problems(outcomes: list[Outcome]) -> SpecError | None:
     return SpecError(issues) if issues else None
 
 
-def _run_one(task: Task, use_cache: bool, source: str) -> Outcome:
+def _run_one(task: Task[Result], use_cache: bool, source: str) -> Outcome[Result]:
     key = raw = entry = None
     if use_cache:
         try:
@@ -273,4 +300,4 @@ def repository_path(chart_dir: Path) -> str:
     return chart_dir.as_posix()
 
 
-__all__ = ["CkredisError", "Outcome", "Rendered", "build_model", "render_spec", "render_specs", "run"]
+__all__ = ["CkredisError", "Outcome", "Rendered", "render_spec", "render_specs", "run"]
