@@ -158,3 +158,16 @@ def test_ruff_finds_nothing():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "generator", "tests"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_template_is_wired_once_or_is_a_partial_another_includes():
+    from ckredis import render
+
+    folder = REPO / "templates"
+    templates = {path.relative_to(folder).as_posix() for path in folder.rglob("*.jinja")}
+    wired = [template for template, _ in render.MANIFESTS] + list(render.CHART_FILES) + [render.NOTES_TEMPLATE,
+                                                                                         render.CHART_YAML_TEMPLATE]
+    partials = {name for name in templates if name.rsplit("/", 1)[-1].startswith("_")}
+    assert sorted(wired) == sorted(templates - partials)
+    sources = "".join((folder / name).read_text() for name in templates)
+    assert partials and all(f'[% include "{name}" %]' in sources for name in partials)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from functools import cache
 
 import jinja2
@@ -86,21 +87,48 @@ def _plan(source: Cluster | Plan) -> Plan:
     return source if isinstance(source, Plan) else Plan(source)
 
 
+# Which template makes which file, in one place. A template under templates/chart/ whose name starts with `_` is a
+# partial that others include (Helm's convention); every other one is listed once below. A manifest template makes
+# one file per item it gets (a client, a policy, a component) or one file when its condition holds.
+Files = Callable[[Plan], Iterable[tuple[str, dict]]]
+
+
+def _one(path: str, when: Callable[[Plan], object] = lambda plan: True) -> Files:
+    return lambda plan: [(path, {})] if when(plan) else []
+
+
+MANIFESTS: tuple[tuple[str, Files], ...] = (
+    ("chart/templates/redisfailover.yaml.jinja", _one("templates/redisfailover.yaml")),
+    ("chart/templates/connection.yaml.jinja",
+     lambda plan: [(client.manifest_file, {"client": client}) for client in plan.cluster.clients]),
+    ("chart/templates/networkpolicy.yaml.jinja",
+     lambda plan: [(policy.file_name, {"policy": policy}) for policy in plan.policies]),
+    ("chart/templates/poddisruptionbudget.yaml.jinja",
+     lambda plan: [(f"templates/poddisruptionbudget-{component.kind}.yaml", {"c": component})
+                   for component in (plan.cluster.redis, plan.cluster.sentinel) if plan.cluster.own_disruption_budgets]),
+    ("chart/templates/podmonitor.yaml.jinja", _one("templates/podmonitor.yaml", lambda plan: plan.monitoring.enabled)),
+    ("chart/templates/prometheusrule.yaml.jinja",
+     _one("templates/prometheusrule.yaml", lambda plan: plan.monitoring.enabled and plan.rule_groups)),
+    ("chart/templates/probe.yaml.jinja",
+     _one("templates/probe.yaml", lambda plan: plan.monitoring.enabled and plan.monitoring.uptime_probe)),
+    ("chart/templates/dashboard.yaml.jinja",
+     _one("templates/dashboard.yaml", lambda plan: plan.monitoring.enabled and plan.monitoring.dashboard)),
+)
+# The chart's other files from templates, each made once (each may say where the chart lives: `chart_path`);
+# Chart.yaml last, as its version digests all the others.
+NOTES_TEMPLATE = "chart/templates/NOTES.txt.jinja"
+CHART_FILES = {
+    "chart/values.yaml.jinja": "values.yaml",
+    "chart/README.md.jinja": "README.md",
+    "chart/helmignore.jinja": ".helmignore",
+}
+CHART_YAML_TEMPLATE = "chart/Chart.yaml.jinja"
+
+
 def manifests(source: Cluster | Plan) -> dict[str, str]:
     """Each Kubernetes object of the chart, as Helm will output it: `templates/<file>.yaml` -> YAML."""
     plan = _plan(source)
-    files = {"templates/redisfailover.yaml": _render("chart/templates/redisfailover.yaml.jinja", plan)}
-    for client in plan.cluster.clients:
-        files[client.manifest_file] = _render(
-            "chart/templates/connection.yaml.jinja", plan, client=client)
-    for policy in plan.policies:
-        files[policy.file_name] = _render("chart/templates/networkpolicy.yaml.jinja", plan, policy=policy)
-    if plan.cluster.own_disruption_budgets:
-        for component in (plan.cluster.redis, plan.cluster.sentinel):
-            files[f"templates/poddisruptionbudget-{component.kind}.yaml"] = _render(
-                "chart/templates/poddisruptionbudget.yaml.jinja", plan, c=component)
-    files.update(_monitoring_manifests(plan))
-    return files
+    return {path: _render(template, plan, **extra) for template, files in MANIFESTS for path, extra in files(plan)}
 
 
 def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None, chart_path: str | None = None) -> dict[str, str]:
@@ -112,13 +140,13 @@ def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None, 
     plan = _plan(source)
     files = {path: helm_literal(text) for path, text in (objects or manifests(plan)).items()}
     files["templates/NOTES.txt"] = "{{- /* " + facts.MARKER + ": do not edit. */ -}}\n" + helm_literal(
-        _render("chart/templates/NOTES.txt.jinja", plan))
-    files["values.yaml"] = _render("chart/values.yaml.jinja", plan)
+        _render(NOTES_TEMPLATE, plan))
+    for template, path in CHART_FILES.items():
+        files[path] = _render(template, plan, chart_path=chart_path or f"output/{plan.cluster.name}")
     files["values.schema.json"] = _values_schema()
-    files["README.md"] = _render("chart/README.md.jinja", plan, chart_path=chart_path or f"output/{plan.cluster.name}")
-    files[".helmignore"] = _render("chart/helmignore.jinja", plan)
-    files.update(_monitoring_files(plan))
-    files["Chart.yaml"] = _render("chart/Chart.yaml.jinja", plan, chart_version=chart_version(files))
+    if plan.monitoring.enabled:
+        files[f"dashboards/{plan.dashboard_file}"] = plan.dashboard_json  # outside templates/: Helm never reads it
+    files["Chart.yaml"] = _render(CHART_YAML_TEMPLATE, plan, chart_version=chart_version(files))
     return dict(sorted(files.items()))
 
 
@@ -144,28 +172,6 @@ def _render(template: str, plan: Plan, **extra: object) -> str:
 def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
     # Jinja checks a template's file on disk at every get_template (auto_reload); a render never edits templates.
     return env.get_template(name)
-
-
-def _monitoring_manifests(plan: Plan) -> dict[str, str]:
-    """Monitoring objects: `templates/<file>.yaml` -> YAML as Helm outputs it."""
-    mon = plan.monitoring
-    if not mon.enabled:
-        return {}
-    files = {"templates/podmonitor.yaml": _render("chart/templates/podmonitor.yaml.jinja", plan)}
-    if plan.rule_groups:
-        files["templates/prometheusrule.yaml"] = _render("chart/templates/prometheusrule.yaml.jinja", plan)
-    if mon.uptime_probe:
-        files["templates/probe.yaml"] = _render("chart/templates/probe.yaml.jinja", plan)
-    if mon.dashboard:
-        files["templates/dashboard.yaml"] = _render("chart/templates/dashboard.yaml.jinja", plan)
-    return files
-
-
-def _monitoring_files(plan: Plan) -> dict[str, str]:
-    """Monitoring files outside templates/ (the Grafana dashboard), path -> text."""
-    if not plan.monitoring.enabled:
-        return {}
-    return {f"dashboards/{plan.dashboard_file}": plan.dashboard_json}
 
 
 def alert_tests(plan: Plan) -> dict[str, str]:
