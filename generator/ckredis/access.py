@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ckredis.derive import egress_policy_name, policy_manifest
+from ckredis.facts import NAMESPACE_LABEL
 from ckredis.model import Client, Cluster, Component, Endpoint
 
-NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 SYNC_WAVE = {"argocd.argoproj.io/sync-wave": "-1"}  # before the RedisFailover's pods, which Gatekeeper checks
 
 

@@ -28,6 +28,7 @@ METRICS_PORT = "metrics"
 # Labels.
 RF_NAME_LABEL = "redisfailovers.databases.spotahome.com/name"  # set by the operator on every pod it creates
 NOBACKUP_LABEL = "compliantkubernetes.io/nobackup"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace: NetworkPolicies select by it
 DEDICATED_NODE_LABEL = "elastisys.io/node-type"
 ACCESS_LABEL_VALUE = "allow"
 PASSWORD_VARIABLE = "REDIS_PASSWORD"  # set by the application from its own copy of the password Secret

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER
+from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER, workload_name
 from ckredis.monitoring.scope import AlertRule, Apply, Failure, Scope, Series, sample_text, series_values
 from ckredis.monitoring.settings import GROUPING, SCOPE_LABEL, AlertSetting, Facts, Monitoring
 
@@ -40,11 +40,11 @@ def _alert(when: str, default: Callable[[Facts], AlertSetting], threshold_unit: 
 
 def _target(series: list[Series], scope: Scope, container: str, number: int) -> dict[str, str]:
     """The target labels of the `number`th exporter of `container` in `scope`'s cluster."""
-    prefix = "rfr" if container == REDIS_EXPORTER else "rfs"
+    workload = workload_name("redis" if container == REDIS_EXPORTER else "sentinel", scope.name)
     for item in series:
         labels = item.labels
         if (labels.get("container") == container and labels.get(SCOPE_LABEL) == scope.name
-                and labels["pod"].startswith(f"{prefix}-{scope.name}-") and labels["pod"].endswith(f"-{number}")):
+                and labels["pod"].startswith(f"{workload}-") and labels["pod"].endswith(f"-{number}")):
             return {key: labels[key] for key in ("container", "endpoint", "instance", "job", "namespace", "pod",
                                                  SCOPE_LABEL)}
     raise LookupError(f"no {container} {number} in {scope.name}")
