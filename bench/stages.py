@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ckredis import model, render  # noqa: E402
+from ckredis import model, render, yamltext  # noqa: E402
 from ckredis import load as loading  # noqa: E402
 from ckredis import plan as planning  # noqa: E402
 from ckredis import validate as validation  # noqa: E402
@@ -52,7 +52,7 @@ def main() -> None:
     sources = args.specs
     best: dict[str, float] = {}
     for _ in range(args.repeat):
-        render._scalar_text.cache_clear()
+        yamltext._scalar_text.cache_clear()
         for stage, value in run_stages(sources).items():
             best[stage] = min(best.get(stage, value), value)
     for stage, value in best.items():

@@ -14,6 +14,7 @@ import yaml
 from conftest import EXAMPLES
 from ckredis.facts import NOBACKUP_LABEL, PURPOSES
 from ckredis.pipeline import render_specs
+from ckredis.plan import Plan
 
 # One snippet per client library: (README heading, the library's Sentinel entry point).
 LIBRARIES = {
@@ -98,7 +99,7 @@ def test_notes_go_live_checklist_has_this_clusters_values(path):
     assert cluster.redis.resources.memory_limit in items["Capacity"]
     policy = cluster.redis_config_value("maxmemory-policy")
     assert ("refuses writes" in items["Capacity"]) == (policy == "noeviction")
-    alerts = cluster.monitoring.alerts(cluster)
+    alerts = Plan(cluster).alerts
     assert f"{len(alerts)} alerts" in items["Alerts routed to someone"]
     for alert in alerts:
         assert (alert.name in items["Alerts routed to someone"]) == (alert.setting.severity == "critical")
@@ -114,5 +115,5 @@ def test_checklist_says_when_nobody_would_be_alerted(tmp_path):
     path = tmp_path / "quiet.yaml"
     path.write_text(yaml.safe_dump(spec))
     cluster, _, notes = _rendered(path)
-    assert cluster.monitoring.alerts(cluster) == []
+    assert Plan(cluster).alerts == []
     assert "alerting off" in _checklist(notes)["Alerts routed to someone"]

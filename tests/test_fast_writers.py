@@ -1,4 +1,4 @@
-"""The fast writers of render are exact: random values give the same text as the slow reference they replace."""
+"""The fast writers (yamltext, jsontext) are exact: random values give the same text as the slow reference they replace."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import OrderedDict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckredis import render
+from ckredis import yamltext
 from ckredis.jsontext import indented_json
 
 _SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
@@ -72,41 +72,41 @@ SCALAR_TEXTS = (_TRICKY | _ASCII | st.text() | _NAMES | _SENTENCES
 @settings(max_examples=3000, deadline=None, derandomize=True, database=None)
 @given(SCALAR_TEXTS)
 def test_scalar_shortcut_writes_what_yaml_dump_writes(text):
-    assert render._scalar_text.__wrapped__(text) == render._dumped_scalar(text)
+    assert yamltext._scalar_text.__wrapped__(text) == yamltext._dumped_scalar(text)
 
 
 def test_scalar_shortcuts_are_taken_for_ordinary_names_expressions_and_sentences():
     for text in ["redis-00027", "rfs-redis-00027.redis-27.svc.cluster.local:26379", '(redis_up{namespace="a"} or up{})']:
-        assert render._plain_as_is(text) and render.plain_is_text(text)
-        assert render._dumped_scalar(text) == text
+        assert yamltext._plain_as_is(text) and yamltext.plain_is_text(text)
+        assert yamltext._dumped_scalar(text) == text
     for text in ["Redis a/b: no {{ $labels.missing }} metrics", "it's: here", "yes", "1_000"]:
-        assert render._never_plain(text) or not render.plain_is_text(text)
-        assert render._dumped_scalar(text) == "'" + text.replace("'", "''") + "'"
+        assert yamltext._never_plain(text) or not yamltext.plain_is_text(text)
+        assert yamltext._dumped_scalar(text) == "'" + text.replace("'", "''") + "'"
 
 
 def _reference_lines(value: object, indent: int) -> list[str]:
-    """render's block emitter before it was made faster (copied verbatim), the reference for render.to_yaml."""
+    """The block emitter before it was made faster (copied verbatim), the reference for yamltext.to_yaml."""
     pad, lines = " " * indent, []
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, (dict, list, tuple)) and item:
-                lines += [f"{pad}{render._scalar(key)}:", *_reference_lines(item, indent + 2)]
+                lines += [f"{pad}{yamltext._scalar(key)}:", *_reference_lines(item, indent + 2)]
             else:
-                lines.append(f"{pad}{render._scalar(key)}: {render._scalar(item)}")
+                lines.append(f"{pad}{yamltext._scalar(key)}: {yamltext._scalar(item)}")
         return lines
     for item in value:
         if isinstance(item, (dict, list, tuple)) and item:
             nested = _reference_lines(item, indent + 2)
             lines += [f"{pad}- {nested[0][indent + 2:]}", *nested[1:]]
         else:
-            lines.append(f"{pad}- {render._scalar(item)}")
+            lines.append(f"{pad}- {yamltext._scalar(item)}")
     return lines
 
 
 def _reference_yaml(value: object, indent: int) -> str:
     if isinstance(value, (dict, list, tuple)) and value:
         return ("\n" + " " * indent).join(_reference_lines(value, 0))
-    return render._scalar(value)
+    return yamltext._scalar(value)
 
 
 _YAML_SCALARS = st.none() | st.booleans() | st.integers() | SCALAR_TEXTS
@@ -121,15 +121,15 @@ YAML_VALUES = st.recursive(
 @settings(max_examples=1000, deadline=None, derandomize=True, database=None)
 @given(YAML_VALUES, st.integers(0, 8))
 def test_to_yaml_writes_what_the_reference_emitter_writes(value, indent):
-    assert render.to_yaml(value, indent) == _reference_yaml(value, indent)
+    assert yamltext.to_yaml(value, indent) == _reference_yaml(value, indent)
 
 
 @settings(max_examples=1000, deadline=None, derandomize=True, database=None)
 @given(SCALAR_TEXTS)
 def test_has_line_break_is_the_set_test(text):
-    assert render.has_line_break(text) == bool(render._LINE_BREAKS.intersection(text))
+    assert yamltext.has_line_break(text) == bool(yamltext._LINE_BREAKS.intersection(text))
 
 
 def test_equal_scalars_of_different_types_are_written_as_their_own_type():
     # True == 1 == 1.0 and False == 0: a cache keyed by value alone would write the first one seen for all.
-    assert [render.to_yaml(value) for value in (True, 1, 1.0, False, 0, 0.0)] == ["true", "1", "1.0", "false", "0", "0.0"]
+    assert [yamltext.to_yaml(value) for value in (True, 1, 1.0, False, 0, 0.0)] == ["true", "1", "1.0", "false", "0", "0.0"]

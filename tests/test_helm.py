@@ -51,10 +51,10 @@ def test_values_are_refused(helm_name, example):
 @pytest.mark.parametrize("helm_name", HELMS)
 def test_go_template_delimiters_in_manifests_come_out_of_helm_literally(helm_name, tmp_path):
     """Spec content is data: any `{{ ... }}` the renderer emits is printed by Helm, never evaluated."""
-    from ckredis import render
+    from ckredis import render, yamltext
 
     text = '{{ .Release.Name }} {{- fail "boom" }} {{`x`}} }}{{ $labels.instance }}'
-    manifest = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: literal\ndata:\n  text: {render.to_yaml(text)}\n"
+    manifest = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: literal\ndata:\n  text: {yamltext.to_yaml(text)}\n"
     chart = tmp_path / "literal"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: literal\nversion: 0.1.0\n")

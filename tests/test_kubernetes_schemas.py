@@ -30,3 +30,9 @@ def test_strict_validation_can_fail():
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
                                       "datta": {}}, "1.33.0", strict=True)
+
+
+def test_the_chart_claims_the_oldest_kubernetes_it_is_checked_against():
+    from ckredis import facts
+
+    assert facts.KUBE_VERSION == f">={VERSIONS[0]}-0"

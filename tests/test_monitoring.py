@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
-from ckredis import facts, model, monitoring, render
+from ckredis import facts, model, render
+from ckredis.monitoring import catalogue, dashboard, promtool_tests
 from ckredis.errors import SpecError
 from ckredis.plan import Plan
 from ckredis.validate import validate_data
@@ -229,7 +230,7 @@ def test_every_enabled_alert_has_the_three_cases(example):
 
 
 def test_the_session_example_enables_every_alert():
-    assert [rule["alert"] for rule in rules(load_example(SESSION))] == list(monitoring.CATALOG)
+    assert [rule["alert"] for rule in rules(load_example(SESSION))] == list(catalogue.CATALOG)
 
 
 def test_alert_texts_severities_and_runbooks(example):
@@ -361,13 +362,13 @@ def test_the_schema_lists_exactly_the_catalogue():
     from ckredis.validate import schema
 
     listed = schema()["properties"]["spec"]["properties"]["monitoring"]["properties"]["alerts"]["properties"]["rules"]
-    assert list(listed["properties"]) == list(monitoring.CATALOG)
+    assert list(listed["properties"]) == list(catalogue.CATALOG)
     cluster = cluster_of(load_example(SESSION))
     refs = {None: "#/$defs/alertRule", "percent": "#/$defs/alertRulePercent", "count": "#/$defs/alertRuleCount"}
     for name, node in listed["properties"].items():
-        assert node["$ref"] == refs[monitoring.CATALOG[name].threshold_unit], name
-        assert (cluster.monitoring.alert_settings[name].threshold is not None) == (monitoring.CATALOG[name].threshold_unit is not None)
-        assert node["description"].startswith(monitoring.CATALOG[name].when), name
+        assert node["$ref"] == refs[catalogue.CATALOG[name].threshold_unit], name
+        assert (catalogue.alert_settings(cluster.monitoring)[name].threshold is not None) == (catalogue.CATALOG[name].threshold_unit is not None)
+        assert node["description"].startswith(catalogue.CATALOG[name].when), name
 
 
 def test_the_chart_readme_lists_the_alerts_and_how_to_rerun_the_tests(example):
@@ -434,15 +435,15 @@ def test_each_case_catches_a_broken_alert(tmp_path):
         if result.returncode == 0 or f"{alert} | {kind} |" not in result.stdout + result.stderr:
             survivors.append(f"{alert}: {mutation}")
     assert survivors == []
-    assert len(jobs) == 3 * len(monitoring.CATALOG)
+    assert len(jobs) == 3 * len(catalogue.CATALOG)
 
 
 def test_expected_annotations_match_prometheus_templating():
-    assert monitoring.expand("{{ $value | humanizePercentage }} {{ $labels.pod }} {{ $value }}", {"pod": "p"}, 0.9375) \
+    assert promtool_tests.expand("{{ $value | humanizePercentage }} {{ $labels.pod }} {{ $value }}", {"pod": "p"}, 0.9375) \
         == "93.75% p 0.9375"
-    assert monitoring.expand("{{ $value }}", {}, 2.0) == "2"
+    assert promtool_tests.expand("{{ $value }}", {}, 2.0) == "2"
     with pytest.raises(ValueError):
-        monitoring.expand("{{ $value | humanize }}", {}, 1.0)
+        promtool_tests.expand("{{ $value | humanize }}", {}, 1.0)
 
 
 # -- Helm passes Prometheus templates through ----------------------------------------------------------------------
@@ -564,7 +565,7 @@ def test_dashboard_configmap_is_optional_and_labelled():
 
 def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_path):
     cluster = cluster_of(load_example(example))
-    board = monitoring.dashboard(cluster)
+    board = dashboard.dashboard(cluster)
     assert len(board["uid"]) <= 40
     exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
     assert len(exprs) >= 20
@@ -581,8 +582,8 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
 
 def test_every_alert_has_a_runbook():
     folder = REPO / "docs" / "runbooks"
-    assert sorted(path.stem for path in folder.glob("*.md")) == sorted(monitoring.CATALOG)
-    for name in monitoring.CATALOG:
+    assert sorted(path.stem for path in folder.glob("*.md")) == sorted(catalogue.CATALOG)
+    for name in catalogue.CATALOG:
         text = (folder / f"{name}.md").read_text()
         assert text.startswith(f"# {name}\n"), name
         for section in ("## Meaning", "## Impact", "## Confirm", "## Act"):

@@ -15,31 +15,23 @@ from ckredis import facts
 PACKAGE = REPO / "generator" / "ckredis"
 SCHEMA = json.loads((REPO / "schemas" / "ckredis-spec.schema.json").read_text())
 SPEC = SCHEMA["properties"]["spec"]["properties"]
-
-
-def _is_type_checking(node: ast.If) -> bool:
-    return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+README = (REPO / "README.md").read_text()
 
 
 def _imports(path) -> set[str]:
-    """Our modules that `path` imports at run time (imports under `if TYPE_CHECKING:` are annotations only)."""
+    """Our modules that `path` imports anywhere: at the top, inside functions, and under `if TYPE_CHECKING:` (an
+    annotation-only import still ties the two modules together for a reader and a type checker). Importing
+    `ckredis.a.b` also runs `ckredis/a/__init__.py`, so it counts as importing `ckredis.a` too."""
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
-                continue
-            if isinstance(child, ast.Import):
-                found.update(alias.name for alias in child.names if alias.name.startswith("ckredis."))
-            elif isinstance(child, ast.ImportFrom) and child.module and child.module.split(".")[0] == "ckredis":
-                if child.module == "ckredis":
-                    found.update(f"ckredis.{alias.name}" for alias in child.names if f"ckredis.{alias.name}" in MODULES)
-                else:
-                    found.add(child.module)
-            visit(child)
-
-    visit(ast.parse(path.read_text()))
-    return found - {"ckredis"}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("ckredis."))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ckredis":
+            if node.module == "ckredis" or f"{node.module}.{node.names[0].name}" in MODULES:
+                found.update(f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in MODULES)
+            found.add(node.module)
+    found |= {name.rsplit(".", 1)[0] for name in found if name.count(".") > 1}
+    return found - {"ckredis", _module_name(path)}
 
 
 def _module_name(path) -> str:
@@ -49,6 +41,26 @@ def _module_name(path) -> str:
 
 MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
 GRAPH = {name: _imports(path) for name, path in MODULES.items() if name != "ckredis"}
+
+# The README's design table, in its order: a module may import its own stage and earlier ones, never a later one.
+STAGES = {
+    "facts": ["ckredis.facts"],
+    "shared": ["ckredis.errors", "ckredis.paths", "ckredis.quantity", "ckredis.jsontext", "ckredis.yamltext",
+               "ckredis.cache"],
+    "load": ["ckredis.load"],
+    "validate": ["ckredis.validate", "ckredis.rules", "ckredis.derive", "ckredis.memory", "ckredis.advisories",
+                 "ckredis.docs", "ckredis.starter"],
+    "model": ["ckredis.model", "ckredis.monitoring", "ckredis.monitoring.settings"],
+    "plan": ["ckredis.plan", "ckredis.access", "ckredis.guidance", "ckredis.prove", "ckredis.monitoring.scope",
+             "ckredis.monitoring.catalogue", "ckredis.monitoring.promtool_tests", "ckredis.monitoring.dashboard",
+             "ckredis.monitoring.probes", "ckredis.monitoring.chart"],
+    "render": ["ckredis.render", "ckredis.stream"],
+    "write": ["ckredis.write"],
+    "review": ["ckredis.review"],
+    "fleet": ["ckredis.discover", "ckredis.pipeline", "ckredis.parallel", "ckredis.clashes", "ckredis.progress"],
+    "cli": ["ckredis.cli", "ckredis.__main__"],
+}
+STAGE_OF = {module: number for number, modules in enumerate(STAGES.values()) for module in modules}
 
 
 def _reachable(start: str) -> set[str]:
@@ -66,11 +78,40 @@ def test_the_import_graph_sees_the_known_edges():
     assert "ckredis.facts" in GRAPH["ckredis.model"]
     assert "ckredis.rules" in GRAPH["ckredis.validate"]
     assert "ckredis.monitoring.scope" in GRAPH["ckredis.monitoring.catalogue"]
+    assert "ckredis.model" in GRAPH["ckredis.monitoring.probes"]  # under TYPE_CHECKING
+    assert "ckredis.render" in GRAPH["ckredis.pipeline"]  # inside a function
+    assert "ckredis.monitoring" in GRAPH["ckredis.model"]  # the package's __init__, run by importing settings
 
 
 def test_no_import_cycle_between_our_modules():
     cycles = sorted(module for module in GRAPH if module in _reachable(module))
     assert cycles == [], f"modules that import themselves through others: {cycles}"
+
+
+def test_every_module_has_a_stage_and_the_readme_lists_it():
+    assert sorted(STAGE_OF) == sorted(GRAPH)
+    design = README.split("## Design", 1)[1].split("\n### ", 1)[0]
+    for module in STAGE_OF:
+        file = module.removeprefix("ckredis.").replace(".", "/") + ".py"
+        file = {"monitoring.py": "monitoring/__init__.py", "__main__.py": "__main__.py"}.get(file, file)
+        assert f"`{file}`" in design or f"`{file.rsplit('/', 1)[-1]}`" in design, file
+    assert [line.split("|")[1].strip() for line in design.splitlines() if line.startswith("| ") and "`" in line] \
+        == list(STAGES)
+
+
+def test_each_stage_imports_only_itself_and_earlier_stages():
+    later = sorted((module, imported) for module, imports in GRAPH.items() for imported in imports
+                   if STAGE_OF[imported] > STAGE_OF[module])
+    assert later == [], "a stage imports a later one (README, Design)"
+
+
+def test_building_a_model_loads_no_alert_catalogue_or_promtool_tests():
+    heavy = {"ckredis.monitoring.catalogue", "ckredis.monitoring.promtool_tests", "ckredis.plan", "ckredis.render"}
+    assert _reachable("ckredis.model") & heavy == set()
+    loaded = subprocess.run([sys.executable, "-c", "import sys, ckredis.model; print(sorted(sys.modules))"],
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    assert [name for name in heavy if f"'{name}'" in loaded] == []
+    assert "'ckredis.monitoring.settings'" in loaded  # the probe above can see a monitoring module
 
 
 def test_validation_imports_no_model_or_render_code():
@@ -79,6 +120,17 @@ def test_validation_imports_no_model_or_render_code():
     for module in ("ckredis.validate", "ckredis.rules"):
         reached = {name for name in _reachable(module) if name.startswith(later_stages)}
         assert reached == set(), module
+
+
+def test_monitoring_modules_import_no_private_name_of_another():
+    private = []
+    for module, path in MODULES.items():
+        if module.startswith("ckredis.monitoring"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ckredis."):
+                    private += [f"{module}: {node.module}.{alias.name}" for alias in node.names
+                                if alias.name.startswith("_")]
+    assert private == []
 
 
 def test_facts_import_nothing_of_ours():
@@ -106,3 +158,16 @@ def test_ruff_finds_nothing():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "generator", "tests"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_template_is_wired_once_or_is_a_partial_another_includes():
+    from ckredis import render
+
+    folder = REPO / "templates"
+    templates = {path.relative_to(folder).as_posix() for path in folder.rglob("*.jinja")}
+    wired = [template for template, _ in render.MANIFESTS] + list(render.CHART_FILES) + [render.NOTES_TEMPLATE,
+                                                                                         render.CHART_YAML_TEMPLATE]
+    partials = {name for name in templates if name.rsplit("/", 1)[-1].startswith("_")}
+    assert sorted(wired) == sorted(templates - partials)
+    sources = "".join((folder / name).read_text() for name in templates)
+    assert partials and all(f'[% include "{name}" %]' in sources for name in partials)

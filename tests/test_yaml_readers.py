@@ -12,7 +12,7 @@ import yaml
 
 from conftest import EXAMPLES, load_example, tool
 from go_yaml import chart_documents, disagreements, go_read
-from ckredis import render
+from ckredis import yamltext
 from ckredis.pipeline import render_specs
 
 HELMS = ["helm3", "helm4"]
@@ -33,8 +33,8 @@ PLAIN = ["cache", "redis-system", "100m", "256Mi", "0.5m", "7.2.5-alpine", "v1.3
 
 @pytest.mark.parametrize("text", LOOK_ALIKES)
 def test_look_alikes_are_quoted_and_read_back_by_pyyaml(text):
-    assert not render.plain_is_text(text)
-    written = render.to_yaml(text)
+    assert not yamltext.plain_is_text(text)
+    written = yamltext.to_yaml(text)
     assert "\n" not in written, "a scalar stays on its line"
     assert written != text
     assert yaml.safe_load(f"v: {written}\n{written}: 1\n") == {"v": text, text: 1}
@@ -42,13 +42,13 @@ def test_look_alikes_are_quoted_and_read_back_by_pyyaml(text):
 
 @pytest.mark.parametrize("text", PLAIN)
 def test_ordinary_text_stays_plain(text):
-    assert render.plain_is_text(text)
-    assert render.to_yaml(text) == text
+    assert yamltext.plain_is_text(text)
+    assert yamltext.to_yaml(text) == text
 
 
 @pytest.mark.parametrize("helm_name", HELMS)
 def test_go_reads_every_quoted_look_alike_back(helm_name):
-    documents = [f"value: {render.to_yaml(text)}\nlist: [{render.to_yaml(text)}]\n{render.to_yaml(text)}: key\n"
+    documents = [f"value: {yamltext.to_yaml(text)}\nlist: [{yamltext.to_yaml(text)}]\n{yamltext.to_yaml(text)}: key\n"
                  for text in LOOK_ALIKES + PLAIN]
     read = go_read(tool(helm_name), documents)
     assert [item["value"] for item in read] == LOOK_ALIKES + PLAIN

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ckredis.derive import egress_policy_name, policy_manifest
+from ckredis.facts import NAMESPACE_LABEL
 from ckredis.model import Client, Cluster, Component, Endpoint
 
-NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 SYNC_WAVE = {"argocd.argoproj.io/sync-wave": "-1"}  # before the RedisFailover's pods, which Gatekeeper checks
 
 
@@ -29,7 +29,7 @@ class Port:
 
 
 @dataclass(frozen=True)
-class Flow:
+class IntendedFlow:
     source: Endpoint
     destination: Endpoint
     ports: tuple[Port, ...]
@@ -75,35 +75,35 @@ def tcp(number: int) -> Port:
 DNS_PORTS = (Port("UDP", 53), Port("TCP", 53))
 
 
-def flows(cluster: Cluster) -> tuple[Flow, ...]:
+def flows(cluster: Cluster) -> tuple[IntendedFlow, ...]:
     """Every flow the policies allow, in reading order."""
     redis, sentinel, peers = cluster.redis, cluster.sentinel, cluster.peers
     r, s = redis.endpoint, sentinel.endpoint
     data, discovery = tcp(redis.port), tcp(sentinel.port)
     result = [
-        Flow(r, r, (data,), "replication: replicas sync from the master"),
-        Flow(s, r, (data,), "Sentinel monitors every Redis instance"),
-        Flow(s, s, (discovery,), "Sentinels gossip and vote on failovers"),
-        Flow(r, s, (discovery,), "the pre-stop script asks Sentinel for the master"),
-        Flow(peers.operator, r, (data,), "the operator checks and configures Redis"),
-        Flow(peers.operator, s, (discovery,), "the operator checks and configures Sentinel"),
-        Flow(peers.prometheus, r, (tcp(redis.exporter_port),), "Prometheus scrapes the redis exporter"),
-        Flow(peers.prometheus, s, (tcp(sentinel.exporter_port),), "Prometheus scrapes the sentinel exporter"),
+        IntendedFlow(r, r, (data,), "replication: replicas sync from the master"),
+        IntendedFlow(s, r, (data,), "Sentinel monitors every Redis instance"),
+        IntendedFlow(s, s, (discovery,), "Sentinels gossip and vote on failovers"),
+        IntendedFlow(r, s, (discovery,), "the pre-stop script asks Sentinel for the master"),
+        IntendedFlow(peers.operator, r, (data,), "the operator checks and configures Redis"),
+        IntendedFlow(peers.operator, s, (discovery,), "the operator checks and configures Sentinel"),
+        IntendedFlow(peers.prometheus, r, (tcp(redis.exporter_port),), "Prometheus scrapes the redis exporter"),
+        IntendedFlow(peers.prometheus, s, (tcp(sentinel.exporter_port),), "Prometheus scrapes the sentinel exporter"),
     ]
     if cluster.monitoring.uptime_probe:
-        result.append(Flow(peers.blackbox, s, (discovery,), "the uptime Probe connects to Sentinel"))
+        result.append(IntendedFlow(peers.blackbox, s, (discovery,), "the uptime Probe connects to Sentinel"))
     for client in cluster.clients:
         result += [
-            Flow(client.endpoint, s, (discovery,), f"{client.namespace} asks Sentinel for the master"),
-            Flow(client.endpoint, r, (data,), f"{client.namespace} reads and writes the master it was given"),
+            IntendedFlow(client.endpoint, s, (discovery,), f"{client.namespace} asks Sentinel for the master"),
+            IntendedFlow(client.endpoint, r, (data,), f"{client.namespace} reads and writes the master it was given"),
         ]
-    result += [Flow(r, peers.dns, DNS_PORTS, "name lookups"), Flow(s, peers.dns, DNS_PORTS, "name lookups")]
-    result += [Flow(client.endpoint, peers.dns, DNS_PORTS, f"{client.namespace} resolves {cluster.sentinel_host}")
+    result += [IntendedFlow(r, peers.dns, DNS_PORTS, "name lookups"), IntendedFlow(s, peers.dns, DNS_PORTS, "name lookups")]
+    result += [IntendedFlow(client.endpoint, peers.dns, DNS_PORTS, f"{client.namespace} resolves {cluster.sentinel_host}")
                for client in cluster.clients if client.egress_policy]
     return tuple(result)
 
 
-def policies(cluster: Cluster, all_flows: tuple[Flow, ...]) -> tuple[Policy, ...]:
+def policies(cluster: Cluster, all_flows: tuple[IntendedFlow, ...]) -> tuple[Policy, ...]:
     """The NetworkPolicies: a default deny for this cluster's pods, one allow policy per component, one per client."""
     result = [Policy(f"{cluster.name}-default-deny", cluster.namespace, cluster.pods_selector, (), (),
                      f"Deny all traffic to and from the pods of {cluster.name}; the policies beside it allow exactly what it needs.")]
@@ -115,7 +115,7 @@ def policies(cluster: Cluster, all_flows: tuple[Flow, ...]) -> tuple[Policy, ...
     return tuple(result)
 
 
-def _component_policy(cluster: Cluster, component: Component, all_flows: tuple[Flow, ...]) -> Policy:
+def _component_policy(cluster: Cluster, component: Component, all_flows: tuple[IntendedFlow, ...]) -> Policy:
     here = component.endpoint
     return Policy(
         f"{cluster.name}-{component.kind}",
@@ -127,7 +127,7 @@ def _component_policy(cluster: Cluster, component: Component, all_flows: tuple[F
     )
 
 
-def _client_policy(cluster: Cluster, client: Client, all_flows: tuple[Flow, ...]) -> Policy:
+def _client_policy(cluster: Cluster, client: Client, all_flows: tuple[IntendedFlow, ...]) -> Policy:
     here = client.endpoint
     return Policy(
         egress_policy_name(client.connection_name),
@@ -150,12 +150,12 @@ def _rule(direction: str, peer: Endpoint, ports: tuple[Port, ...], policy_namesp
     return {direction: [selector], "ports": [port.as_k8s() for port in ports]}
 
 
-def connectivity_table(all_flows: tuple[Flow, ...]) -> list[tuple[str, str, str, str]]:
+def connectivity_table(all_flows: tuple[IntendedFlow, ...]) -> list[tuple[str, str, str, str]]:
     """(from, to, ports, why) rows, as shown to reviewers."""
     return [(f.source.title, f.destination.title, f.port_text, f.reason) for f in all_flows]
 
 
-def mermaid(all_flows: tuple[Flow, ...]) -> str:
+def mermaid(all_flows: tuple[IntendedFlow, ...]) -> str:
     """A Mermaid flowchart of the allowed flows."""
     nodes: dict[str, Endpoint] = {}
     for flow in all_flows:

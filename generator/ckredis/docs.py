@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ckredis.validate import schema
+from ckredis.validate import resolve_ref, schema
 
 _INTRO = """\
 # The ckredis service spec
@@ -24,28 +24,22 @@ Every mapping rejects keys it does not list. Values that YAML 1.1 tools read dif
 def spec_markdown() -> str:
     root = schema()
     rows = []
-    _walk(root, "", rows, root["$defs"])
+    _walk(root, "", rows)
     return _INTRO.format(description=root["description"]) + "".join(rows)
 
 
-def _resolve(node: dict, defs: dict) -> dict:
-    if "$ref" in node:
-        return {**defs[node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
-def _walk(node: dict, path: str, rows: list[str], defs: dict, shared: bool = False) -> None:
+def _walk(node: dict, path: str, rows: list[str], shared: bool = False) -> None:
     shared = shared or "$ref" in node  # inside a shared definition, described anew where it is used
-    node = _resolve(node, defs)
+    node = resolve_ref(node)
     for name, sub in node.get("properties", {}).items():
         field = f"{path}.{name}" if path else name
-        resolved = _within_parent(_resolve(sub, defs), name, node, shared)
+        resolved = _within_parent(resolve_ref(sub), name, node, shared)
         required = name in node.get("required", [])
         rows.append(_row(field, resolved, required))
         if resolved.get("type") == "array":
-            _walk(resolved["items"], f"{field}[]", rows, defs, shared)
+            _walk(resolved["items"], f"{field}[]", rows, shared)
         elif "properties" in resolved:
-            _walk({**sub, **resolved} if "$ref" in sub else resolved, field, rows, defs, shared)
+            _walk({**sub, **resolved} if "$ref" in sub else resolved, field, rows, shared)
 
 
 def _within_parent(node: dict, name: str, parent: dict, shared: bool) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ckredis.facts import NOBACKUP_LABEL
 from ckredis.model import Cluster
-from ckredis.monitoring import Alert
+from ckredis.monitoring.scope import AlertRule
 
 
 def backup_scope(cluster: Cluster) -> str:
@@ -30,7 +30,7 @@ def recovery(cluster: Cluster) -> list[str]:
             backup_scope(cluster)]
 
 
-def go_live(cluster: Cluster, alerts: list[Alert]) -> list[tuple[str, str]]:
+def go_live(cluster: Cluster, alerts: list[AlertRule]) -> list[tuple[str, str]]:
     """The go-live checklist items that concern Redis, with this cluster's values: (item, what to check)."""
     redis, sentinel, placement = cluster.redis, cluster.sentinel, cluster.placement
     clients = "; ".join(client.endpoint.title for client in cluster.clients) or "none"
@@ -50,7 +50,7 @@ def go_live(cluster: Cluster, alerts: list[Alert]) -> list[tuple[str, str]]:
     ]
 
 
-def _alerts_item(cluster: Cluster, alerts: list[Alert]) -> str:
+def _alerts_item(cluster: Cluster, alerts: list[AlertRule]) -> str:
     if not alerts:
         return "the spec turns alerting off: nobody is told when this cluster fails. Turn it on before going live."
     critical = [alert.name for alert in alerts if alert.setting.severity == "critical"]

@@ -22,7 +22,7 @@ MAX_DEPTH = 32  # a spec is about 6 levels deep
 MAX_VALUES = 10_000  # a spec has about 100 values; aliases must not multiply them without bound
 STDIN = "-"
 
-Path_ = tuple[str | int, ...]
+SpecPath = tuple[str | int, ...]  # the keys and list indexes from the document root to one value
 
 _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
@@ -52,14 +52,14 @@ class Document:
 
     source: str
     data: object
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    values: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
     # Problems found while reading that still leave the rest of the document checkable, and the paths of the
     # values those problems dropped (validation says nothing more about them).
     issues: list[Issue] = field(default_factory=list)
-    unreadable: set[Path_] = field(default_factory=set)
+    unreadable: set[SpecPath] = field(default_factory=set)
 
-    def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+    def position(self, path: SpecPath, *, key: bool = False) -> tuple[int, int]:
         """Where `path` is written: its key when asked and known, else its value, else its nearest parent."""
         for depth in range(len(path), -1, -1):
             prefix = path[:depth]
@@ -70,7 +70,7 @@ class Document:
         return (1, 1)
 
 
-def format_path(path: Path_) -> str:
+def format_path(path: SpecPath) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{clip(part)}" if text else clip(part))
@@ -209,11 +209,11 @@ class _Builder:
         self.document.issues = self.issues
         return self.document
 
-    def _issue(self, node: yaml.Node, path: Path_, message: str, hint: str = "") -> None:
+    def _issue(self, node: yaml.Node, path: SpecPath, message: str, hint: str = "") -> None:
         mark = node.start_mark
         self.issues.append(Issue(mark.line + 1, mark.column + 1, format_path(path), message, hint, self.document.source))
 
-    def _value(self, node: yaml.Node, path: Path_) -> object:
+    def _value(self, node: yaml.Node, path: SpecPath) -> object:
         self.count += 1
         if self.count > MAX_VALUES:
             self._issue(node, path, f"the document holds more than {MAX_VALUES} values, counting those aliases (*NAME) repeat",
@@ -233,7 +233,7 @@ class _Builder:
             return [self._value(item, path + (index,)) for index, item in enumerate(node.value)]
         return self._scalar(node, path)
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
+    def _mapping(self, node: yaml.MappingNode, path: SpecPath) -> dict:
         result: dict[str, object] = {}
         first_seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -254,7 +254,7 @@ class _Builder:
             result[key] = self._value(value_node, path + (key,))
         return result
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> object:
+    def _scalar(self, node: yaml.ScalarNode, path: SpecPath) -> object:
         tag, text = node.tag, node.value
         if tag == "tag:yaml.org,2002:str":
             return text
@@ -279,6 +279,6 @@ class _Builder:
         self._unsupported_tag(node, path)
         return None
 
-    def _unsupported_tag(self, node: yaml.Node, path: Path_) -> None:
+    def _unsupported_tag(self, node: yaml.Node, path: SpecPath) -> None:
         self._issue(node, path, f"unsupported YAML tag {node.tag}", "remove the tag")
         self.document.unreadable.add(path)

@@ -124,10 +124,10 @@ def _copy_share(rate: int) -> float:
 
 def largest_percent(limit: str, write_rate: str) -> int | None:
     """The largest maxmemoryPercent (the schema admits 10-90) whose budget fits, if any."""
-    return max((percent for percent in range(10, 91) if plan(limit, write_rate, percent).fits), default=None)
+    return max((percent for percent in range(10, 91) if budget(limit, write_rate, percent).fits), default=None)
 
 
-def plan(limit: str, write_rate: str, maxmemory_percent: int | None = None) -> Budget:
+def budget(limit: str, write_rate: str, maxmemory_percent: int | None = None) -> Budget:
     """The budget of a pod with this memory limit: maxmemory as given in percent, or else the most that fits."""
     limit_bytes = memory_bytes(limit)
     if maxmemory_percent is not None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ckredis import __version__, memory
-from ckredis.monitoring import Monitoring
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
                             maxmemory_policy, memory_budget, purpose_of, sentinel_host)
 from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, MAX_UNAVAILABLE, NOBACKUP_LABEL, OPERATOR_FIELDS,
                            PASSWORD_VARIABLE, REDIS_DATA_VOLUME, REDIS_EXPORTER_PORT, RUN_AS, SAFE_TO_EVICT_VOLUMES,
                            SENTINEL_CONFIG_VOLUME, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
+from ckredis.monitoring.settings import Monitoring
 
 POD_SECURITY_CONTEXT = MappingProxyType({
     "fsGroup": RUN_AS,

@@ -1,7 +1,8 @@
 """Stage 3b, plan: everything derived from one cluster's model, each computed once, read by render.
 
 The plan is the one context of every template (`plan`, with `m` = its cluster and `mon` = its monitoring
-settings as short names). The promtool unit tests are a separate, lazily computed step, so a caller that does not
+settings as short names). Monitoring settings are plain data in the model; what they make (alerts, probes,
+dashboard) is computed here by monitoring functions. The promtool unit tests are a separate, lazily computed step, so a caller that does not
 write them never pays for them.
 """
 
@@ -10,29 +11,35 @@ from __future__ import annotations
 import json
 from functools import cached_property
 
-from ckredis import access, guidance, monitoring
+from ckredis import access, guidance
 from ckredis.jsontext import indented_json
 from ckredis.model import Cluster
+from ckredis.monitoring import catalogue, chart, dashboard, probes, promtool_tests
+from ckredis.monitoring.scope import AlertRule, probe_target
+from ckredis.monitoring.settings import SCOPE_LABEL, AlertSetting, ProbeTiming, object_name
 
 
 class Plan:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.monitoring = mon = cluster.monitoring
+        self.monitoring = cluster.monitoring
         # Cheap names and labels, computed eagerly; what costs is a cached property below.
-        self.monitoring_name = monitoring.object_name(cluster.name)
-        self.monitoring_labels = mon.object_labels_for(cluster)
-        self.dashboard_labels = mon.dashboard_labels(cluster)
-        self.dashboard_file = mon.dashboard_file(cluster)
-        self.probe_labels = mon.probe_labels(cluster)
-        self.probe_target = mon.probe_target(cluster)
+        self.monitoring_name = object_name(cluster.name)
+        self.monitoring_labels = chart.object_labels(cluster)
+        self.dashboard_labels = chart.dashboard_labels(cluster)
+        self.dashboard_file = chart.dashboard_file(cluster)
+        self.probe_labels = chart.probe_labels(cluster)
+        self.probe_target = probe_target(cluster)
+        self.pod_metrics_endpoints = chart.pod_metrics_endpoints(cluster)
+
+    scope_label = SCOPE_LABEL
 
     # -- access -----------------------------------------------------------------------------------------------
 
     sync_wave = access.SYNC_WAVE
 
     @cached_property
-    def flows(self) -> tuple[access.Flow, ...]:
+    def flows(self) -> tuple[access.IntendedFlow, ...]:
         return access.flows(self.cluster)
 
     @cached_property
@@ -50,29 +57,37 @@ class Plan:
     # -- monitoring -------------------------------------------------------------------------------------------
 
     @cached_property
-    def alerts(self) -> list[monitoring.Alert]:
-        return self.monitoring.alerts(self.cluster)
+    def alert_settings(self) -> dict[str, AlertSetting]:
+        return catalogue.alert_settings(self.monitoring)
+
+    @cached_property
+    def alerts(self) -> list[AlertRule]:
+        return chart.alerts(self.cluster, self.alert_settings)
 
     @cached_property
     def rule_groups(self) -> list[dict]:
-        return monitoring.rule_groups(self.cluster, self.alerts)
+        return catalogue.rule_groups(self.cluster, self.alerts)
 
     @cached_property
     def catalogue(self) -> list[dict]:
-        return self.monitoring.catalogue(self.cluster)
+        return chart.catalogue_rows(self.cluster, self.alert_settings)
+
+    @cached_property
+    def probe_timings(self) -> dict[str, dict[str, ProbeTiming]]:
+        return probes.probe_timings(self.monitoring)
 
     @cached_property
     def container_probes(self) -> dict[str, dict[str, dict]]:
         """`custom*Probe` fields per component (redis, sentinel); empty when the operator keeps its own."""
-        return {kind: self.monitoring.container_probes_for(self.cluster, kind) for kind in ("redis", "sentinel")}
+        return {kind: chart.container_probes(self.cluster, kind, self.probe_timings) for kind in ("redis", "sentinel")}
 
     @cached_property
     def container_probe_rows(self) -> list[dict]:
-        return self.monitoring.container_probe_rows(self.cluster)
+        return chart.container_probe_rows(self.cluster, self.probe_timings)
 
     @cached_property
     def dashboard(self) -> dict:
-        return monitoring.dashboard(self.cluster)
+        return dashboard.dashboard(self.cluster)
 
     @cached_property
     def dashboard_compact(self) -> str:
@@ -94,4 +109,4 @@ class Plan:
 
     def unit_tests(self, rule_file: str) -> dict:
         """The promtool tests of every alert, reading `rule_file`: a separate step, computed only when asked for."""
-        return monitoring.unit_tests(self.alerts, rule_file)
+        return promtool_tests.unit_tests(self.alerts, rule_file)

@@ -24,7 +24,7 @@ class PromtoolMissing(CkredisError):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PromtoolResult:
     passed: bool
     output: str  # promtool's own report, both steps
 
@@ -40,7 +40,7 @@ def find_promtool(explicit: str | None) -> str:
     return found
 
 
-def run(files: dict[str, str], folder: Path, promtool: str) -> Outcome:
+def run(files: dict[str, str], folder: Path, promtool: str) -> PromtoolResult:
     """Write `files` into `folder` and run promtool's rule check, then its unit tests, there."""
     folder.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
@@ -50,5 +50,5 @@ def run(files: dict[str, str], folder: Path, promtool: str) -> Outcome:
         result = subprocess.run([promtool, *step], cwd=folder, capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT)
         reports.append(result.stdout + result.stderr)
         if result.returncode != 0:
-            return Outcome(False, "".join(reports))
-    return Outcome(True, "".join(reports))
+            return PromtoolResult(False, "".join(reports))
+    return PromtoolResult(True, "".join(reports))

@@ -23,7 +23,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # RedisFailover fields that do not reach the pod template (everything else under redis/sentinel rolls the pods).
 _NOT_POD_TEMPLATE = {"replicas", "customConfig", "storage", "serviceAnnotations", "disablePodDisruptionBudget"}
-_FAILOVER_SELECTOR = ("app.kubernetes.io/component", "app.kubernetes.io/part-of")
 _EVICTING = re.compile(r"^(allkeys|volatile)-")
 
 

@@ -17,7 +17,7 @@ import jsonschema
 
 from ckredis import quantity, rules
 from ckredis.errors import Issue, SpecError, clip
-from ckredis.load import Ambiguous, Document, Path_, format_path
+from ckredis.load import Ambiguous, Document, SpecPath, format_path
 from ckredis.paths import SCHEMA_FILE
 
 
@@ -49,11 +49,11 @@ def validate(document: Document) -> dict:
     raise SpecError(issues)
 
 
-def _within(path: Path_, ancestor: Path_) -> bool:
+def _within(path: SpecPath, ancestor: SpecPath) -> bool:
     return path[:len(ancestor)] == ancestor
 
 
-def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[Path_]:
+def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[SpecPath]:
     """Where each schema error is: an unknown or missing key at its own path, not at the mapping holding it."""
     for error in errors:
         path = tuple(error.absolute_path)
@@ -83,18 +83,19 @@ def with_defaults(data: object) -> dict:
     return filled
 
 
-def _resolve(node: dict) -> dict:
+def resolve_ref(node: dict) -> dict:
+    """A schema node with its `$ref` replaced by the definition it names (the node's own keys win)."""
     while "$ref" in node:
         node = {**schema()["$defs"][node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}}
     return node
 
 
 def _fill(node: dict, value: object) -> None:
-    node = _resolve(node)
+    node = resolve_ref(node)
     if isinstance(value, dict):
         for name, sub in node.get("properties", {}).items():
-            if name not in value and "default" in _resolve(sub):
-                value[name] = copy.deepcopy(_resolve(sub)["default"])
+            if name not in value and "default" in resolve_ref(sub):
+                value[name] = copy.deepcopy(resolve_ref(sub)["default"])
             if name in value:
                 _fill(sub, value[name])
     elif isinstance(value, list) and "items" in node:
@@ -102,7 +103,7 @@ def _fill(node: dict, value: object) -> None:
             _fill(node["items"], item)
 
 
-def _locate(document: Document, path: Path_, message: str, hint: str, *, key: bool | None = None) -> Issue:
+def _locate(document: Document, path: SpecPath, message: str, hint: str, *, key: bool | None = None) -> Issue:
     """An Issue at `path`: at its key when asked, by default when its value is empty or starts on a later line."""
     if key is None:
         key = _value_at(document.data, path) is None or document.position(path, key=True)[0] < document.position(path)[0]
@@ -110,7 +111,7 @@ def _locate(document: Document, path: Path_, message: str, hint: str, *, key: bo
     return Issue(line, column, format_path(path), message, hint, document.source)
 
 
-def _value_at(data: object, path: Path_) -> object:
+def _value_at(data: object, path: SpecPath) -> object:
     for part in path:
         if isinstance(data, dict):
             data = data.get(part)
@@ -133,7 +134,7 @@ def _schema_issues(document: Document, errors: list[jsonschema.ValidationError])
                 yield issue
 
 
-def _explain(document: Document, error: jsonschema.ValidationError, path: Path_) -> Iterator[Issue]:
+def _explain(document: Document, error: jsonschema.ValidationError, path: SpecPath) -> Iterator[Issue]:
     value, kind, expected = error.instance, error.validator, error.validator_value
     if isinstance(value, Ambiguous):
         yield _locate(document, path, *_ambiguous(value, error.schema), key=False)
@@ -165,12 +166,12 @@ _UNKNOWN_KEY_HINTS = {
 
 
 @cache
-def _fields_by_name() -> dict[str, list[Path_]]:
+def _fields_by_name() -> dict[str, list[SpecPath]]:
     """Every field the schema knows, by its key (a list item's fields under the list's path + '[]')."""
-    found: dict[str, list[Path_]] = {}
+    found: dict[str, list[SpecPath]] = {}
 
-    def walk(node: dict, path: Path_) -> None:
-        node = _resolve(node)
+    def walk(node: dict, path: SpecPath) -> None:
+        node = resolve_ref(node)
         for name, sub in node.get("properties", {}).items():
             found.setdefault(name, []).append(path + (name,))
             walk(sub, path + (name,))
@@ -181,7 +182,7 @@ def _fields_by_name() -> dict[str, list[Path_]]:
     return found
 
 
-def _elsewhere(name: str, path: Path_) -> str:
+def _elsewhere(name: str, path: SpecPath) -> str:
     """Where a key unknown here is known: mis-indented keys belong in a nearby mapping, best below this one."""
     here = tuple(part for part in path if isinstance(part, str))
     places = sorted(_fields_by_name().get(name, []), key=lambda place: (place[:len(here)] != here, len(place), place))
@@ -209,7 +210,7 @@ _PATTERN_NOUNS = {"dnsLabel": "a lowercase RFC 1123 label", "dnsSubdomain": "a l
                   "memory": "a memory quantity"}
 
 
-def _pattern_noun(node: dict, path: Path_) -> str:
+def _pattern_noun(node: dict, path: SpecPath) -> str:
     defs = schema()["$defs"]
     if node is defs["labels"]["additionalProperties"]:
         return "a valid label value"
@@ -230,7 +231,7 @@ def _image_problem(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _value_message(value: object, kind: str, expected: object, node: dict, path: Path_) -> tuple[str, str]:
+def _value_message(value: object, kind: str, expected: object, node: dict, path: SpecPath) -> tuple[str, str]:
     shown = clip(json.dumps(value)) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))

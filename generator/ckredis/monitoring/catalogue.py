@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER
-from ckredis.monitoring.scope import Alert, Apply, Failure, Scope, Series
-from ckredis.monitoring.settings import GROUPING, SCOPE_LABEL, AlertSetting, Facts
+from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER, workload_name
+from ckredis.monitoring.scope import AlertRule, Apply, Failure, Scope, Series, sample_text, series_values
+from ckredis.monitoring.settings import GROUPING, SCOPE_LABEL, AlertSetting, Facts, Monitoring
 
 if TYPE_CHECKING:
     from ckredis.model import Cluster
@@ -22,7 +22,7 @@ class AlertDefinition:
     name: str
     when: str  # when it fires, in one line (README, spec reference)
     default: Callable[[Facts], AlertSetting]  # its purpose-aware default setting
-    build: Callable[[Scope, AlertSetting], Alert]  # expression, texts and the failure cases that prove it
+    build: Callable[[Scope, AlertSetting], AlertRule]  # expression, texts and the failure cases that prove it
     threshold_unit: str | None = None  # "percent" or "count" (the schema's alertRulePercent / alertRuleCount)
 
 
@@ -30,8 +30,8 @@ CATALOG: dict[str, AlertDefinition] = {}
 
 
 def _alert(when: str, default: Callable[[Facts], AlertSetting], threshold_unit: str | None = None
-           ) -> Callable[[Callable[[Scope, AlertSetting], Alert]], Callable[[Scope, AlertSetting], Alert]]:
-    def register(build: Callable[[Scope, AlertSetting], Alert]) -> Callable[[Scope, AlertSetting], Alert]:
+           ) -> Callable[[Callable[[Scope, AlertSetting], AlertRule]], Callable[[Scope, AlertSetting], AlertRule]]:
+    def register(build: Callable[[Scope, AlertSetting], AlertRule]) -> Callable[[Scope, AlertSetting], AlertRule]:
         name = build.__name__.removeprefix("_")
         CATALOG[name] = AlertDefinition(name, when, default, build, threshold_unit)
         return build
@@ -40,11 +40,11 @@ def _alert(when: str, default: Callable[[Facts], AlertSetting], threshold_unit: 
 
 def _target(series: list[Series], scope: Scope, container: str, number: int) -> dict[str, str]:
     """The target labels of the `number`th exporter of `container` in `scope`'s cluster."""
-    prefix = "rfr" if container == REDIS_EXPORTER else "rfs"
+    workload = workload_name("redis" if container == REDIS_EXPORTER else "sentinel", scope.name)
     for item in series:
         labels = item.labels
         if (labels.get("container") == container and labels.get(SCOPE_LABEL) == scope.name
-                and labels["pod"].startswith(f"{prefix}-{scope.name}-") and labels["pod"].endswith(f"-{number}")):
+                and labels["pod"].startswith(f"{workload}-") and labels["pod"].endswith(f"-{number}")):
             return {key: labels[key] for key in ("container", "endpoint", "instance", "job", "namespace", "pod",
                                                  SCOPE_LABEL)}
     raise LookupError(f"no {container} {number} in {scope.name}")
@@ -71,14 +71,6 @@ def _drop(series: list[Series], metric: str | None = None, **labels: str) -> Non
         series.remove(item)
 
 
-def _const(value: float, samples: int) -> str:
-    return f"{_number(value)}x{samples}"
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
 def _fraction_above(threshold: int) -> float:
     """A ratio halfway between a percent threshold and 100 %: clearly above it."""
     return (threshold + (100 - threshold) / 2) / 100
@@ -89,7 +81,7 @@ def _share_above(metric: str, number: int, whole: Callable[[Scope], int], thresh
     def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, number)
         value = round(whole(scope) * _fraction_above(threshold))
-        _set(series, metric, _const(value, samples), pod=target["pod"])
+        _set(series, metric, series_values(value, samples), pod=target["pod"])
         return [(target, value / whole(scope))]
     return apply
 
@@ -102,7 +94,7 @@ def _cluster_labels(scope: Scope) -> dict[str, str]:
     "Prometheus has no redis exporter, sentinel exporter or uptime probe series of this cluster, so no other alert can fire.",
     lambda f: AlertSetting(True, "10m", "warning"),
 )
-def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> Alert:
+def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> AlertRule:
     parts = [f'label_replace(absent(up{{{s.redis}}}), "missing", "{REDIS_EXPORTER}", "", "")',
              f'label_replace(absent(up{{{s.sentinel}}}), "missing", "{SENTINEL_EXPORTER}", "", "")']
     if s.probe:
@@ -122,17 +114,17 @@ def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> Alert:
                 Failure("the sentinel exporters are not scraped", without(SENTINEL_EXPORTER))]
     if s.probe:
         failures.append(Failure("the uptime probe reports nothing", without_probe))
-    return Alert("RedisMetricsMissing", " or ".join(parts), a,
+    return AlertRule("RedisMetricsMissing", " or ".join(parts), a,
                  f"Redis {s.title}: no {{{{ $labels.missing }}}} metrics",
                  f"Prometheus has had no {{{{ $labels.missing }}}} series of Redis {s.title} for {a.for_}, so the other "
                  "alerts of this cluster cannot fire. The PodMonitor or Probe is not picked up, the scrape is blocked, "
                  "or the pods do not exist.", tuple(failures), s)
 
 
-def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, what: str) -> Alert:
+def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, what: str) -> AlertRule:
     def exporter_answers_no(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, container, 1)
-        _set(series, "redis_up", _const(0, samples), pod=target["pod"])
+        _set(series, "redis_up", series_values(0, samples), pod=target["pod"])
         return [(target, 0)]
 
     def exporter_unreachable(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
@@ -140,10 +132,10 @@ def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, w
         for item in _select(series, pod=target["pod"]):
             if item.metric != "up":
                 series.remove(item)
-        _set(series, "up", _const(0, samples), pod=target["pod"])
+        _set(series, "up", series_values(0, samples), pod=target["pod"])
         return [(target, 0)]
 
-    return Alert(name, f"(redis_up{{{selector}}} or up{{{selector}}}) == 0", a,
+    return AlertRule(name, f"(redis_up{{{selector}}} or up{{{selector}}}) == 0", a,
                  f"Redis {s.title}: {what} {{{{ $labels.pod }}}} is down",
                  f"{what.capitalize()} {{{{ $labels.pod }}}} of Redis {s.title} has not answered its exporter (redis_up) "
                  f"or the exporter has not been scraped (up) for {a.for_}.",
@@ -155,7 +147,7 @@ def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, w
     "A redis pod does not answer its exporter, or the exporter cannot be scraped.",
     lambda f: AlertSetting(True, "2m", "high"),
 )
-def _RedisDown(s: Scope, a: AlertSetting) -> Alert:
+def _RedisDown(s: Scope, a: AlertSetting) -> AlertRule:
     return _down(s, a, "RedisDown", s.redis, REDIS_EXPORTER, "redis pod")
 
 
@@ -163,7 +155,7 @@ def _RedisDown(s: Scope, a: AlertSetting) -> Alert:
     "A sentinel pod does not answer its exporter, or the exporter cannot be scraped.",
     lambda f: AlertSetting(True, "2m", "high"),
 )
-def _RedisSentinelDown(s: Scope, a: AlertSetting) -> Alert:
+def _RedisSentinelDown(s: Scope, a: AlertSetting) -> AlertRule:
     return _down(s, a, "RedisSentinelDown", s.sentinel, SENTINEL_EXPORTER, "sentinel pod")
 
 
@@ -171,7 +163,7 @@ def _RedisSentinelDown(s: Scope, a: AlertSetting) -> Alert:
     "No redis pod reports the master role.",
     lambda f: AlertSetting(True, f.no_master_for, "critical"),
 )
-def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
+def _RedisNoMaster(s: Scope, a: AlertSetting) -> AlertRule:
     def all_replicas(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         for item in _select(series, "redis_instance_info", role="master", **_cluster_labels(scope)):
             item.labels["role"] = "slave"
@@ -179,10 +171,10 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
 
     def all_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         _drop(series, "redis_instance_info", **_cluster_labels(scope))
-        _set(series, "redis_up", _const(0, samples), **_cluster_labels(scope))
+        _set(series, "redis_up", series_values(0, samples), **_cluster_labels(scope))
         return [(_cluster_labels(scope), 0)]
 
-    return Alert("RedisNoMaster",
+    return AlertRule("RedisNoMaster",
                  f"(count by ({GROUPING}) (redis_instance_info{{{s.redis}, role=\"master\"}}) "
                  f"or 0 * count by ({GROUPING}) (redis_up{{{s.redis}}})) < 1", a,
                  f"Redis {s.title} has no master",
@@ -196,21 +188,21 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> Alert:
     "No sentinel knows a usable master: each one that answers monitors none, or sees its master down (what clients asking Sentinel get).",
     lambda f: AlertSetting(True, f.no_master_for, "critical"),
 )
-def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> Alert:
+def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> AlertRule:
     # Sentinel's own view, which clients use to find the master. On v1.2.4 a sentinel is Ready on PING alone, so the
     # uptime Probe cannot see this; RedisNoMaster cannot either when a redis pod is master but the sentinels monitor
     # something else (the operator's 127.0.0.1 placeholder, a dead address).
     def master_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         for item in _select(series, "redis_sentinel_master_status", **_cluster_labels(scope)):
             item.labels["master_status"] = "odown"
-            item.values = _const(0, samples)
+            item.values = series_values(0, samples)
         return [(_cluster_labels(scope), 0)]
 
     def nothing_monitored(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         _drop(series, "redis_sentinel_master_status", **_cluster_labels(scope))
         return [(_cluster_labels(scope), 0)]
 
-    return Alert("RedisSentinelNoUsableMaster",
+    return AlertRule("RedisSentinelNoUsableMaster",
                  f"(max by ({GROUPING}) (redis_sentinel_master_status{{{s.master}}}) "
                  f"or 0 * max by ({GROUPING}) (redis_up{{{s.sentinel}}})) < 1", a,
                  f"Redis {s.title}: Sentinel knows no usable master",
@@ -225,14 +217,14 @@ def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> Alert:
     "More than one redis pod reports the master role (split brain).",
     lambda f: AlertSetting(True, "1m", "critical"),
 )
-def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> Alert:
+def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> AlertRule:
     def second_master(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 1)
         for item in _select(series, "redis_instance_info", pod=target["pod"]):
             item.labels["role"] = "master"
         return [(_cluster_labels(scope), 2)]
 
-    return Alert("RedisMultipleMasters",
+    return AlertRule("RedisMultipleMasters",
                  f"count by ({GROUPING}) (redis_instance_info{{{s.redis}, role=\"master\"}}) > 1", a,
                  f"Redis {s.title} has {{{{ $value }}}} masters (split brain)",
                  f"{{{{ $value }}}} redis pods of {s.title} have reported the master role for {a.for_}. Clients may write "
@@ -244,14 +236,14 @@ def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> Alert:
     "A replica has no link to its master.",
     lambda f: AlertSetting(True, "5m", "warning"),
 )
-def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> Alert:
+def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> AlertRule:
     def link_down(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 2)
         (item,) = _select(series, "redis_master_link_up", pod=target["pod"])
-        item.values = _const(0, samples)
+        item.values = series_values(0, samples)
         return [({**target, "master_host": item.labels["master_host"], "master_port": item.labels["master_port"]}, 0)]
 
-    return Alert("RedisReplicaLinkDown", f"redis_master_link_up{{{s.redis}}} == 0", a,
+    return AlertRule("RedisReplicaLinkDown", f"redis_master_link_up{{{s.redis}}} == 0", a,
                  f"Redis {s.title}: replica {{{{ $labels.pod }}}} is not replicating",
                  f"Replica {{{{ $labels.pod }}}} of Redis {s.title} has had no link to its master "
                  f"{{{{ $labels.master_host }}}}:{{{{ $labels.master_port }}}} for {a.for_}: it serves stale data and "
@@ -262,15 +254,15 @@ def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> Alert:
     "The master has fewer connected replicas than redis.replicas - 1.",
     lambda f: AlertSetting(True, "10m", f.redundancy),
 )
-def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
+def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
     expected = s.redis_replicas - 1
 
     def replica_gone(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 0)
-        _set(series, "redis_connected_slaves", _const(expected - 1, samples), pod=target["pod"])
+        _set(series, "redis_connected_slaves", series_values(expected - 1, samples), pod=target["pod"])
         return [(_cluster_labels(scope), expected - 1)]
 
-    return Alert("RedisReplicasMissing",
+    return AlertRule("RedisReplicasMissing",
                  f"max by ({GROUPING}) (redis_connected_slaves{{{s.redis}}} and on (cluster, namespace, pod) "
                  f"redis_instance_info{{{s.redis}, role=\"master\"}}) < {expected}", a,
                  f"Redis {s.title}: the master has {{{{ $value }}}} of {expected} replicas",
@@ -283,24 +275,24 @@ def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
     "No sentinel can authorise a failover: fewer usable sentinels than the quorum, CKQUORUM failing, or no sentinel monitoring the master.",
     lambda f: AlertSetting(True, "2m", "critical"),
 )
-def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> Alert:
+def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> AlertRule:
     def few_sentinels(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        _set(series, "redis_sentinel_master_ok_sentinels", _const(scope.quorum - 1, samples), **_cluster_labels(scope))
+        _set(series, "redis_sentinel_master_ok_sentinels", series_values(scope.quorum - 1, samples), **_cluster_labels(scope))
         return [(_cluster_labels(scope), scope.quorum - 1)]
 
     def ckquorum_fails(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         for item in _select(series, "redis_sentinel_master_ckquorum_status", **_cluster_labels(scope)):
             item.labels["message"] = "NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the majority"
-            item.values = _const(0, samples)
+            item.values = series_values(0, samples)
         return [(_cluster_labels(scope), 0)]
 
     def nothing_monitored(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         for metric in ("redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ckquorum_status"):
             _drop(series, metric, **_cluster_labels(scope))
-        _set(series, "redis_sentinel_masters", _const(0, samples), **_cluster_labels(scope))
+        _set(series, "redis_sentinel_masters", series_values(0, samples), **_cluster_labels(scope))
         return [(_cluster_labels(scope), scope.sentinel_replicas)]
 
-    return Alert("RedisSentinelQuorumLost",
+    return AlertRule("RedisSentinelQuorumLost",
                  f"max by ({GROUPING}) (redis_sentinel_master_ok_sentinels{{{s.master}}}) < {s.quorum}"
                  f" or max by ({GROUPING}) (redis_sentinel_master_ckquorum_status{{{s.master}}}) == 0"
                  f" or count by ({GROUPING}) (redis_up{{{s.sentinel}}} == 1) unless on ({GROUPING})"
@@ -318,13 +310,13 @@ def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> Alert:
     "A sentinel is in TILT mode.",
     lambda f: AlertSetting(True, "2m", "warning"),
 )
-def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> Alert:
+def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> AlertRule:
     def tilt(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, SENTINEL_EXPORTER, 0)
-        _set(series, "redis_sentinel_tilt", _const(1, samples), pod=target["pod"])
+        _set(series, "redis_sentinel_tilt", series_values(1, samples), pod=target["pod"])
         return [(target, 1)]
 
-    return Alert("RedisSentinelTilt", f"redis_sentinel_tilt{{{s.sentinel}}} > 0", a,
+    return AlertRule("RedisSentinelTilt", f"redis_sentinel_tilt{{{s.sentinel}}} > 0", a,
                  f"Redis {s.title}: sentinel {{{{ $labels.pod }}}} is in TILT mode",
                  f"Sentinel {{{{ $labels.pod }}}} of Redis {s.title} has been in TILT mode for {a.for_}: it takes part "
                  "in no failover. Its clock jumped or it was starved of CPU.", (Failure("a sentinel is in TILT mode", tilt),), s)
@@ -334,15 +326,15 @@ def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> Alert:
     "A sentinel sees fewer healthy replicas than redis.replicas - 1.",
     lambda f: AlertSetting(True, "10m", "warning"),
 )
-def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
+def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
     expected = s.redis_replicas - 1
 
     def sees_fewer(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, SENTINEL_EXPORTER, 1)
-        _set(series, "redis_sentinel_master_ok_slaves", _const(expected - 1, samples), pod=target["pod"])
+        _set(series, "redis_sentinel_master_ok_slaves", series_values(expected - 1, samples), pod=target["pod"])
         return [(_cluster_labels(scope), expected - 1)]
 
-    return Alert("RedisSentinelReplicasMissing",
+    return AlertRule("RedisSentinelReplicasMissing",
                  f"min by ({GROUPING}) (redis_sentinel_master_ok_slaves{{{s.master}}}) < {expected}", a,
                  f"Redis {s.title}: a sentinel sees {{{{ $value }}}} of {expected} replicas",
                  f"A sentinel of Redis {s.title} has seen only {{{{ $value }}}} healthy replicas of master {s.master_name} "
@@ -351,7 +343,7 @@ def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> Alert:
 
 
 def _percent(threshold: int) -> str:
-    return _number(threshold / 100)
+    return sample_text(threshold / 100)
 
 
 # At maxmemory an allkeys-* cache evicts by design; with noeviction or volatile-* writes start failing.
@@ -360,9 +352,9 @@ def _percent(threshold: int) -> str:
     lambda f: AlertSetting(not f.policy.startswith("allkeys-"), "5m", f.redundancy, 85 if f.policy == "noeviction" else 90),
     threshold_unit="percent",
 )
-def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
+def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> AlertRule:
     filling = _share_above("redis_memory_used_bytes", 0, lambda scope: scope.maxmemory, a.threshold)
-    return Alert("RedisMemoryHigh",
+    return AlertRule("RedisMemoryHigh",
                  f"redis_memory_used_bytes{{{s.redis}}} / (redis_memory_max_bytes{{{s.redis}}} > 0) > {_percent(a.threshold)}",
                  a, f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
                  f"Redis pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
@@ -375,9 +367,9 @@ def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> Alert:
     lambda f: AlertSetting(True, "5m", f.redundancy, 90),
     threshold_unit="percent",
 )
-def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> Alert:
+def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> AlertRule:
     swelling = _share_above("redis_memory_used_rss_bytes", 2, lambda scope: scope.memory_limit, a.threshold)
-    return Alert("RedisMemoryNearPodLimit",
+    return AlertRule("RedisMemoryNearPodLimit",
                  f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit} > {_percent(a.threshold)}", a,
                  f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
                  f"The resident memory of redis pod {{{{ $labels.pod }}}} of {s.title} has been above {a.threshold}% of "
@@ -390,7 +382,7 @@ def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> Alert:
     lambda f: AlertSetting(True, "0m", "warning", 0),
     threshold_unit="count",
 )
-def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
+def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> AlertRule:
     def rejecting(container: str) -> Apply:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
             target = _target(series, scope, container, 0)
@@ -398,7 +390,7 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
             return [(target, math.nan)]
         return apply
 
-    return Alert("RedisRejectedConnections",
+    return AlertRule("RedisRejectedConnections",
                  f"increase(redis_rejected_connections_total{{{s.exporters}}}[{s.window}]) > {a.threshold}", a,
                  f"Redis {s.title}: {{{{ $labels.pod }}}} rejects connections",
                  f"{{{{ $labels.pod }}}} of Redis {s.title} rejected more than {a.threshold} client connections in the "
@@ -412,9 +404,9 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> Alert:
     lambda f: AlertSetting(True, "5m", "warning", 85),
     threshold_unit="percent",
 )
-def _RedisTooManyClients(s: Scope, a: AlertSetting) -> Alert:
+def _RedisTooManyClients(s: Scope, a: AlertSetting) -> AlertRule:
     crowded = _share_above("redis_connected_clients", 0, lambda scope: scope.maxclients, a.threshold)
-    return Alert("RedisTooManyClients",
+    return AlertRule("RedisTooManyClients",
                  f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0) > {_percent(a.threshold)}",
                  a, f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
                  f"Redis pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
@@ -428,13 +420,13 @@ def _RedisTooManyClients(s: Scope, a: AlertSetting) -> Alert:
     lambda f: AlertSetting(f.session, "0m", "high" if f.session else "warning", 0),
     threshold_unit="count",
 )
-def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> Alert:
+def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> AlertRule:
     def evicting(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 0)
         _set(series, "redis_evicted_keys_total", f"0+{a.threshold + 1}x{samples}", pod=target["pod"])
         return [(target, math.nan)]
 
-    return Alert("RedisKeysEvicted", f"increase(redis_evicted_keys_total{{{s.redis}}}[{s.window}]) > {a.threshold}", a,
+    return AlertRule("RedisKeysEvicted", f"increase(redis_evicted_keys_total{{{s.redis}}}[{s.window}]) > {a.threshold}", a,
                  f"Redis {s.title}: {{{{ $labels.pod }}}} evicts keys",
                  f"Redis pod {{{{ $labels.pod }}}} of {s.title} evicted more than {a.threshold} keys in the last "
                  f"{s.window}: data (sessions) was dropped to stay under maxmemory.",
@@ -446,15 +438,15 @@ def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> Alert:
     "The last RDB snapshot, AOF write or AOF rewrite failed.",
     lambda f: AlertSetting(f.persists, "1m", "critical"),
 )
-def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> Alert:
+def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> AlertRule:
     def failed(metric: str) -> Apply:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
             target = _target(series, scope, REDIS_EXPORTER, 0)
-            _set(series, metric, _const(0, samples), pod=target["pod"])
+            _set(series, metric, series_values(0, samples), pod=target["pod"])
             return [(target, 0)]
         return apply
 
-    return Alert("RedisPersistenceFailing",
+    return AlertRule("RedisPersistenceFailing",
                  f"redis_rdb_last_bgsave_status{{{s.redis}}} == 0 or redis_aof_last_write_status{{{s.redis}}} == 0"
                  f" or redis_aof_last_bgrewrite_status{{{s.redis}}} == 0", a,
                  f"Redis {s.title}: {{{{ $labels.pod }}}} cannot write to disk",
@@ -470,11 +462,11 @@ def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> Alert:
     "The operator reports the cluster not OK (redis_operator_controller_cluster_ok == 0).",
     lambda f: AlertSetting(True, "5m", "high"),
 )
-def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> Alert:
+def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> AlertRule:
     # The operator's series carries `namespace` and `name` of the RedisFailover. Scraped with honorLabels (its chart's
     # ServiceMonitor), `namespace` is the RedisFailover's; without, Prometheus renames it to `exported_namespace`.
     def not_ok(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        _set(series, "redis_operator_controller_cluster_ok", _const(0, samples), name=scope.name,
+        _set(series, "redis_operator_controller_cluster_ok", series_values(0, samples), name=scope.name,
              exported_namespace=scope.namespace)
         return [(_cluster_labels(scope), 0)]
 
@@ -483,10 +475,10 @@ def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> Alert:
                           exported_namespace=scope.namespace)
         del item.labels["exported_namespace"]
         item.labels["namespace"] = scope.namespace
-        item.values = _const(0, samples)
+        item.values = series_values(0, samples)
         return [(_cluster_labels(scope), 0)]
 
-    return Alert("RedisOperatorClusterNotOk",
+    return AlertRule("RedisOperatorClusterNotOk",
                  f"min by (cluster) (redis_operator_controller_cluster_ok{{namespace=\"{s.namespace}\", "
                  f"exported_namespace=\"\", name=\"{s.name}\"}} or redis_operator_controller_cluster_ok"
                  f"{{exported_namespace=\"{s.namespace}\", name=\"{s.name}\"}}) == 0", a,
@@ -502,13 +494,13 @@ def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> Alert:
     "The uptime Probe cannot connect to the sentinel Service.",
     lambda f: AlertSetting(f.probe, "2m", "critical"),
 )
-def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> Alert:
+def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> AlertRule:
     def probe_fails(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         (item,) = _select(series, "probe_success", **_cluster_labels(scope))
-        item.values = _const(0, samples)
+        item.values = series_values(0, samples)
         return [(dict(item.labels), 0)]
 
-    return Alert("RedisUptimeProbeFailed", f"probe_success{{{s.cluster}}} == 0", a,
+    return AlertRule("RedisUptimeProbeFailed", f"probe_success{{{s.cluster}}} == 0", a,
                  f"Redis {s.title}: Sentinel is unreachable",
                  f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
                  "cannot discover the master. No sentinel pod is Ready (from operator v1.3.0-rc1 on: none knows a "
@@ -516,12 +508,12 @@ def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> Alert:
                  (Failure("the uptime probe fails", probe_fails),), s)
 
 
-def _alert_settings(facts: Facts, overrides: dict) -> dict[str, AlertSetting]:
+def alert_settings(monitoring: Monitoring) -> dict[str, AlertSetting]:
     """Each alert's setting: the purpose-aware default of its catalogue record, then what the spec sets."""
-    settings = {}
+    facts, settings = monitoring.facts, {}
     for name, definition in CATALOG.items():
         default = definition.default(facts)
-        override = overrides.get(name, {})
+        override = monitoring.alert_rules.get(name, {})
         settings[name] = AlertSetting(
             enabled=override.get("enabled", default.enabled) and (name != "RedisUptimeProbeFailed" or facts.probe),
             for_=override.get("for", default.for_),
@@ -531,7 +523,7 @@ def _alert_settings(facts: Facts, overrides: dict) -> dict[str, AlertSetting]:
     return settings
 
 
-def rule_groups(cluster: Cluster, alerts: list[Alert]) -> list[dict]:
+def rule_groups(cluster: Cluster, alerts: list[AlertRule]) -> list[dict]:
     if not alerts:
         return []
     return [{"name": f"ckredis.{cluster.namespace}.{cluster.name}", "rules": [a.rule for a in alerts]}]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ckredis.facts import SENTINEL_PORT
-from ckredis.monitoring.settings import Facts, ProbeTiming
+from ckredis.monitoring.settings import Monitoring, ProbeTiming
 
 if TYPE_CHECKING:
     from ckredis.model import Cluster
 
 
-def _probe_timings(facts: Facts, settings: dict) -> dict[str, dict[str, ProbeTiming]]:
-    session = facts.session
+def probe_timings(settings: Monitoring) -> dict[str, dict[str, ProbeTiming]]:
+    """Each container probe's timing: its purpose-aware default, then what the spec sets."""
+    session = settings.facts.session
     defaults = {
         "redis": {
             # Startup only waits for the server to answer at all (LOADING counts); generous, as it costs nothing
@@ -35,14 +36,14 @@ def _probe_timings(facts: Facts, settings: dict) -> dict[str, dict[str, ProbeTim
     for kind, stages in defaults.items():
         timings[kind] = {}
         for stage, default in stages.items():
-            given = settings.get(kind, {}).get(stage, {})
+            given = settings.container_probe_timings[kind].get(stage, {})
             timings[kind][stage] = ProbeTiming(given.get("periodSeconds", default.period_seconds),
                                                given.get("timeoutSeconds", default.timeout_seconds),
                                                given.get("failureThreshold", default.failure_threshold))
     return timings
 
 
-def _probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
+def probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
     """Exec commands. No probe sends a password: liveness needs none, readiness is the operator's own script.
 
     redis-cli exits 0 on an error reply, so every check reads the reply. Liveness accepts any reply that proves

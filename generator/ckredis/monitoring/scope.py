@@ -1,4 +1,4 @@
-"""PromQL scope: the selectors that keep one RedisFailover's series apart, and the Alert record."""
+"""PromQL scope: the selectors that keep one RedisFailover's series apart, and the AlertRule record."""
 
 from __future__ import annotations
 
@@ -53,13 +53,13 @@ class Scope:
             redis_port=cluster.redis.port,
             maxmemory=cluster.maxmemory,
             memory_limit=memory_bytes(cluster.redis.resources.memory_limit),
-            maxclients=m.maxclients,
+            maxclients=int(cluster.redis_config_value("maxclients")),
             operator_namespace=cluster.operator_namespace,
             podmonitor_job=f"{cluster.namespace}/{object_name(cluster.name)}",
             probe=m.uptime_probe is not None,
             probe_job=f"probe/{cluster.namespace}/{object_name(cluster.name)}",
-            probe_instance=m.probe_target(cluster),
-            window=_window(m.scrape_interval),
+            probe_instance=probe_target(cluster),
+            window=increase_window(m.scrape_interval),
             runbook_base_url=m.runbook_base_url,
             alert_labels=tuple(m.alert_labels.items()),
         )
@@ -97,13 +97,27 @@ class Scope:
         return f"{self.namespace}/{self.name}"
 
 
-def _window(interval: str) -> str:
+def probe_target(cluster: Cluster) -> str:
+    """What the uptime probe connects to: the Sentinel Service."""
+    return f"{cluster.sentinel_host}:{cluster.sentinel.port}"
+
+
+def increase_window(interval: str) -> str:
     """Range for increase(): at least 5m and four scrapes, so a single missed scrape never hides an event."""
-    return f"{max(5, math.ceil(4 * _seconds(interval) / 60))}m"
+    return f"{max(5, math.ceil(4 * seconds(interval) / 60))}m"
 
 
-def _seconds(duration: str) -> int:
+def seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+def series_values(value: float, samples: int) -> str:
+    """promtool's notation for `samples` equal samples."""
+    return f"{sample_text(value)}x{samples}"
+
+
+def sample_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass
@@ -130,7 +144,7 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class Alert:
+class AlertRule:
     name: str
     expr: str
     setting: AlertSetting

@@ -7,8 +7,7 @@ import re
 
 from ckredis.facts import (METRICS_PORT, OPERATOR_METRICS_PORT, REDIS_EXPORTER, REDIS_EXPORTER_PORT, SENTINEL_EXPORTER,
                            SENTINEL_EXPORTER_PORT, workload_name)
-from ckredis.monitoring.catalogue import _const
-from ckredis.monitoring.scope import Alert, Failure, Scope, Series, _seconds
+from ckredis.monitoring.scope import AlertRule, Failure, Scope, Series, seconds, series_values
 from ckredis.monitoring.settings import SCOPE_LABEL, TEST_STEP_MINUTES
 
 
@@ -23,7 +22,7 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
     net = 10 + scope.index
 
     def add(metric: str, labels: dict[str, str], value: float) -> None:
-        series.append(Series(metric, dict(labels), _const(value, samples)))
+        series.append(Series(metric, dict(labels), series_values(value, samples)))
 
     master_ip = f"10.{net}.0.10"
     for number in range(scope.redis_replicas):
@@ -76,10 +75,10 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
 
 
 def _minutes(duration: str) -> int:
-    return math.ceil(_seconds(duration) / 60)
+    return math.ceil(seconds(duration) / 60)
 
 
-def unit_tests(alerts: list[Alert], rule_file: str) -> dict:
+def unit_tests(alerts: list[AlertRule], rule_file: str) -> dict:
     """The promtool test file for the cluster's alerts (rule file relative to the test file)."""
     groups = []
     for alert in alerts:
@@ -87,7 +86,7 @@ def unit_tests(alerts: list[Alert], rule_file: str) -> dict:
     return {"rule_files": [rule_file], "evaluation_interval": f"{TEST_STEP_MINUTES}m", "tests": groups}
 
 
-def alert_test_groups(alert: Alert) -> list[dict]:
+def alert_test_groups(alert: AlertRule) -> list[dict]:
     scope, other = alert.scope, alert.scope.neighbour()
     eval_minutes = _minutes(alert.setting.for_) + _minutes(scope.window) + 2
     samples = eval_minutes + 1
@@ -121,7 +120,7 @@ def alert_test_groups(alert: Alert) -> list[dict]:
     return groups
 
 
-def _expected_alert(alert: Alert, labels: dict[str, str], value: float) -> dict:
+def _expected_alert(alert: AlertRule, labels: dict[str, str], value: float) -> dict:
     return {"exp_labels": {**labels, **alert.rule_labels},
             "exp_annotations": {key: expand(text, labels, value) for key, text in alert.annotations.items()}}
 
