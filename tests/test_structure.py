@@ -58,6 +58,7 @@ STAGES = {
     "write": ["ckredis.write"],
     "review": ["ckredis.review"],
     "fleet": ["ckredis.discover", "ckredis.pipeline", "ckredis.parallel", "ckredis.clashes", "ckredis.progress"],
+    "runs": ["ckredis.runs"],
     "cli": ["ckredis.cli", "ckredis.__main__"],
 }
 STAGE_OF = {module: number for number, modules in enumerate(STAGES.values()) for module in modules}
