@@ -160,6 +160,13 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_finds_nothing():
+    # pyproject.toml's [tool.mypy] names the package and the checks; the stubs come with the [test] extra.
+    result = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", "/dev/null"], cwd=REPO, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_template_is_wired_once_or_is_a_partial_another_includes():
     from ckredis import render
 

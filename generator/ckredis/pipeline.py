@@ -231,7 +231,7 @@ def run(task: Task[Result], sources: list[str], *, jobs: int = 1, use_cache: boo
         outcomes.append(outcome)
         advance()
     found = clashes.clashes([outcome.claim for outcome in outcomes if outcome.claim])
-    by_source = {}
+    by_source: dict[str, list[Issue]] = {}
     for issue in found:
         by_source.setdefault(issue.source, []).append(issue)
     return [replace(outcome, issues=outcome.issues + tuple(by_source.get(outcome.source, ()))) for outcome in outcomes]

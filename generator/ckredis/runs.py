@@ -150,7 +150,7 @@ def diff(found: discover.Discovery, output: Path, *, orphans: bool, options: Opt
     from ckredis.review import comparison
     outcomes = _run(pipeline.Review(output), found, "comparing", options)
     warnings = _valid(outcomes)
-    reviews = [outcome.result for outcome in outcomes]
+    reviews = [outcome.result for outcome in outcomes if outcome.result is not None]  # all, when _valid passed
     if orphans:
         names = _names(outcomes)
         reviews += [comparison.compare(name, comparison.committed_chart(output / name), None, str(output / name))

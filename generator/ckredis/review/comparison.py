@@ -85,7 +85,7 @@ def compare(chart: str, old: dict[str, str] | None, new: dict[str, str] | None, 
 
 def unified_diff(chart: str, old: dict[str, str], new: dict[str, str]) -> list[str]:
     """One unified diff per file that differs, in path order."""
-    lines = []
+    lines: list[str] = []
     for path in sorted(old.keys() | new.keys()):
         if old.get(path) != new.get(path):
             lines += difflib.unified_diff(
@@ -208,7 +208,7 @@ def _threshold_change(before: str, after: str) -> str:
     (shape_before, numbers_before), (shape_after, numbers_after) = skeleton(before), skeleton(after)
     if shape_before != shape_after:
         return "expression changed"
-    pairs = [f"{a} → {b}" for a, b in zip(numbers_before, numbers_after) if a != b]
+    pairs = [f"{a} → {b}" for a, b in zip(numbers_before, numbers_after, strict=True) if a != b]  # same shape
     return "threshold " + ", ".join(pairs)
 
 

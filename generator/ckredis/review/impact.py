@@ -196,7 +196,7 @@ def _client_impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]
     lines = []
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
-        connection = old or new
+        connection = old or after[key]  # the key is on one side at least
         if connection.get("kind") not in ("Secret", "ConfigMap") or \
                 (connection["metadata"].get("labels") or {}).get("app.kubernetes.io/component") != "connection":
             continue

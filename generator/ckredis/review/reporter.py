@@ -15,7 +15,7 @@ def summary_rows(result: ChartReview) -> list[tuple[str, str, str]]:
     """(object|flow|alert, what, change) rows, in that order."""
     rows = [("object", name, state) for state in ("added", "changed", "removed") for name in result.objects[state]]
     rows += [("flow", flow, state) for state in ("added", "removed") for flow in result.flows[state]]
-    rows += [("alert", *line.split(": ", 1)) for line in result.alerts]
+    rows += [("alert", name, change) for name, _, change in (line.partition(": ") for line in result.alerts)]
     return rows
 
 
