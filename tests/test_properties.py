@@ -28,7 +28,7 @@ from ckredis.cli import app
 from ckredis.errors import SpecError
 from ckredis.pipeline import render_specs
 
-pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Tests)
+pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Test it)
 
 # At least 1,000 examples in CI; fewer (or more) while working, e.g. CKREDIS_VALID_EXAMPLES=30.
 VALID_EXAMPLES = int(os.environ.get("CKREDIS_VALID_EXAMPLES", "200"))
