@@ -20,10 +20,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from typer.testing import CliRunner
 
 from conftest import tool
+from crds import failover_errors, monitoring_validator
 from go_yaml import chart_documents, disagreements
 from spec_strategies import mutated_specs, valid_specs
-from test_crd_conformance import errors as failover_errors
-from test_monitoring import strict as monitoring_validator
 from ckredis.cli import app
 from ckredis.errors import SpecError
 from ckredis.pipeline import render_specs
