@@ -9,36 +9,22 @@ import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
+from conftest import EXAMPLES, REPO, ckredis, documents, load_example, tool
+from crds import MONITORING_CRDS, monitoring_validator
 from ckredis import facts, model, render
 from ckredis.monitoring import catalogue, dashboard, promtool_tests
 from ckredis.errors import SpecError
 from ckredis.plan import Plan
 from ckredis.validate import validate_data
-from test_crd_conformance import closed
 
-CRDS = {
-    "PodMonitor": "upstream/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",
-    "Probe": "upstream/prometheus-operator/monitoring.coreos.com_probes.yaml",
-    "PrometheusRule": "upstream/prometheus-operator/monitoring.coreos.com_prometheusrules.yaml",
-}
 SESSION = next(p for p in EXAMPLES if p.stem == "session")  # every alert is enabled for a session store
 CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|healthy|other cluster) \| (?P<title>.+)$")
-
-
-@cache
-def strict(kind: str) -> jsonschema.Draft7Validator:
-    crd = yaml.safe_load(shared(CRDS[kind]).read_text())
-    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return jsonschema.Draft7Validator(closed(served["schema"]["openAPIV3Schema"]))
 
 
 def cluster_of(spec: dict) -> model.Cluster:
@@ -84,10 +70,10 @@ def test_examples_render_every_monitoring_object():
     assert kinds == {"PodMonitor", "Probe", "PrometheusRule"}  # the dashboard ConfigMap is off by default
 
 
-@pytest.mark.parametrize("kind", CRDS)
+@pytest.mark.parametrize("kind", MONITORING_CRDS)
 def test_objects_conform_strictly_to_the_prometheus_operator_crds(kind, example):
     doc = objects(load_example(example))[kind]
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in strict(kind).iter_errors(doc)]
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in monitoring_validator(kind).iter_errors(doc)]
     assert errors == []
 
 
@@ -95,7 +81,7 @@ def test_the_strict_check_rejects_unknown_fields():
     doc = objects(load_example(SESSION))["PodMonitor"]
     doc["spec"]["podMetricsEndpoints"][0]["relabellings"] = []
     doc["spec"]["podTargetLabel"] = ["x"]
-    assert len(list(strict("PodMonitor").iter_errors(doc))) == 2
+    assert len(list(monitoring_validator("PodMonitor").iter_errors(doc))) == 2
 
 
 def test_podmonitor_scrapes_both_exporters_of_this_cluster_only(example):
@@ -181,7 +167,7 @@ def test_ckredis_test_proves_every_example_with_promtool(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     names = [load_example(example)["metadata"]["name"] for example in EXAMPLES]
     assert result.stdout.splitlines() == [f"{name}: passed" for name in names]
-    for example, name in zip(EXAMPLES, names):
+    for example, name in zip(EXAMPLES, names, strict=True):
         written = {path.name: path.read_text() for path in (tmp_path / name).iterdir()}
         assert written == alert_tests(load_example(example))
 
@@ -431,7 +417,7 @@ def test_each_case_catches_a_broken_alert(tmp_path):
         results = list(pool.map(lambda job: run_alert(tmp_path, f"{job[0]}-{job[1].replace(' ', '-')}", job[3], tests,
                                                       job[0]), jobs))
     survivors = []
-    for (alert, mutation, kind, _), result in zip(jobs, results):
+    for (alert, mutation, kind, _), result in zip(jobs, results, strict=True):
         if result.returncode == 0 or f"{alert} | {kind} |" not in result.stdout + result.stderr:
             survivors.append(f"{alert}: {mutation}")
     assert survivors == []
@@ -576,7 +562,7 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
     result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     for expr in exprs:
-        for metric, matchers in SELECTOR.findall(expr):
+        for _metric, matchers in SELECTOR.findall(expr):
             assert f'name="{cluster.name}"' in matchers or f'redisfailover="{cluster.name}"' in matchers, expr
 
 
