@@ -27,7 +27,7 @@ import pytest
 import redis
 
 import netns
-from conftest import EXAMPLES, REPO, TOOLS_BIN, documents, tool
+from conftest import EXAMPLES, REPO, REQUIRE_TOOLS, TOOLS_BIN, documents, tool
 from ckredis.pipeline import render_specs
 from loopback import Processes, wait_until
 
@@ -44,7 +44,7 @@ ENGINES = ["redis"] + (["valkey"] if (TOOLS_BIN / "valkey-server").exists() else
 def _root_and_iproute2():
     reason = netns.available()
     if reason:
-        pytest.skip(reason)
+        (pytest.fail if REQUIRE_TOOLS else pytest.skip)(reason)
 
 
 def _binaries(engine: str) -> tuple[list[str], list[str]]:
