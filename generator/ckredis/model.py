@@ -89,6 +89,10 @@ class WriteFence:
         """The longest a cut-off master keeps acknowledging writes, when fenced."""
         return self.max_lag + self.CLOSING_SECONDS
 
+    def overlap_seconds(self, down_after_ms: int) -> int:
+        """How long the fence may stay open after Sentinel could promote a replica: 0 unless the lag floor forces it."""
+        return max(0, self.window_seconds - (down_after_ms // 1000 - self.SENTINEL_PING_SECONDS))
+
     @property
     def directives(self) -> tuple[str, ...]:
         # Written even when off, so that a cluster that was fenced before is unfenced by CONFIG SET too.
