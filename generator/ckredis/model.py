@@ -67,7 +67,8 @@ class WriteFence:
     Sentinel promotes nothing before down-after-milliseconds have passed without a reply to the PING it sends
     every second, i.e. no earlier than down-after - 1 s after the cut. A lag of down-after - 3 s closes the fence
     before another master can exist. Never below 2 s: a healthy link shows lag 1, and 2 after one late ACK; at 1
-    the master would refuse writes at random (then, with down-after under 5 s, the window may outlast it).
+    the master would refuse writes at random. So with down-after under 5 s the fence may close a little after
+    Sentinel could promote (overlap_seconds). tests/test_partition.py measures the window on real servers.
     """
 
     replicas: int  # min-replicas-to-write; 0: not fenced
