@@ -38,6 +38,9 @@ FOR_NO_MASTER = "10s"  # longer than a loopback failover (about 3 s), so a succe
 NO_MASTER_ALERTS = ("RedisNoMaster", "RedisSentinelNoUsableMaster")
 ALERT_TIMEOUT = 45  # seconds a fault may take to raise its alert
 LINGERING = {"RedisRejectedConnections"}  # increase over a 5m window: keeps firing after the fault is gone
+# Off here: the memory test's FLUSHALL empties a master that started minutes ago, which is what this alert reports,
+# for an hour. promtool proves it; tests/test_full_restart.py proves the recovery its runbook gives.
+OFF = {"RedisMasterLostKeys"}
 
 # The cluster under test and its neighbour: a session store (every alert enabled) for the operator version whose
 # uptime Probe cannot see "no master" (v1.2.4), sized so that filling memory and maxclients is quick.
@@ -72,7 +75,8 @@ def rendered_chart(name: str) -> dict[str, dict]:
     spec["metadata"]["name"] = name
     names = [rule["alert"] for group in render(spec)["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
     spec["spec"]["monitoring"]["alerts"] = {
-        "rules": {alert: {"for": FOR_NO_MASTER if alert in NO_MASTER_ALERTS else FOR} for alert in names}}
+        "rules": {alert: {"for": FOR_NO_MASTER if alert in NO_MASTER_ALERTS else FOR} for alert in names}
+        | {alert: {"enabled": False} for alert in OFF}}
     return render(spec)
 
 

@@ -30,7 +30,7 @@ import redis
 import yaml
 
 from conftest import REPO, tool
-from test_redis_config import _boot, _connect, _failovers, _free_port, _stop
+from test_redis_config import _boot, _connect, _failovers, _free_port, _stop, alone
 from ckredis.memory import write_rate_bytes
 from ckredis.pipeline import Rendered, render_specs
 
@@ -145,7 +145,7 @@ def master(request, tmp_path):
     assert budget.limit == 256 * 2**20
     data = tmp_path / "master"
     data.mkdir()
-    process, client = _boot(failover["spec"]["redis"]["command"], data)
+    process, client = _boot(alone(failover["spec"]["redis"]["command"]), data)
     try:
         keys = _fill(client, budget.maxmemory)
         yield Master(process, client, int(client.config_get("port")["port"]), keys, budget.limit,

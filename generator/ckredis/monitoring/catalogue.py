@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER, workload_name
-from ckredis.monitoring.scope import AlertRule, Apply, Failure, Scope, Series, sample_text, series_values
+from ckredis.monitoring.scope import (HEALTHY_KEYS, AlertRule, Apply, Failure, Scope, Series, sample_text,
+                                     series_values)
 from ckredis.monitoring.settings import GROUPING, SCOPE_LABEL, AlertSetting, Facts, Monitoring
 
 if TYPE_CHECKING:
@@ -456,6 +457,44 @@ def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> AlertRule:
                  (Failure("the last RDB snapshot failed", failed("redis_rdb_last_bgsave_status")),
                   Failure("the last AOF write failed", failed("redis_aof_last_write_status")),
                   Failure("the last AOF rewrite failed", failed("redis_aof_last_bgrewrite_status"))), s)
+
+
+KEYS_LOOKBACK_SECONDS = 3600  # how far back the keys a cluster held are remembered, and how new a master must be
+
+
+# After a full restart no sentinel knows a master and the operator promotes the oldest pod (SetOldestAsMaster), not
+# the one with the newest data; the others resync from it. Only a master that started within the lookback is
+# judged, so keys expiring or deleted on a long-running master never fire it. A cache loses everything on a full
+# restart by design.
+@_alert(
+    "A master that started within the last hour holds under `threshold` percent of the keys the fullest pod held in that hour (a full restart promoted a pod without the newest data).",
+    lambda f: AlertSetting(f.persists, "0m", "high", 50),
+    threshold_unit="percent",
+)
+def _RedisMasterLostKeys(s: Scope, a: AlertSetting) -> AlertRule:
+    lookback = f"{KEYS_LOOKBACK_SECONDS // 60}m"
+
+    def restarted_master(keys: int) -> Apply:
+        def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
+            target = _target(series, scope, REDIS_EXPORTER, 0)
+            _set(series, "redis_uptime_in_seconds", f"60+60x{samples}", pod=target["pod"])
+            for item in _select(series, "redis_db_keys", **_cluster_labels(scope)):  # the replicas resync from it
+                item.values = f"{HEALTHY_KEYS}x1 {keys}x{samples - 2}"
+            return [({**_cluster_labels(scope), "db": "db0"}, keys)]
+        return apply
+
+    master = (f"max by ({GROUPING}, db) (redis_db_keys{{{s.redis}}} and on (cluster, namespace, pod) "
+              f"redis_instance_info{{{s.redis}, role=\"master\"}} and on (cluster, namespace, pod) "
+              f"(redis_uptime_in_seconds{{{s.redis}}} < {KEYS_LOOKBACK_SECONDS}))")
+    held = f"max by ({GROUPING}, db) (max_over_time(redis_db_keys{{{s.redis}}}[{lookback}]))"
+    return AlertRule("RedisMasterLostKeys", f"{master} < on ({GROUPING}, db) {_percent(a.threshold)} * {held}", a,
+                 f"Redis {s.title}: the new master holds only {{{{ $value }}}} keys of {{{{ $labels.db }}}}",
+                 f"A redis pod of {s.title} that started within the last hour is master with {{{{ $value }}}} keys in "
+                 f"{{{{ $labels.db }}}}, under {a.threshold}% of what the fullest pod held in that hour: after a full "
+                 "restart the operator promoted a pod without the newest data, and the replicas drop theirs as they "
+                 "resync from it. Act before they have: the runbook promotes the pod with the most keys.",
+                 (Failure("a restarted master holds a tenth of the keys", restarted_master(HEALTHY_KEYS // 10)),
+                  Failure("a restarted master is empty", restarted_master(0))), s)
 
 
 @_alert(

@@ -47,6 +47,8 @@ def dashboard(cluster: Cluster) -> dict:
          "percentunit", "{{pod}}"),
         ("Resident memory / pod limit", f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit}", "percentunit",
          "{{pod}}"),
+        ("Keys per pod (a restarted master far below the others: RedisMasterLostKeys)",
+         f"sum by (pod) (redis_db_keys{{{s.redis}}})", "none", "{{pod}}"),
         ("Evicted keys per second", f"rate(redis_evicted_keys_total{{{s.redis}}}[{rate}])", "ops", "{{pod}}"),
         ("Expired keys per second", f"rate(redis_expired_keys_total{{{s.redis}}}[{rate}])", "ops", "{{pod}}"),
         ("Clients / maxclients", f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0)",

@@ -7,7 +7,7 @@ import re
 
 from ckredis.facts import (METRICS_PORT, OPERATOR_METRICS_PORT, REDIS_EXPORTER, REDIS_EXPORTER_PORT, SENTINEL_EXPORTER,
                            SENTINEL_EXPORTER_PORT, workload_name)
-from ckredis.monitoring.scope import AlertRule, Failure, Scope, Series, seconds, series_values
+from ckredis.monitoring.scope import HEALTHY_KEYS, AlertRule, Failure, Scope, Series, seconds, series_values
 from ckredis.monitoring.settings import SCOPE_LABEL, TEST_STEP_MINUTES
 
 
@@ -44,6 +44,8 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         add("redis_config_maxclients", target, scope.maxclients)
         add("redis_rejected_connections_total", target, 0)
         add("redis_evicted_keys_total", target, 0)
+        add("redis_db_keys", {**target, "db": "db0"}, HEALTHY_KEYS)
+        add("redis_uptime_in_seconds", target, 86400)
         for status in ("redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status"):
             add(status, target, 1)
     master = {"master_name": scope.master_name, "master_address": f"{master_ip}:{scope.redis_port}"}

@@ -111,6 +111,9 @@ def seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
+HEALTHY_KEYS = 1000  # keys in db0 of each redis pod of the promtool tests' healthy cluster
+
+
 def series_values(value: float, samples: int) -> str:
     """promtool's notation for `samples` equal samples."""
     return f"{sample_text(value)}x{samples}"
