@@ -162,7 +162,7 @@ def _longest_gap(writes: list[tuple[float, int, str | None, str]], since: float)
     times = [t for t, _, _, outcome in writes if outcome == "ok"]
     before = [t for t in times if t <= since]
     times = ([before[-1]] if before else [since]) + [t for t in times if t > since]
-    return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
 
 
 CASES = [pytest.param(preset, None, engine, id=f"{preset}-{engine}") for preset in ("session", "cache")
@@ -222,7 +222,7 @@ def test_a_cut_off_master_loses_only_what_its_preset_allows(preset, down_after_m
             pipe = client.pipeline(transaction=False)
             for name, number, _, _ in acknowledged:
                 pipe.exists(f"{name}:{number}")
-            return [write for write, found in zip(acknowledged, pipe.execute()) if not found]
+            return [write for write, found in zip(acknowledged, pipe.execute(), strict=True) if not found]
 
         lost = network.call(1, missing, timeout=30)
         by_old_after_cut = [t - cut for _, _, t, address in acknowledged if address == old and t > cut]
