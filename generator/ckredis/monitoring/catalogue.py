@@ -487,7 +487,7 @@ def _RedisMasterLostKeys(s: Scope, a: AlertSetting) -> AlertRule:
               f"redis_instance_info{{{s.redis}, role=\"master\"}} and on (cluster, namespace, pod) "
               f"(redis_uptime_in_seconds{{{s.redis}}} < {KEYS_LOOKBACK_SECONDS}))")
     held = f"max by ({GROUPING}, db) (max_over_time(redis_db_keys{{{s.redis}}}[{lookback}]))"
-    return AlertRule("RedisMasterLostKeys", f"{master} < on ({GROUPING}, db) {_percent(a.threshold)} * {held}", a,
+    return AlertRule("RedisMasterLostKeys", f"{master} < on ({GROUPING}, db) {_percent(a.required_threshold)} * {held}", a,
                  f"Redis {s.title}: the new master holds only {{{{ $value }}}} keys of {{{{ $labels.db }}}}",
                  f"A redis pod of {s.title} that started within the last hour is master with {{{{ $value }}}} keys in "
                  f"{{{{ $labels.db }}}}, under {a.threshold}% of what the fullest pod held in that hour: after a full "
