@@ -8,6 +8,10 @@ exporters; regenerate them with
 
     CKREDIS_RECORD_FIXTURES=1 scripts/test -m e2e -k fixtures tests/test_alerts_e2e.py
 
+The chart runs redis_exporter v1.87.0, not 1.45: tests/fixtures/redis-exporter-source.txt lists the families and
+labels the rules and panels read as that exporter's Go source defines them (its header names the files, commits
+and how they bracket v1.87.0), and every rule and panel must read only what both the scrapes and that list hold.
+
 No servers here: the rules are read from `ckredis render --stdout` of every example.
 """
 
@@ -19,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, ckredis, documents
 
@@ -167,6 +172,37 @@ def test_the_check_finds_a_metric_and_labels_the_exporter_lacks():
         "Failovers: metric redis_sentinel_master_config_epoch is not exposed",
         "Replica lag: label replica_ip in its text is on no series it reads",
     ]
+
+
+def source_families() -> dict[str, set[str]]:
+    """tests/fixtures/redis-exporter-source.txt: the families and labels of the chart's exporter, from its source."""
+    families: dict[str, set[str]] = {}
+    for line in (FIXTURES / "redis-exporter-source.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            family, _, labels = line.split(" <- ")[0].partition(" ")
+            families[family] = set(labels.split(",")) - {""}
+    return families
+
+
+def test_every_metric_and_label_is_in_the_source_of_the_charts_exporter(example, tmp_path):
+    """The chart runs redis_exporter v1.87.0, the scrapes come from Debian's 1.45: rules and panels must read only
+    what both expose. The blackbox exporter's probe_success is the platform's, not the chart's: from its scrape."""
+    families = source_families() | {name: labels for name, labels in exposed().items() if name.startswith("probe_")}
+    result = ckredis("render", str(example), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (board_file,) = tmp_path.glob("*/dashboards/*.json")
+    chart = rendered(example)
+    assert rule_problems(chart, families) + panel_problems(chart, json.loads(board_file.read_text()), families) == []
+
+
+def test_the_source_list_is_what_the_rules_and_panels_read():
+    """No family listed that nothing reads (the list stays the chart's, and each line stays checked)."""
+    exprs = [rule["expr"] for path in sorted((REPO / "output").glob("*/templates/prometheusrule.yaml"))
+             for group in yaml.safe_load(path.read_text())["spec"]["groups"] for rule in group["rules"]]
+    exprs += [target["expr"] for path in sorted((REPO / "output").glob("*/dashboards/*.json"))
+              for panel in json.loads(path.read_text())["panels"] for target in panel["targets"]]
+    read = {metric for expr in exprs for metric, _ in SELECTOR.findall(expr)}
+    assert set(source_families()) == read - set(NOT_FROM_EXPORTERS) - {"probe_success"}
 
 
 @pytest.mark.parametrize("fixture", ["redis-exporter-master.prom", "redis-exporter-replica.prom",
