@@ -19,12 +19,13 @@ from conftest import EXAMPLES, REPO, ckredis, documents, load_example, tool
 from crds import MONITORING_CRDS, monitoring_validator
 from ckredis import facts, model, render
 from ckredis.monitoring import catalogue, dashboard, promtool_tests
+from ckredis.monitoring.scope import Scope
 from ckredis.errors import SpecError
 from ckredis.plan import Plan
 from ckredis.validate import validate_data
 
 SESSION = next(p for p in EXAMPLES if p.stem == "session")  # every alert is enabled for a session store
-CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|healthy|other cluster) \| (?P<title>.+)$")
+CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|silent|healthy|other cluster) \| (?P<title>.+)$")
 
 
 def cluster_of(spec: dict) -> model.Cluster:
@@ -213,6 +214,13 @@ def test_every_enabled_alert_has_the_three_cases(example):
         assert [expected for _, expected in kinds["healthy"]] == [[]], name
         assert [expected for _, expected in kinds["other cluster"]] == [[]] * len(kinds["fires"]), name
         assert {title.split(": ", 1)[1] for title, _ in kinds["other cluster"]} == {t for t, _ in kinds["fires"]}, name
+        assert [expected for _, expected in kinds.get("silent", [])] == [[]] * len(quiet_cases(example, name)), name
+
+
+def quiet_cases(example: Path, name: str) -> tuple:
+    cluster = cluster_of(load_example(example))
+    setting = catalogue.alert_settings(cluster.monitoring)[name]
+    return catalogue.CATALOG[name].build(Scope.of(cluster), setting).quiet
 
 
 def test_the_session_example_enables_every_alert():
@@ -579,7 +587,7 @@ def test_dashboard_configmap_is_optional_and_labelled():
 
 def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_path):
     cluster = cluster_of(load_example(example))
-    board = dashboard.dashboard(cluster)
+    board = dashboard.dashboard(cluster, catalogue.alert_settings(cluster.monitoring))
     assert len(board["uid"]) <= 40
     exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
     assert len(exprs) >= 20
@@ -592,6 +600,24 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
     for expr in exprs:
         for _metric, matchers in SELECTOR.findall(expr):
             assert f'name="{cluster.name}"' in matchers or f'redisfailover="{cluster.name}"' in matchers, expr
+
+
+def test_each_alert_panel_draws_pieces_of_that_alerts_expression(example):
+    """One record per alert: its panel's queries are parts of its rule's expr, and the dashboard shows them in catalogue
+    order (disabled alerts too, so a cache still sees its memory), ahead of the context panels."""
+    cluster = cluster_of(load_example(example))
+    settings = catalogue.alert_settings(cluster.monitoring)
+    scope = Scope.of(cluster)
+    built = [definition.build(scope, settings[name]) for name, definition in catalogue.CATALOG.items()
+             if definition.applies(cluster.monitoring.facts)]
+    for alert in built:
+        for expr, _ in alert.panel.targets:
+            assert expr in alert.expr, (alert.name, expr)
+    board = dashboard.dashboard(cluster, settings)
+    shown = [tuple(target["expr"] for target in panel["targets"]) for panel in board["panels"]]
+    assert shown[:len(built)] == [tuple(expr for expr, _ in alert.panel.targets) for alert in built]
+    context = shown[len(built):]
+    assert context and not any(expr in alert.expr for exprs in context for expr in exprs for alert in built)
 
 
 def test_every_alert_has_a_runbook():

@@ -12,8 +12,9 @@ from ckredis.monitoring.settings import SCOPE_LABEL, TEST_STEP_MINUTES
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# promtool unit tests: for every alert, it fires on each of its failures, it stays silent on a healthy cluster,
-# and it stays silent when only a different RedisFailover in the same namespace fails.
+# promtool unit tests: for every alert, it fires on each of its failures, it stays silent on a healthy cluster, on
+# the faults of something else it names (its quiet cases), and when only a different RedisFailover in the same
+# namespace fails.
 
 
 def healthy(scope: Scope, samples: int) -> list[Series]:
@@ -90,7 +91,7 @@ def unit_tests(alerts: list[AlertRule], rule_file: str) -> dict:
 
 def alert_test_groups(alert: AlertRule) -> list[dict]:
     scope, other = alert.scope, alert.scope.neighbour()
-    eval_minutes = _minutes(alert.setting.for_) + _minutes(scope.window) + 2
+    eval_minutes = _minutes(alert.setting.for_) + (_minutes(alert.window) if alert.window else 0) + 2
     samples = eval_minutes + 1
 
     def world(failing: Scope | None, failure: Failure | None) -> tuple[list[Series], list[tuple[dict, float]]]:
@@ -117,6 +118,7 @@ def alert_test_groups(alert: AlertRule) -> list[dict]:
         }
 
     groups = [group("fires", failure.title, scope, failure) for failure in alert.failures]
+    groups += [group("silent", fault.title, scope, fault) for fault in alert.quiet]
     groups.append(group("healthy", f"{scope.title} and {other.title} are healthy", None, None))
     groups += [group("other cluster", f"only {other.title}: {failure.title}", other, failure) for failure in alert.failures]
     return groups
