@@ -12,6 +12,7 @@ FULL = {
     "metadata": {"name": "full", "namespace": "redis-system"},
     "spec": {
         "purpose": "session",
+        "engine": "redis",
         "operator": {"version": "freshworks", "namespace": "redis-operator",
                      "podSelector": {"app.kubernetes.io/name": "redis-operator"}},
         "images": {"registry": "harbor.example.com/proxy", "pullPolicy": "Always",

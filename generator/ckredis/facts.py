@@ -64,6 +64,23 @@ REDIS_DATA_VOLUME = "redis-data"
 
 
 @dataclass(frozen=True)
+class Engine:
+    """A server the pods may run. Valkey forked Redis 7.2.4 and keeps its protocol, ports and Sentinel."""
+
+    title: str  # how documents name it
+    server: str  # its own binaries, which an operator that knows the engine runs
+    cli: str
+
+
+ENGINES: Mapping[str, Engine] = MappingProxyType({
+    "redis": Engine("Redis", "redis-server", "redis-cli"),
+    # The valkey/valkey images also install redis-server, redis-cli and redis-sentinel as symlinks
+    # (USE_REDIS_SYMLINKS=yes), so an operator that only knows Redis still starts them.
+    "valkey": Engine("Valkey", "valkey-server", "valkey-cli"),
+})
+
+
+@dataclass(frozen=True)
 class Purpose:
     write_rate: str  # the memory budget's assumption when the spec states none
     maxmemory_policy: str

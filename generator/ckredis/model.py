@@ -205,6 +205,7 @@ class Cluster:
     name: str
     namespace: str
     purpose: str
+    engine: str
     operator_version: str
     operator_namespace: str
     operator_labels: tuple[tuple[str, str], ...]
@@ -359,6 +360,7 @@ def build(spec_document: dict) -> Cluster:
         name=name,
         namespace=meta["namespace"],
         purpose=spec["purpose"],
+        engine=spec["engine"],
         operator_version=spec["operator"]["version"],
         operator_namespace=spec["operator"]["namespace"],
         operator_labels=tuple(sorted(spec["operator"]["podSelector"].items())),
