@@ -1,14 +1,17 @@
-"""The memory budget holds on real Redis 7: a fork under writes at the documented rate stays within 90 % of the limit.
+"""The memory budget holds on real Redis 7 and Valkey 9.1: a fork under writes at twice the documented rate stays
+within 90 % of the limit.
 
-A master boots with the rendered command (as a restarted pod does) and is filled to maxmemory with 4 KiB random
-values; a writer process then writes at the budget's write rate (4 KiB values: the rate in bytes is also the rate
-in pages, the model's unit). Meanwhile the pod's memory is sampled from /proc every 20 ms: the master's RSS plus
+A master boots with the command rendered for its engine (as a restarted pod does) and is filled to maxmemory with
+4 KiB random values; a writer process then writes at twice the budget's write rate (4 KiB values: the rate in bytes
+is also the rate in pages, the model's unit). Twice, because the budget sizes maxmemory for the stated rate and
+the margin must show on a real server, not only in the model. Meanwhile the pod's memory is sampled from /proc every 20 ms: the master's RSS plus
 the private dirty pages of its fork child (smaps_rollup), which is what the kernel charges beyond the master while
 the child lives. The peak must stay at or below 90 % of the limit (the budget's reserve is the rest).
 
-- cache: a replica is started (full resync), then SIGKILLed and restarted empty, as a cache pod restarts, forcing a
-  second full resync. Replication uses what the operator leaves to Redis 7: repl-diskless-sync yes,
-  repl-diskless-sync-delay 5, repl-diskless-sync-max-replicas 0, repl-diskless-load disabled.
+- cache: a replica (the same rendered command) is started (full resync), then SIGKILLed and restarted empty, as a
+  cache pod restarts, forcing a second full resync. Replication uses what the operator leaves to the server:
+  repl-diskless-sync yes, repl-diskless-sync-delay 5, repl-diskless-sync-max-replicas 0, repl-diskless-load
+  disabled, and whatever the rendered command adds for the engine.
 - session: BGSAVE, then BGREWRITEAOF.
 
 Limits are 256Mi for both presets (the cache example's; the session example's 1Gi would only take longer).
@@ -28,8 +31,8 @@ import pytest
 import redis
 import yaml
 
-from conftest import REPO, tool
-from test_redis_config import _boot, _connect, _failovers, _free_port, _stop
+from conftest import REPO
+from servers import Engine, boot, connect, failovers, free_port, stop, with_engine
 from ckredis.memory import write_rate_bytes
 from ckredis.pipeline import Rendered, render_specs
 
@@ -37,6 +40,7 @@ VALUE = 4096
 LIMIT = "256Mi"
 SAMPLE_SECONDS = 0.02
 PEAK_SHARE = 0.90
+RATE_FACTOR = 2  # the writer's rate, in multiples of the budget's write rate
 WRITER = """
 import os, random, signal, sys, time
 import redis
@@ -67,10 +71,12 @@ class Peak:
     master_rss: int = 0
     child_dirty: int = 0
     forks_seen: int = 0
+    fork_seconds: float = 0.0  # how long fork children lived, in all
 
     def share(self, limit: int) -> str:
         return (f"{100 * self.total / limit:.1f}% of the limit ({self.total / 2**20:.1f} MiB: master RSS "
-                f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f})")
+                f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f}; "
+                f"{self.forks_seen} forks, {self.fork_seconds / max(1, self.forks_seen):.1f} s each)")
 
 
 def _rss(pid: int) -> int:
@@ -99,12 +105,16 @@ def watch(pid: int, peak: Peak, finished, seconds: float) -> None:
     """Sample the pod's memory until finished() after at least one fork came and went; bounded by `seconds`."""
     deadline, forked, in_fork = time.monotonic() + seconds, False, False
     while time.monotonic() < deadline:
+        sampled = time.monotonic()
         dirty = _children_dirty(pid)
         total = _rss(pid) + (dirty or 0)
         if total > peak.total:
             peak.total, peak.master_rss, peak.child_dirty = total, total - (dirty or 0), dirty or 0
         if dirty is not None and not in_fork:
             peak.forks_seen += 1
+            fork_started = sampled
+        if dirty is None and in_fork:
+            peak.fork_seconds += sampled - fork_started
         in_fork = dirty is not None
         forked = forked or in_fork
         if forked and not in_fork and finished():
@@ -113,10 +123,10 @@ def watch(pid: int, peak: Peak, finished, seconds: float) -> None:
     pytest.fail(f"no fork completed within {seconds} s")
 
 
-def render(purpose: str, tmp_path: Path) -> Rendered:
-    """The example of the purpose, with a 256Mi limit."""
+def render(purpose: str, tmp_path: Path, engine: Engine) -> Rendered:
+    """The example of the purpose, for the engine, with a 256Mi limit."""
     example = {"cache": "cache", "session": "session"}[purpose]
-    spec = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    spec = with_engine(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), engine)
     spec["spec"]["redis"]["resources"]["requests"]["memory"] = LIMIT
     spec["spec"]["redis"]["resources"]["limits"]["memory"] = LIMIT
     path = tmp_path / f"{purpose}.yaml"
@@ -127,6 +137,8 @@ def render(purpose: str, tmp_path: Path) -> Rendered:
 
 @dataclass
 class Master:
+    engine: Engine
+    command: list[str]  # the rendered one: a replica pod runs it too
     process: subprocess.Popen
     client: redis.Redis
     port: int
@@ -137,20 +149,21 @@ class Master:
 
 
 @pytest.fixture
-def master(request, tmp_path):
-    item = render(request.param, tmp_path)
-    (failover,) = _failovers(item)
+def master(request, tmp_path, engine):
+    item = render(request.param, tmp_path, engine)
+    (failover,) = failovers(item)
     budget = item.cluster.memory_budget
     assert budget.limit == 256 * 2**20
     data = tmp_path / "master"
     data.mkdir()
-    process, client = _boot(failover["spec"]["redis"]["command"], data)
+    command = failover["spec"]["redis"]["command"]
+    process, client = boot(engine, command, data)
     try:
         keys = _fill(client, budget.maxmemory)
-        yield Master(process, client, int(client.config_get("port")["port"]), keys, budget.limit,
-                     write_rate_bytes(budget.write_rate), budget.overhead)
+        yield Master(engine, command, process, client, int(client.config_get("port")["port"]), keys, budget.limit,
+                     RATE_FACTOR * write_rate_bytes(budget.write_rate), budget.overhead)
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _fill(client: redis.Redis, maxmemory: int) -> int:
@@ -207,21 +220,23 @@ def _assert_overhead_within_budget(master: Master) -> None:
 
 def _assert_within_budget(master: Master, peak: Peak, achieved: float, what: str) -> None:
     assert achieved >= 0.9 * master.write_rate, (
-        f"the writer reached {achieved / 2**20:.1f} MiB/s, not the documented {master.write_rate / 2**20:.0f} MiB/s")
+        f"the writer reached {achieved / 2**20:.1f} MiB/s, not {master.write_rate / 2**20:.0f} MiB/s "
+        f"({RATE_FACTOR} x the documented rate)")
     assert peak.forks_seen, f"no fork child seen during {what}"
     assert peak.total <= PEAK_SHARE * master.limit, f"{what}: peak {peak.share(master.limit)}"
-    print(f"\n{what}: peak {peak.share(master.limit)} at {achieved / 2**20:.1f} MiB/s of writes")
+    print(f"\n{master.engine.name}, {what}: peak {peak.share(master.limit)} at {achieved / 2**20:.1f} MiB/s of writes")
 
 
 def _replica(master: Master, data: Path) -> tuple[subprocess.Popen, redis.Redis]:
-    port = _free_port()
+    """A replica pod: the rendered command, following the master."""
+    port = free_port()
     data.mkdir(exist_ok=True)
     conf = data / "replica.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\nsave \"\"\n"
-                    f"appendonly no\nreplicaof 127.0.0.1 {master.port}\n")
-    process = subprocess.Popen([tool("redis-server"), str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT)
-    return process, _connect(process, port, data / "redis.log", "replica")
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
+                    f"replicaof 127.0.0.1 {master.port}\n")
+    process = subprocess.Popen([master.engine.server, str(conf), *master.command[2:]], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return process, connect(process, port, data / "redis.log", "replica")
 
 
 def _in_sync(replica: redis.Redis) -> bool:
@@ -244,7 +259,7 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
             assert replica_client.dbsize() > 0.9 * master.client.dbsize()
         finally:
             if replica is not None:
-                _stop(replica)
+                stop(replica)
         achieved = writer.stop()
     assert master.client.info("stats")["evicted_keys"] > 0, "the cache was not full"
     assert master.client.info("stats")["sync_full"] == 2
