@@ -113,11 +113,13 @@ def _memory(spec: dict) -> Iterator[Finding]:
     limit, budget = spec["redis"]["resources"]["limits"]["memory"], memory_budget(spec)
     percent = spec["redis"].get("maxmemoryPercent")
     if percent is not None and not budget.fits:
-        largest = memory.largest_percent(limit, budget.write_rate)
+        largest = memory.largest_percent(limit, budget.write_rate, budget.engine)
+        buffer, copy = human_bytes(budget.replication), human_bytes(budget.copy_on_write)
+        fork = (f"the larger of replication buffer {buffer} and copy-on-write {copy} (dual-channel replication)"
+                if budget.dual_channel else f"replication buffer {buffer} + copy-on-write {copy}")
         yield (("spec", "redis", "maxmemoryPercent"),
                f"{percent}% of {limit} does not fit the memory budget: maxmemory {human_bytes(budget.maxmemory)} + "
-               f"replication buffer {human_bytes(budget.replication)} + copy-on-write {human_bytes(budget.copy_on_write)} + "
-               f"overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
+               f"{fork} + overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
                f"during a fork at {budget.write_rate} of writes, above {100 - memory.RESERVE_PERCENT}%",
                (f"use at most {largest}, or " if largest else "") +
                "remove maxmemoryPercent, raise limits.memory or lower memoryBudget.writeRate")
