@@ -72,6 +72,7 @@ class Peak:
     child_dirty: int = 0
     forks_seen: int = 0
     fork_seconds: float = 0.0  # how long fork children lived, in all
+    replica_rss: int = 0  # a syncing replica pod's: with dual-channel replication it buffers the writes itself
 
     def share(self, limit: int) -> str:
         return (f"{100 * self.total / limit:.1f}% of the limit ({self.total / 2**20:.1f} MiB: master RSS "
@@ -101,11 +102,14 @@ def _children_dirty(pid: int) -> int | None:
     return dirty
 
 
-def watch(pid: int, peak: Peak, finished, seconds: float) -> None:
-    """Sample the pod's memory until finished() after at least one fork came and went; bounded by `seconds`."""
+def watch(pid: int, peak: Peak, finished, seconds: float, replica: int | None = None) -> None:
+    """Sample the pod's memory (and the replica's RSS) until finished() after at least one fork came and went;
+    bounded by `seconds`."""
     deadline, forked, in_fork = time.monotonic() + seconds, False, False
     while time.monotonic() < deadline:
         sampled = time.monotonic()
+        if replica is not None:
+            peak.replica_rss = max(peak.replica_rss, _rss(replica))
         dirty = _children_dirty(pid)
         total = _rss(pid) + (dirty or 0)
         if total > peak.total:
@@ -255,15 +259,25 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
                     replica.kill()
                     replica.wait()
                 replica, replica_client = _replica(master, tmp_path / "replica")
-                watch(master.process.pid, peak, lambda: _in_sync(replica_client), 60)
+                watch(master.process.pid, peak, lambda: _in_sync(replica_client), 60, replica.pid)
             assert replica_client.dbsize() > 0.9 * master.client.dbsize()
         finally:
             if replica is not None:
                 stop(replica)
         achieved = writer.stop()
     assert master.client.info("stats")["evicted_keys"] > 0, "the cache was not full"
-    assert master.client.info("stats")["sync_full"] == 2
-    _assert_within_budget(master, peak, achieved, "cache, two full resyncs")
+    stats = master.client.info("stats")
+    # At twice the stated rate a slow fork may fill the replica buffer to its hard limit (sized for the stated rate):
+    # the master then drops the replica, which syncs again. That limit is what protects the pod's memory, so the peak
+    # must hold then too.
+    assert stats["sync_full"] >= 2
+    # With dual-channel replication the replica's main channel continues by partial sync beside the snapshot.
+    dual = "--dual-channel-replication-enabled" in master.command
+    assert stats["sync_partial_ok"] == (stats["sync_full"] if dual else 0)
+    _assert_within_budget(master, peak, achieved, f"cache, {stats['sync_full']} full resyncs")
+    assert peak.replica_rss <= PEAK_SHARE * master.limit, f"the replica peaked at {peak.replica_rss / 2**20:.1f} MiB"
+    print(f"{master.engine.name}, cache: the syncing replica peaked at {100 * peak.replica_rss / master.limit:.1f}% "
+          "of the limit")
 
 
 def _idle(client: redis.Redis) -> bool:
