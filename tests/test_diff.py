@@ -37,7 +37,8 @@ def lines_starting(text: str, prefix: str) -> list[str]:
 def test_no_change_exits_0(tmp_path):
     code, out, err = diff(*(str(path) for path in sorted((REPO / "examples").glob("*.yaml"))), "-o", str(OUTPUT))
     assert (code, err) == (0, "")
-    assert out == "== cache: unchanged\n== sessions: unchanged\n== shared-cache: unchanged\n"
+    assert out == ("== cache: unchanged\n== checkout-sessions: unchanged\n== sessions: unchanged\n"
+                   "== shared-cache: unchanged\n== valkey-cluster: unchanged\n")
 
 
 def test_memory_change_rolls_redis_and_sets_maxmemory_live(tmp_path):

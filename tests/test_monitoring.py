@@ -490,7 +490,7 @@ def test_container_probes_for_v1_2_4_are_a_located_error(tmp_path):
     assert result.returncode == 2
     line = text.splitlines().index("    containerProbes:") + 1
     assert result.stderr.startswith(f"{spec}:{line}:5: spec.monitoring.containerProbes: "), result.stderr
-    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks" in result.stderr
+    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks-v3.3.5" in result.stderr
 
 
 def test_probes_never_carry_a_password_and_keep_the_operator_semantics():
