@@ -64,7 +64,7 @@ def label(line: str) -> str:
 HINT_LOWERCASE = "use lowercase letters, digits and '-', starting and ending with a letter or digit"
 HINT_IMAGE = "docker.io/library/redis:7.2.16-alpine"
 ALIAS_BOMB = "".join(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9 if prev else ['x'] * 9)}]\n"
-                     for name, prev in zip("abcdefg", [None, *"abcdef"]))
+                     for name, prev in zip("abcdefg", [None, *"abcdef"], strict=True))
 
 
 @dataclass(frozen=True)

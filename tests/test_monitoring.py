@@ -181,7 +181,7 @@ def test_ckredis_test_proves_every_example_with_promtool(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     names = [load_example(example)["metadata"]["name"] for example in EXAMPLES]
     assert result.stdout.splitlines() == [f"{name}: passed" for name in names]
-    for example, name in zip(EXAMPLES, names):
+    for example, name in zip(EXAMPLES, names, strict=True):
         written = {path.name: path.read_text() for path in (tmp_path / name).iterdir()}
         assert written == alert_tests(load_example(example))
 
@@ -431,7 +431,7 @@ def test_each_case_catches_a_broken_alert(tmp_path):
         results = list(pool.map(lambda job: run_alert(tmp_path, f"{job[0]}-{job[1].replace(' ', '-')}", job[3], tests,
                                                       job[0]), jobs))
     survivors = []
-    for (alert, mutation, kind, _), result in zip(jobs, results):
+    for (alert, mutation, kind, _), result in zip(jobs, results, strict=True):
         if result.returncode == 0 or f"{alert} | {kind} |" not in result.stdout + result.stderr:
             survivors.append(f"{alert}: {mutation}")
     assert survivors == []
@@ -576,7 +576,7 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
     result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     for expr in exprs:
-        for metric, matchers in SELECTOR.findall(expr):
+        for _metric, matchers in SELECTOR.findall(expr):
             assert f'name="{cluster.name}"' in matchers or f'redisfailover="{cluster.name}"' in matchers, expr
 
 

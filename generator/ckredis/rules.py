@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from ckredis import advisories, memory
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
@@ -31,7 +31,7 @@ VERSIONED_FIELDS = {
 SUPERSEDED_OPERATORS = {"freshworks": "freshworks-v3.3.5"}
 
 
-def check(data: dict, invalid: set[tuple] = frozenset()) -> Iterator[Finding]:
+def check(data: dict, invalid: Collection[tuple] = frozenset()) -> Iterator[Finding]:
     """Findings of every rule whose inputs are valid: none of them is at, under or above an `invalid` path."""
     for rule, inputs in _RULES:
         if not any(path[:len(bad)] == bad or bad[:len(path)] == path for path in inputs for bad in invalid):
@@ -50,23 +50,25 @@ def advice(data: dict) -> Iterator[Finding]:
 def _vulnerable_images(spec: dict) -> Iterator[Finding]:
     for kind in ("redis", "sentinel"):
         image = spec["images"][kind]
-        found = advisories.affecting(image)
-        if found:
-            product = ENGINES[advisories.product(image)].title
-            version = ".".join(map(str, advisories.server_version(image)))
+        found, release, product = advisories.affecting(image), advisories.server_version(image), \
+            advisories.product(image)
+        if found and release and product:
+            title = ENGINES[product].title
+            version = ".".join(map(str, release))
             listed = ", ".join(f"{advisory.id} ({advisory.severity})" for advisory in found)
             yield (("spec", "images", kind),
-                   f"{product} {version} has {len(found)} known vulnerabilities (ckredis table of "
+                   f"{title} {version} has {len(found)} known vulnerabilities (ckredis table of "
                    f"{advisories.CHECKED_ON}): {listed}",
-                   _patched_hint(product, version, found))
+                   _patched_hint(title, version, found))
 
 
 def _patched_hint(product: str, version: str, found: list[advisories.Advisory]) -> str:
     line = version.rsplit(".", 1)[0]
     fixes = [next((fix for fix in advisory.fixed if fix.startswith(line + ".")), None) for advisory in found]
-    if None in fixes:
+    patched = [fix for fix in fixes if fix is not None]
+    if len(patched) < len(fixes):
         return f"{product} {line} gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py)"
-    newest = max(fixes, key=advisories.parse)
+    newest = max(patched, key=advisories.parse)
     return (f"pin {product} {newest} or a later {line} release (same image flavour), or leave the image unset for "
             f"the patched default")
 

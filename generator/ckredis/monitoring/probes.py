@@ -32,7 +32,7 @@ def probe_timings(settings: Monitoring) -> dict[str, dict[str, ProbeTiming]]:
             "readiness": ProbeTiming(5, 3, 2),
         },
     }
-    timings = {}
+    timings: dict[str, dict[str, ProbeTiming]] = {}
     for kind, stages in defaults.items():
         timings[kind] = {}
         for stage, default in stages.items():
