@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import tool_markers
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -21,8 +23,34 @@ os.environ.setdefault("CKREDIS_CACHE_DIR", str(Path(__import__("tempfile").mkdte
 REQUIRE_TOOLS = os.environ.get("CKREDIS_REQUIRE_TOOLS") == "1" or bool(os.environ.get("CI"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in tool_markers.MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tool_markers.mark(item)
+
+
+_running: list[pytest.Item] = []  # the test being run, for tool() to check its markers
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
 def tool(name: str) -> str:
     """Path of a real tool installed by scripts/install-tools.sh; fails under CI, skips (visibly) elsewhere."""
+    marker = tool_markers.FAMILIES.get(name, "tools")
+    if _running and _running[-1].get_closest_marker(marker) is None:
+        pytest.fail(f"{_running[-1].nodeid} runs {name} but is not marked {marker!r}: tests/tool_markers.py did not "
+                    "see the call (pass tool() a literal, a loop over literals or a test parameter)")
     candidate = TOOLS_BIN / name
     found = str(candidate) if candidate.exists() else shutil.which(name)
     if found:

@@ -73,7 +73,7 @@ def disagreements(helms: list[str], documents: list[str]) -> list[str]:
     python = [python_read(document) for document in documents]
     found = []
     for helm in helms:
-        for document, go, ours in zip(documents, go_read(helm, documents), python):
+        for document, go, ours in zip(documents, go_read(helm, documents), python, strict=True):
             if go != ours or "PythonError" in ours:
                 found.append(f"{document[:2000]!r}\n  Go ({helm}) reads: {json.dumps(go)[:2000]}\n"
                              f"  PyYAML reads: {json.dumps(ours)[:2000]}")

@@ -292,7 +292,7 @@ def test_validate_prints_an_ok_line_per_example():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(EXAMPLES)
-    for path, line in zip(EXAMPLES, lines):
+    for path, line in zip(EXAMPLES, lines, strict=True):
         data = yaml.safe_load(path.read_text())
         meta = data["metadata"]
         assert line == f"{path}: ok ({meta['namespace']}/{meta['name']}, {data['spec']['purpose']})"

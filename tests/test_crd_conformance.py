@@ -17,7 +17,9 @@ CRD_FILES = {
     "v1.2.4": "upstream/spotahome/redisfailovers.v1.2.4.crd.yaml",
     "v1.3.0-rc1": "upstream/spotahome/redisfailovers.crd.yaml",
     "freshworks": "upstream/spotahome/redisfailovers.freshworks.crd.yaml",
+    "freshworks-v3.3.5": "upstream/spotahome/redisfailovers.freshworks-v3.3.5.crd.yaml",
 }
+FORK_ONLY = ("preventMasterEviction", "disableMasterRollout")
 
 
 def closed(node: object) -> object:
@@ -46,9 +48,16 @@ def failover_for(spec: dict) -> dict:
 
 def retargeted(spec: dict, version: str) -> dict:
     spec = copy.deepcopy(spec)
-    spec["spec"].setdefault("operator", {})["version"] = version
-    if version != "freshworks":
+    operator = spec["spec"].setdefault("operator", {})
+    operator["version"] = version
+    if not version.startswith("freshworks"):
         spec["spec"].get("sentinel", {}).pop("uniqueMasterName", None)
+    if version == "freshworks-v3.3.5":
+        operator.setdefault("group", "platform")
+    else:
+        operator.pop("group", None)
+        for field in FORK_ONLY:
+            spec["spec"]["redis"].pop(field, None)
     return spec
 
 
@@ -62,8 +71,11 @@ def test_every_example_conforms_to_every_target(version, example):
     assert errors(version, failover) == []
 
 
-def test_examples_cover_every_target():
-    assert {load_example(p)["spec"].get("operator", {}).get("version", "v1.3.0-rc1") for p in EXAMPLES} == set(CRD_FILES)
+def test_examples_cover_every_target_but_the_superseded_snapshot():
+    """`freshworks` (the fork as of 2025-08, which today's fork ignores) is only kept for existing specs: no
+    example shows it, and every example is retargeted to it above."""
+    covered = {load_example(p)["spec"].get("operator", {}).get("version", "v1.3.0-rc1") for p in EXAMPLES}
+    assert covered == set(CRD_FILES) - {"freshworks"}
 
 
 def test_the_strict_check_catches_fields_an_older_crd_lacks():
@@ -72,6 +84,30 @@ def test_the_strict_check_catches_fields_an_older_crd_lacks():
     failover["spec"]["sentinel"]["disableMyMaster"] = True
     assert len(errors("v1.2.4", failover)) == 2
     assert len(errors("v1.3.0-rc1", failover)) == 1  # disableMyMaster is freshworks only
+
+
+@pytest.mark.parametrize("engine", ["redis", "valkey"])
+def test_the_fork_gets_its_engine_group_and_rollout_fields_and_the_others_none(engine):
+    spec = retargeted(load_example(EXAMPLES[0]), "freshworks-v3.3.5")
+    spec["spec"]["engine"] = engine
+    failover = failover_for(spec)
+    assert errors("freshworks-v3.3.5", failover) == []
+    assert failover["spec"]["engine"] == {"redis": "Redis", "valkey": "Valkey"}[engine]
+    assert failover["metadata"]["labels"]["redis-failover.freshworks.com/operator-group"] == "platform"
+    redis = failover["spec"]["redis"]
+    assert (redis["preventMasterEviction"], redis["disableMasterRollout"], redis["reservedPodMemoryPercent"]) == \
+        (True, False, 10)
+    for version in ("v1.2.4", "v1.3.0-rc1", "freshworks"):
+        older = failover_for({**retargeted(spec, version)})
+        assert "engine" not in older["spec"] and not set(FORK_ONLY) & set(older["spec"]["redis"])
+        assert "redis-failover.freshworks.com/operator-group" not in older["metadata"]["labels"]
+        assert errors(version, older) == []
+
+
+def test_the_fork_crd_refuses_an_engine_it_does_not_know():
+    failover = failover_for(retargeted(load_example(EXAMPLES[0]), "freshworks-v3.3.5"))
+    failover["spec"]["engine"] = "valkey"  # the CRD's enum is capitalised
+    assert len(errors("freshworks-v3.3.5", failover)) == 1
 
 
 def test_unique_master_name_is_emitted_only_for_freshworks():

@@ -183,7 +183,7 @@ def test_ckredis_test_proves_every_example_with_promtool(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     names = [load_example(example)["metadata"]["name"] for example in EXAMPLES]
     assert result.stdout.splitlines() == [f"{name}: passed" for name in names]
-    for example, name in zip(EXAMPLES, names):
+    for example, name in zip(EXAMPLES, names, strict=True):
         written = {path.name: path.read_text() for path in (tmp_path / name).iterdir()}
         assert written == alert_tests(load_example(example))
 
@@ -433,7 +433,7 @@ def test_each_case_catches_a_broken_alert(tmp_path):
         results = list(pool.map(lambda job: run_alert(tmp_path, f"{job[0]}-{job[1].replace(' ', '-')}", job[3], tests,
                                                       job[0]), jobs))
     survivors = []
-    for (alert, mutation, kind, _), result in zip(jobs, results):
+    for (alert, mutation, kind, _), result in zip(jobs, results, strict=True):
         if result.returncode == 0 or f"{alert} | {kind} |" not in result.stdout + result.stderr:
             survivors.append(f"{alert}: {mutation}")
     assert survivors == []
@@ -492,7 +492,7 @@ def test_container_probes_for_v1_2_4_are_a_located_error(tmp_path):
     assert result.returncode == 2
     line = text.splitlines().index("    containerProbes:") + 1
     assert result.stderr.startswith(f"{spec}:{line}:5: spec.monitoring.containerProbes: "), result.stderr
-    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks" in result.stderr
+    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks-v3.3.5" in result.stderr
 
 
 def test_probes_never_carry_a_password_and_keep_the_operator_semantics():
@@ -578,7 +578,7 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
     result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     for expr in exprs:
-        for metric, matchers in SELECTOR.findall(expr):
+        for _metric, matchers in SELECTOR.findall(expr):
             assert f'name="{cluster.name}"' in matchers or f'redisfailover="{cluster.name}"' in matchers, expr
 
 

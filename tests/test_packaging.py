@@ -16,6 +16,7 @@ def test_wheel_carries_templates_and_schema_and_renders(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "ckredis/schemas/ckredis-spec.schema.json" in names
     assert "ckredis/templates/chart/templates/redisfailover.yaml.jinja" in names
+    assert "ckredis/py.typed" in names  # PEP 561: type checkers read the package's own annotations
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"

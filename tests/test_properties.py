@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import kubernetes_validate
+import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from typer.testing import CliRunner
@@ -26,6 +27,8 @@ from test_monitoring import strict as monitoring_validator
 from ckredis.cli import app
 from ckredis.errors import SpecError
 from ckredis.pipeline import render_specs
+
+pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Tests)
 
 # At least 1,000 examples in CI; fewer (or more) while working, e.g. CKREDIS_VALID_EXAMPLES=30.
 VALID_EXAMPLES = int(os.environ.get("CKREDIS_VALID_EXAMPLES", "200"))

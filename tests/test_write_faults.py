@@ -26,6 +26,8 @@ from typer.testing import CliRunner
 from conftest import EXAMPLES
 from ckredis import cli, pipeline
 
+pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Tests)
+
 KILLS = 120  # trials run until this many renders were killed...
 MAX_TRIALS = 400  # ...or this many ran
 SEED = 20261128

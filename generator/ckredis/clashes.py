@@ -39,8 +39,9 @@ def objects_of(manifests: Iterable[str]) -> tuple[Identity, ...]:
             kind, metadata = _KIND.search(document), _METADATA.search(document)
             if kind and metadata:
                 fields = {name: pattern.search(metadata.group(1)) for name, pattern in _FIELD.items()}
-                found.append((_scalar(kind.group(1)), *(_scalar(match.group(1)) if match else "" for match in
-                                                       (fields["namespace"], fields["name"]))))
+                namespace, name = (_scalar(match.group(1)) if match else "" for match in
+                                   (fields["namespace"], fields["name"]))
+                found.append((_scalar(kind.group(1)), namespace, name))
     return tuple(sorted(found))
 
 

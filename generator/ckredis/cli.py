@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated
 
+import click
 import typer
 from typer.core import TyperCommand
 
@@ -23,7 +24,7 @@ from ckredis.errors import CkredisError, Issue, SpecError
 class _Command(TyperCommand):
     """A command whose usage line names its arguments plainly: `render [OPTIONS] SPEC...`."""
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if param.param_type_name == "argument":
@@ -43,10 +44,9 @@ app = typer.Typer(
            "  ckredis render cache.yaml --stdout | kubectl apply -f -",
 )
 
-Purpose = Literal[tuple(facts.PURPOSES)]
 Specs = Annotated[list[str], typer.Argument(help="Spec files, or directories searched recursively for specs; '-' reads one "
                                                  "from stdin.", metavar="SPEC...")]
-Jobs = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Processes to render with (default: one per CPU "
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Processes to render with (default: one per CPU "
                                                                       "this process may use). Output is the same for any value.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list the YAML files a directory search ignored, and why.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Render every spec, even those the cache knows to match their chart.")]
@@ -75,7 +75,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
                                                     help="Print the version and exit.")] = None,
 ) -> None:
     """ckredis renders one Helm chart per Redis cluster spec."""
@@ -209,7 +209,7 @@ def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads 
     rows = [("FROM", "TO", "PORTS", "WHY"), *runs.connectivity(spec)]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3])
 
 
 @app.command(cls=_Command, epilog="Examples:\n\n  ckredis diff specs/ -o charts\n\n"
@@ -225,11 +225,9 @@ def diff(
     no_cache: NoCache = False,
 ) -> None:
     """Show what rendering would change: impact, objects, flows, alerts and a unified diff. Exit 1 on changes."""
-    from ckredis import review
-    formats = {"text": review.as_text, "markdown": review.as_markdown,
-               "json": lambda results: json.dumps(review.as_json(results), indent=2, ensure_ascii=False) + "\n"}
-    if output_format not in formats:
-        raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
+    from ckredis.review.reporter import REPORTER_BY_NAME
+    if output_format not in REPORTER_BY_NAME:
+        raise typer.BadParameter(f"--format must be one of {', '.join(REPORTER_BY_NAME)}, not {output_format!r}")
     try:
         comparison = runs.diff(_find(specs, verbose), output, orphans=orphans, options=_options(jobs, no_cache))
     except SpecError as error:
@@ -238,7 +236,7 @@ def diff(
         typer.echo(json.dumps({"ok": False, "problems": [asdict(issue) for issue in error.issues]}, indent=2, ensure_ascii=False))
         raise typer.Exit(2) from None
     _warn(comparison.warnings)
-    sys.stdout.write(formats[output_format](comparison.reviews))
+    sys.stdout.write(REPORTER_BY_NAME[output_format](comparison.reviews))
     if any(result.changed for result in comparison.reviews):
         raise typer.Exit(1)
 
@@ -247,8 +245,8 @@ def diff(
 @_reporting
 def test(
     specs: Specs,
-    write_to: Annotated[Optional[Path], typer.Option("--write", metavar="DIR", help="Keep the rule file and the tests in DIR/<name>/ (default: a temporary folder, removed).")] = None,
-    promtool: Annotated[Optional[str], typer.Option("--promtool", metavar="PATH", help="The promtool to run (default: $PROMTOOL, else promtool on PATH).")] = None,
+    write_to: Annotated[Path | None, typer.Option("--write", metavar="DIR", help="Keep the rule file and the tests in DIR/<name>/ (default: a temporary folder, removed).")] = None,
+    promtool: Annotated[str | None, typer.Option("--promtool", metavar="PATH", help="The promtool to run (default: $PROMTOOL, else promtool on PATH).")] = None,
 ) -> None:
     """Prove each spec's alerts with promtool: each fires on its failures, stays silent when healthy. Exit 1 on a failure."""
     proofs = runs.test(runs.find(specs), keep_in=write_to, promtool=promtool)
@@ -278,7 +276,8 @@ def print_schema(
 @_reporting
 def init(
     name: Annotated[str, typer.Argument(help="Name of the Redis cluster.", metavar="NAME")],
-    purpose: Annotated[Purpose, typer.Option(help="What the cluster stores.")] = "cache",
+    purpose: Annotated[str, typer.Option(click_type=click.Choice(list(facts.PURPOSES)),
+                                         help="What the cluster stores.")] = "cache",
     namespace: Annotated[str, typer.Option(help="Namespace of the Redis pods.")] = "redis-system",
     schema_path: Annotated[str, typer.Option("--schema", help="Path (relative to the spec) or URL of the JSON Schema that "
                                              "the editor modeline names; write it with `ckredis schema > FILE`.")

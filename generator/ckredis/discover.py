@@ -36,7 +36,7 @@ class Discovery:
 def discover(targets: list[str]) -> Discovery:
     """Expand directories into the specs they hold; files and `-` are kept as given. A directory without any
     spec is an error (a mistyped path must not pass as an empty fleet)."""
-    found, seen, issues = Discovery(), set(), []
+    found, seen, issues = Discovery(), set[str](), list[Issue]()
     for target in targets:
         if target != STDIN and os.path.isdir(target):
             before = len(found.specs)

@@ -23,7 +23,7 @@ Every mapping rejects keys it does not list. Values that YAML 1.1 tools read dif
 
 def spec_markdown() -> str:
     root = schema()
-    rows = []
+    rows: list[str] = []
     _walk(root, "", rows, _conditional_defaults(root, ""))
     return _INTRO.format(description=root["description"]) + "".join(rows)
 

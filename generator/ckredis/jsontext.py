@@ -7,16 +7,18 @@ pure Python. The Grafana dashboard (a few hundred nested objects per cluster) ma
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii  # the C function json.dumps uses (ensure_ascii=True)
+from typing import Any
 
 # JSON text of the scalars json.dumps writes itself, by exact type (subclasses take json's own, exact path).
-_SCALAR_TEXT = {
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {  # each takes a value of its key's type
     str: encode_basestring_ascii,
     int: int.__repr__,
     bool: {True: "true", False: "false"}.__getitem__,
     type(None): lambda _: "null",
 }
-_EMPTY = {dict: "{}", list: "[]"}
+_EMPTY: dict[type, str] = {dict: "{}", list: "[]"}
 
 
 def indented_json(value: object) -> str:
@@ -35,7 +37,10 @@ def _write(value: object, newline: str, parts: list[str]) -> None:
     elif type(value) in _EMPTY and value:
         start = len(parts)
         try:
-            (_write_object if type(value) is dict else _write_array)(value, newline, parts)
+            if isinstance(value, dict):  # exactly a dict or a list here (_EMPTY's types)
+                _write_object(value, newline, parts)
+            elif isinstance(value, list):
+                _write_array(value, newline, parts)
         except TypeError:  # keys that are not text (json converts or refuses them), or a value json refuses
             del parts[start:]
             _write_as_json(value, newline, parts)

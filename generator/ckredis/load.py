@@ -231,6 +231,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self._value(item, path + (index,)) for index, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # YAML composes only mappings, sequences and scalars
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: SpecPath) -> dict:

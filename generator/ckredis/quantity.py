@@ -20,12 +20,16 @@ GIB = 2**30
 def memory_bytes(quantity: str) -> int:
     """Bytes in a memory quantity such as '256Mi', '1.5Gi', '500M' or '1e9' (a fraction of a byte rounds up)."""
     match = MEMORY.fullmatch(quantity)
+    if match is None:  # the schema's pattern admits only MEMORY's texts: a caller passed unvalidated data
+        raise ValueError(f"not a memory quantity: {quantity!r}")
     return math.ceil(_scaled(match) * {**_BINARY, **_DECIMAL}.get(match["suffix"] or "", 1))
 
 
 def cpu_millicores(quantity: str | float) -> int:
     """Millicores in a CPU quantity such as '250m', '0.5', '1e-1' or 2 (less than a millicore rounds up)."""
     match = CPU.fullmatch(str(quantity))
+    if match is None:
+        raise ValueError(f"not a CPU quantity: {quantity!r}")
     return math.ceil(_scaled(match) * (1 if match["milli"] else 1000))
 
 

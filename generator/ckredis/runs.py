@@ -13,9 +13,13 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ckredis import discover, parallel, pipeline, write
 from ckredis.errors import Issue, OutputError, SpecError
+
+if TYPE_CHECKING:
+    from ckredis.review import comparison
 
 # What the CLI hands a run to draw progress: (verb, how many specs) -> a callback per finished spec, and a close.
 ProgressFactory = Callable[[str, int], tuple[Callable[[], None], Callable[[], None]]]
@@ -138,19 +142,19 @@ def validate(found: discover.Discovery, options: Options) -> Validation:
 @dataclass(frozen=True)
 class Comparison:
     warnings: list[Issue]
-    reviews: list  # review.Review, one per chart
+    reviews: list[comparison.ChartReview]  # one per chart
 
 
 def diff(found: discover.Discovery, output: Path, *, orphans: bool, options: Options) -> Comparison:
     """What rendering would change in each chart under output (and, with orphans, which charts it would leave)."""
-    from ckredis import review
+    from ckredis.review import comparison
     outcomes = _run(pipeline.Review(output), found, "comparing", options)
     warnings = _valid(outcomes)
-    reviews = [outcome.result for outcome in outcomes]
+    reviews = [outcome.result for outcome in outcomes if outcome.result is not None]  # all, when _valid passed
     if orphans:
         names = _names(outcomes)
-        reviews += [review.review(name, review.committed_chart(output / name), None, str(output / name))
-                    for name in review.committed_chart_names(output) if name not in names]
+        reviews += [comparison.compare(name, comparison.committed_chart(output / name), None, str(output / name))
+                    for name in comparison.committed_chart_names(output) if name not in names]
     return Comparison(warnings, reviews)
 
 

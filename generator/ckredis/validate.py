@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cache
+from typing import Any, cast
 
 import jsonschema
 
@@ -41,7 +42,7 @@ def validate(document: Document) -> dict:
               if not any(_within(tuple(error.absolute_path), path) for path in document.unreadable)]
     issues = [*document.issues, *_schema_issues(document, errors)]
     invalid = document.unreadable | set(_invalid_paths(errors))
-    if () not in invalid:
+    if () not in invalid and isinstance(document.data, dict):  # the schema's root is a mapping
         data = with_defaults(document.data)
         issues += [_locate(document, path, message, hint) for path, message, hint in rules.check(data, invalid)]
         if not issues:
@@ -57,12 +58,20 @@ def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[SpecPat
     """Where each schema error is: an unknown or missing key at its own path, not at the mapping holding it."""
     for error in errors:
         path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties":
-            yield from (path + (name,) for name in set(error.instance) - set(error.schema.get("properties", {})))
-        elif error.validator == "required":
-            yield from (path + (name,) for name in error.validator_value if name not in error.instance)
+        kind, value, expected, node = _failed(error)
+        if kind == "additionalProperties":
+            yield from (path + (name,) for name in set(value) - set(node.get("properties", {})))
+        elif kind == "required":
+            yield from (path + (name,) for name in expected if name not in value)
         else:
             yield path
+
+
+def _failed(error: jsonschema.ValidationError) -> tuple[str, Any, Any, dict]:
+    """The keyword that failed, the value, what the keyword wanted and the schema node holding it. iter_errors sets
+    all four (only an error built by hand leaves them unset), and our schema's nodes are all mappings."""
+    assert isinstance(error.validator, str) and isinstance(error.schema, dict)
+    return error.validator, cast(Any, error.instance), cast(Any, error.validator_value), error.schema
 
 
 def warnings(document: Document, data: dict) -> list[Issue]:
@@ -76,7 +85,7 @@ def validate_data(data: object, source: str = "<data>") -> dict:
     return validate(Document(source, data))
 
 
-def with_defaults(data: object) -> dict:
+def with_defaults(data: dict) -> dict:
     """A copy of valid data with every schema `default` filled in, outermost first."""
     filled = copy.deepcopy(data)
     _fill(schema(), filled)
@@ -154,12 +163,12 @@ def _schema_issues(document: Document, errors: list[jsonschema.ValidationError])
 
 
 def _explain(document: Document, error: jsonschema.ValidationError, path: SpecPath) -> Iterator[Issue]:
-    value, kind, expected = error.instance, error.validator, error.validator_value
+    kind, value, expected, node = _failed(error)
     if isinstance(value, Ambiguous):
-        yield _locate(document, path, *_ambiguous(value, error.schema), key=False)
+        yield _locate(document, path, *_ambiguous(value, node), key=False)
         return
     if kind == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(node.get("properties", {}))
         for name in sorted(set(value) - set(allowed), key=lambda n: document.position(path + (n,), key=True)):
             hint = _UNKNOWN_KEY_HINTS.get(path + (name,)) or _elsewhere(name, path) or _closest(name, allowed, "key")
             yield _locate(document, path + (name,), f"unknown key {clip(name)!r}", hint, key=True)
@@ -175,7 +184,7 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: SpecPa
                       "a label key is an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', "
                       "starting and ending with a letter or digit", key=True)
         return
-    yield _locate(document, path, *_value_message(value, kind, expected, error.schema, path))
+    yield _locate(document, path, *_value_message(value, kind, expected, node, path))
 
 
 _UNKNOWN_KEY_HINTS = {
@@ -207,7 +216,7 @@ def _elsewhere(name: str, path: SpecPath) -> str:
     places = sorted(_fields_by_name().get(name, []), key=lambda place: (place[:len(here)] != here, len(place), place))
     if not places:
         return ""
-    return f"did you mean {' or '.join('.'.join(place) for place in places[:3])}? check the indentation"
+    return f"did you mean {' or '.join('.'.join(map(str, place)) for place in places[:3])}? check the indentation"
 
 
 def _ambiguous(value: Ambiguous, node: dict) -> tuple[str, str]:
@@ -233,7 +242,8 @@ def _pattern_noun(node: dict, path: SpecPath) -> str:
     defs = schema()["$defs"]
     if node is defs["labels"]["additionalProperties"]:
         return "a valid label value"
-    return _PATTERN_NOUNS.get(_definition_name(node), f"a valid {path[-1] if path and isinstance(path[-1], str) else 'value'}")
+    field = path[-1] if path and isinstance(path[-1], str) else "value"
+    return _PATTERN_NOUNS.get(_definition_name(node) or "", f"a valid {field}")
 
 
 def _definition_name(node: dict) -> str | None:
@@ -250,7 +260,7 @@ def _image_problem(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _value_message(value: object, kind: str, expected: object, node: dict, path: SpecPath) -> tuple[str, str]:
+def _value_message(value: Any, kind: str, expected: Any, node: dict, path: SpecPath) -> tuple[str, str]:
     shown = clip(json.dumps(value)) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
     if kind == "type":
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))
@@ -283,7 +293,8 @@ def _value_message(value: object, kind: str, expected: object, node: dict, path:
         problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
         if problem:
             return f"{shown} {problem[0]}", problem[1]
-        fix = {"memory": quantity.memory_hint, "cpu": quantity.cpu_hint}.get(_definition_name(node), lambda _: None)(value)
+        hint_for = _QUANTITY_HINTS.get(_definition_name(node) or "")
+        fix = hint_for(value) if hint_for else None
         if fix:
             return f"{shown} is not {_pattern_noun(node, path)}", fix
         example = f"write it like {node['examples'][0]}" if node.get("examples") else f"it must match {expected}"
@@ -295,6 +306,9 @@ def _value_message(value: object, kind: str, expected: object, node: dict, path:
     if kind == "maxProperties":
         return f"has more than {expected} entries", ""
     return f"{shown}: {kind} {expected} not satisfied", ""
+
+
+_QUANTITY_HINTS: dict[str, Callable[[str], str | None]] = {"memory": quantity.memory_hint, "cpu": quantity.cpu_hint}
 
 
 def _is_number(text: str) -> bool:

@@ -138,8 +138,10 @@ def sweep_staging(output: Path) -> list[Path]:
     swept = staging_folders(output)
     try:
         for folder in swept:
-            chart = output / _STAGING.fullmatch(folder.name)["chart"]
-            if _STAGING.fullmatch(folder.name)["parked"] and not os.path.lexists(chart):
+            name = _STAGING.fullmatch(folder.name)
+            assert name is not None  # staging_folders keeps only the names it matches
+            chart = output / name["chart"]
+            if name["parked"] and not os.path.lexists(chart):
                 os.rename(folder, chart)
             else:
                 shutil.rmtree(folder)

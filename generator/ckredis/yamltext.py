@@ -99,7 +99,7 @@ def _scalar(value: object) -> str:
     return _scalar_text(value)
 
 
-def _emit(value: object, pad: str, lines: list[str]) -> None:
+def _emit(value: dict | list | tuple, pad: str, lines: list[str]) -> None:
     """Append the block-style lines of a non-empty mapping or sequence, indented by `pad`; list items are
     indented under their key. One shared list and inlined scalars: this runs for every node of every manifest."""
     if isinstance(value, dict):

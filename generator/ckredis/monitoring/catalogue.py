@@ -353,9 +353,9 @@ def _percent(threshold: int) -> str:
     threshold_unit="percent",
 )
 def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> AlertRule:
-    filling = _share_above("redis_memory_used_bytes", 0, lambda scope: scope.maxmemory, a.threshold)
+    filling = _share_above("redis_memory_used_bytes", 0, lambda scope: scope.maxmemory, a.required_threshold)
     return AlertRule("RedisMemoryHigh",
-                 f"redis_memory_used_bytes{{{s.redis}}} / (redis_memory_max_bytes{{{s.redis}}} > 0) > {_percent(a.threshold)}",
+                 f"redis_memory_used_bytes{{{s.redis}}} / (redis_memory_max_bytes{{{s.redis}}} > 0) > {_percent(a.required_threshold)}",
                  a, f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
                  f"Redis pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
                  f"{a.for_}. At maxmemory it evicts keys or, with noeviction, refuses writes.",
@@ -368,9 +368,9 @@ def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> AlertRule:
     threshold_unit="percent",
 )
 def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> AlertRule:
-    swelling = _share_above("redis_memory_used_rss_bytes", 2, lambda scope: scope.memory_limit, a.threshold)
+    swelling = _share_above("redis_memory_used_rss_bytes", 2, lambda scope: scope.memory_limit, a.required_threshold)
     return AlertRule("RedisMemoryNearPodLimit",
-                 f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit} > {_percent(a.threshold)}", a,
+                 f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit} > {_percent(a.required_threshold)}", a,
                  f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
                  f"The resident memory of redis pod {{{{ $labels.pod }}}} of {s.title} has been above {a.threshold}% of "
                  f"the container memory limit ({s.memory_limit} bytes) for {a.for_}: fragmentation or buffers beyond "
@@ -386,7 +386,7 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> AlertRule:
     def rejecting(container: str) -> Apply:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
             target = _target(series, scope, container, 0)
-            _set(series, "redis_rejected_connections_total", f"0+{a.threshold + 1}x{samples}", pod=target["pod"])
+            _set(series, "redis_rejected_connections_total", f"0+{a.required_threshold + 1}x{samples}", pod=target["pod"])
             return [(target, math.nan)]
         return apply
 
@@ -405,9 +405,9 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> AlertRule:
     threshold_unit="percent",
 )
 def _RedisTooManyClients(s: Scope, a: AlertSetting) -> AlertRule:
-    crowded = _share_above("redis_connected_clients", 0, lambda scope: scope.maxclients, a.threshold)
+    crowded = _share_above("redis_connected_clients", 0, lambda scope: scope.maxclients, a.required_threshold)
     return AlertRule("RedisTooManyClients",
-                 f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0) > {_percent(a.threshold)}",
+                 f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0) > {_percent(a.required_threshold)}",
                  a, f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
                  f"Redis pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
                  f"for {a.for_}; at maxclients it rejects new connections. A client may be leaking connections.",
@@ -423,7 +423,7 @@ def _RedisTooManyClients(s: Scope, a: AlertSetting) -> AlertRule:
 def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> AlertRule:
     def evicting(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, 0)
-        _set(series, "redis_evicted_keys_total", f"0+{a.threshold + 1}x{samples}", pod=target["pod"])
+        _set(series, "redis_evicted_keys_total", f"0+{a.required_threshold + 1}x{samples}", pod=target["pod"])
         return [(target, math.nan)]
 
     return AlertRule("RedisKeysEvicted", f"increase(redis_evicted_keys_total{{{s.redis}}}[{s.window}]) > {a.threshold}", a,

@@ -19,7 +19,7 @@ def dashboard(cluster: Cluster) -> dict:
                    f'name="{s.name}"}} or redis_operator_controller_cluster_ok{{exported_namespace="{s.namespace}", '
                    f'name="{s.name}"}})')
     master_only = f'and on (namespace, pod) redis_instance_info{{{s.redis}, role="master"}}'
-    stats = [
+    stats: list[tuple[str, str, str, list[tuple[float, str]]]] = [  # title, query, unit, (threshold, colour)
         ("Redis pods up", f"sum(redis_up{{{s.redis}}})", "none", [(0, "red"), (s.redis_replicas, "green")]),
         ("Sentinels up", f"sum(redis_up{{{s.sentinel}}})", "none", [(0, "red"), (s.quorum, "orange"),
                                                                    (s.sentinel_replicas, "green")]),

@@ -29,13 +29,13 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         target = {"container": REDIS_EXPORTER, "endpoint": METRICS_PORT, "instance": f"10.{net}.0.{10 + number}:{REDIS_EXPORTER_PORT}",
                   "job": scope.podmonitor_job, "namespace": scope.namespace, "pod": f"{workload_name('redis', scope.name)}-{number}",
                   SCOPE_LABEL: scope.name}
-        master = number == 0
+        is_master = number == 0
         add("up", target, 1)
         add("redis_up", target, 1)
         add("redis_instance_info", {**target, "redis_mode": "standalone", "redis_version": "7.2.5",
-                                    "role": "master" if master else "slave"}, 1)
-        add("redis_connected_slaves", target, scope.redis_replicas - 1 if master else 0)
-        if not master:
+                                    "role": "master" if is_master else "slave"}, 1)
+        add("redis_connected_slaves", target, scope.redis_replicas - 1 if is_master else 0)
+        if not is_master:
             add("redis_master_link_up", {**target, "master_host": master_ip, "master_port": str(scope.redis_port)}, 1)
         add("redis_memory_used_bytes", target, scope.maxmemory // 2)
         add("redis_memory_max_bytes", target, scope.maxmemory)
@@ -94,7 +94,7 @@ def alert_test_groups(alert: AlertRule) -> list[dict]:
     def world(failing: Scope | None, failure: Failure | None) -> tuple[list[Series], list[tuple[dict, float]]]:
         mine, theirs = healthy(scope, samples), healthy(other, samples)
         expected: list[tuple[dict, float]] = []
-        if failure is not None:
+        if failure is not None and failing is not None:  # given together: which cluster fails, and how
             fired = failure.apply(mine if failing is scope else theirs, failing, samples)
             expected = fired if failing is scope else []
         metrics = alert.metrics  # a regex over the expression: once per world, not per series
@@ -153,5 +153,5 @@ def _go_float(value: float) -> str:
 
 
 def _go_g4(value: float) -> str:
-    """fmt.Sprintf("%.4g", value): C's %g, which Python shares."""
-    return "%.4g" % value
+    """fmt.Sprintf("%.4g", value): C's %g, which Python's g format shares."""
+    return f"{value:.4g}"

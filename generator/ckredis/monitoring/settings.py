@@ -33,7 +33,14 @@ class AlertSetting:
     enabled: bool
     for_: str
     severity: str
-    threshold: int | None = None
+    threshold: int | None = None  # None for an alert without one
+
+    @property
+    def required_threshold(self) -> int:
+        """The threshold of an alert that has one (its catalogue record names a threshold_unit)."""
+        if self.threshold is None:
+            raise ValueError("this alert has no threshold")
+        return self.threshold
 
 
 @dataclass(frozen=True)
