@@ -8,8 +8,9 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,8 @@ def engine_named(name: str) -> Engine:
 
 
 def with_engine(spec: dict, engine: Engine) -> dict:
-    """The spec, rendered for `engine` (spec.engine; redis is the default and stays unsaid)."""
-    if engine.name != "redis":
-        spec["spec"]["engine"] = engine.name
+    """The spec, for `engine` (spec.engine, said even for the default: an example may be written for Valkey)."""
+    spec["spec"]["engine"] = engine.name
     return spec
 
 
@@ -110,3 +110,50 @@ def failovers(item: Rendered) -> list[dict]:
     found = [doc for doc in documents(item.stream()) if doc["kind"] == "RedisFailover"]
     assert found, f"{item.source} renders no RedisFailover"
     return found
+
+
+def acknowledged_write(client: redis.Redis, key: str, value: str) -> bool:
+    """SET answered OK and at least one replica has it (WAIT on the same connection, hence the pipeline): the write
+    survives losing the master."""
+    pipe = client.pipeline(transaction=False)
+    pipe.set(key, value)
+    pipe.wait(1, 1000)
+    stored, replicas = pipe.execute()
+    return bool(stored) and replicas >= 1
+
+
+@dataclass
+class WriteLoad:
+    """A thread writing `load:<n>` through `client` every `pause` seconds until stopped; it keeps the writes a replica
+    acknowledged, with when, and counts the ones that failed (no master for a while)."""
+
+    client: redis.Redis
+    pause: float = 0.002
+    acknowledged: dict[str, float] = field(default_factory=dict)  # key -> monotonic time of the acknowledgement
+    failed: int = 0
+    _stopped: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> WriteLoad:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        number = 0
+        while not self._stopped.is_set():
+            key = f"load:{number}"
+            try:
+                if acknowledged_write(self.client, key, key):
+                    self.acknowledged[key] = time.monotonic()
+            except redis.RedisError:
+                self.failed += 1
+                time.sleep(0.05)
+            number += 1
+            time.sleep(self.pause)
+
+    def __exit__(self, *exc) -> None:
+        self._stopped.set()
+        assert self._thread is not None
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the write load did not stop"

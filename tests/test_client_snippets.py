@@ -4,8 +4,9 @@ For each example, the python code block under "### redis-py" in the rendered REA
 connection variables of the rendered connection object (pointed at a loopback cluster instead of the Service)
 and, when the spec has auth, the password in the variable the snippet reads. The cluster is real, on each engine
 with the spec rendered for it: 3 servers (the rendered start-up options, requirepass/masterauth when auth is on)
-and 3 Sentinels with the rendered sentinel settings, on 127.0.0.1. The test writes through the snippet's client, SIGKILLs the master by PID, and
-asserts that the same client object writes again within a bounded time and that no acknowledged write is lost.
+and 3 Sentinels with the rendered sentinel settings, on 127.0.0.1. The test writes through the snippet's client,
+SIGKILLs the master by PID while a second thread keeps writing through the same client (load across the failover),
+and asserts that the same client object writes again within a bounded time and that no acknowledged write is lost.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import redis
 import yaml
 
 from conftest import EXAMPLES, documents
-from servers import Engine, connect, failovers, free_port, stop, with_engine
+from servers import Engine, WriteLoad, acknowledged_write, connect, failovers, free_port, stop, with_engine
 from ckredis.pipeline import Rendered, render_specs
 
 SNIPPET = re.compile(r"^### redis-py\n\n```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -109,11 +110,6 @@ def _start_cluster(loopback: Loopback, engine: Engine, item: Rendered,
     return redis_ports, sentinel_ports
 
 
-def _acknowledged_write(client: redis.Redis, key: str, value: str) -> bool:
-    """SET answered OK and at least one replica has it (WAIT): the write survives losing the master."""
-    return bool(client.set(key, value)) and client.wait(1, 1000) >= 1
-
-
 @pytest.mark.parametrize("example", [p for p in EXAMPLES if p.stem in ("cache", "session")], ids=lambda p: p.stem)
 def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, monkeypatch):
     spec = tmp_path / example.name
@@ -150,7 +146,8 @@ def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, 
         exec(compile(snippet, f"{example.stem} README redis-py snippet", "exec"), namespace)
         client = namespace["redis_client"]
 
-        acknowledged = {f"before:{i}": str(i) for i in range(WRITES) if _acknowledged_write(client, f"before:{i}", str(i))}
+        acknowledged = {f"before:{i}": str(i) for i in range(WRITES)
+                        if acknowledged_write(client, f"before:{i}", str(i))}
         assert len(acknowledged) == WRITES
         sentinel = redis.Redis(host="127.0.0.1", port=sentinel_ports[-1], decode_responses=True, socket_timeout=2)
 
@@ -161,27 +158,35 @@ def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, 
         old_master = master_address()
         assert old_master == ("127.0.0.1", redis_ports[0])
 
-        killed_at = time.monotonic()
-        loopback.kill(old_master[1])
-        failover_seconds = None
-        while time.monotonic() - killed_at < FAILOVER_DEADLINE:
-            try:
-                if _acknowledged_write(client, "after:0", "0"):
-                    failover_seconds = time.monotonic() - killed_at
-                    break
-            except redis.RedisError:  # the master is gone until Sentinel promotes a replica
-                time.sleep(0.2)
-        assert failover_seconds is not None, f"the snippet's client did not write again within {FAILOVER_DEADLINE} s"
-        new_master = master_address()
-        assert new_master != old_master and new_master[1] in redis_ports
+        with WriteLoad(client) as load:
+            time.sleep(1)  # under load before the kill
+            killed_at = time.monotonic()
+            loopback.kill(old_master[1])
+            failover_seconds = None
+            while time.monotonic() - killed_at < FAILOVER_DEADLINE:
+                try:
+                    if acknowledged_write(client, "after:0", "0"):
+                        failover_seconds = time.monotonic() - killed_at
+                        break
+                except redis.RedisError:  # the master is gone until Sentinel promotes a replica
+                    time.sleep(0.2)
+            assert failover_seconds is not None, (
+                f"the snippet's client did not write again within {FAILOVER_DEADLINE} s")
+            new_master = master_address()
+            assert new_master != old_master and new_master[1] in redis_ports
 
-        acknowledged["after:0"] = "0"
-        acknowledged.update({f"after:{i}": str(i) for i in range(1, WRITES) if _acknowledged_write(client, f"after:{i}", str(i))})
+            acknowledged["after:0"] = "0"
+            acknowledged.update({f"after:{i}": str(i) for i in range(1, WRITES)
+                                 if acknowledged_write(client, f"after:{i}", str(i))})
+        under_load = {when < killed_at for when in load.acknowledged.values()}
+        assert under_load == {True, False}, "the load wrote both before the kill and after the failover"
+        assert len(acknowledged) == 2 * WRITES
+        acknowledged.update({key: key for key in load.acknowledged})
         read_back = dict(zip(acknowledged, (value.decode() if value else None for value in client.mget(list(acknowledged)))))
         lost = [key for key, value in acknowledged.items() if read_back[key] != value]
         print(f"\n{engine.name}, {example.stem}: failover {failover_seconds:.1f} s after SIGKILL of the master; "
-              f"{len(lost)} of {len(acknowledged)} acknowledged writes lost (auth {'on' if password else 'off'})")
+              f"{len(lost)} of {len(acknowledged)} acknowledged writes lost ({len(load.acknowledged)} by the load, "
+              f"{load.failed} of its writes failed meanwhile; auth {'on' if password else 'off'})")
         assert lost == []
-        assert len(acknowledged) == 2 * WRITES
     finally:
         loopback.stop_all()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import yaml
 
 from conftest import EXAMPLES, load_example
 from ckredis import memory, model, render
-from ckredis.facts import RESERVED_POD_MEMORY_PERCENT
+from ckredis.facts import ENGINES, RESERVED_POD_MEMORY_PERCENT
 from ckredis.validate import validate_data
 
 VALKEY_IMAGE = "docker.io/valkey/valkey:9.1.2-alpine"
@@ -150,15 +151,15 @@ def test_maxmemory_stays_below_the_forks_reserved_pod_memory_cut_off():
     """The fork skips a maxmemory line above (100 - reservedPodMemoryPercent) % of the limit: every budget that
     validation accepts, derived or given in percent, must stay below it."""
     checked = 0
-    for limit in ("64Mi", "100Mi", "256Mi", "1Gi", "3Gi", "16Gi", "64Gi"):
-        for rate in ("1Ki/s", "1Mi/s", "4Mi/s", "8Mi/s", "64Mi/s"):
-            budgets = [memory.budget(limit, rate)]
-            budgets += [memory.budget(limit, rate, percent) for percent in range(10, 91)]
-            for budget in budgets:
-                if budget.fits:
-                    checked += 1
-                    assert budget.maxmemory * 100 <= budget.limit * (100 - RESERVED_POD_MEMORY_PERCENT), \
-                        (limit, rate, budget.maxmemory)
+    for limit, rate, engine in itertools.product(("64Mi", "100Mi", "256Mi", "1Gi", "3Gi", "16Gi", "64Gi"),
+                                                 ("1Ki/s", "1Mi/s", "4Mi/s", "8Mi/s", "64Mi/s"), ENGINES):
+        budgets = [memory.budget(limit, rate, engine)]
+        budgets += [memory.budget(limit, rate, engine, percent) for percent in range(10, 91)]
+        for budget in budgets:
+            if budget.fits:
+                checked += 1
+                assert budget.maxmemory * 100 <= budget.limit * (100 - RESERVED_POD_MEMORY_PERCENT), \
+                    (limit, rate, engine, budget.maxmemory)
     assert checked > 500
     failover = _render(_on("freshworks-v3.3.5", "redis"))["templates/redisfailover.yaml"]
     assert failover["spec"]["redis"]["reservedPodMemoryPercent"] == RESERVED_POD_MEMORY_PERCENT
