@@ -157,10 +157,14 @@ def valid_specs(draw) -> dict:
     if version == "freshworks-v3.3.5":  # required there: the fork ignores a RedisFailover without it
         operator["group"] = draw(st.one_of(st.sampled_from(["y", "on", "1e3", "0755"]), _regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?")))
     _put(spec, "operator", operator or None)
+    servers = images
+    if spec.get("engine") == "valkey" and version == "freshworks-v3.3.5":  # runs valkey-server: no redis image
+        servers = st.one_of(images.filter(lambda image: "/redis:" not in image),
+                            st.just("docker.io/valkey/valkey:9.1.2-alpine"))
     _put(spec, "images", _optional(draw, st.fixed_dictionaries({}, optional={
         "registry": st.sampled_from(["harbor.example.com/proxy", "y.example.com", "1e3.io:5000/a.b"]),
         "pullPolicy": st.sampled_from(["IfNotPresent", "Always", "Never"]),
-        "redis": images, "sentinel": images, "exporter": images})))
+        "redis": servers, "sentinel": servers, "exporter": images})))
     redis: dict = {"resources": draw(resources(["128Mi", "256Mi", "1Gi", "2G", "4Gi"]))}
     # v1.2.4's fixed PodDisruptionBudget protects at most 3 pods of a kind; maxmemoryPercent must fit the budget
     # (Redis's, the smaller: Valkey's dual-channel replication only lowers the peak).

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import yaml
 
-from conftest import EXAMPLES, load_example
+from conftest import EXAMPLES, REPO, ckredis, load_example
 from ckredis import memory, model, render
 from ckredis.facts import ENGINES, RESERVED_POD_MEMORY_PERCENT
 from ckredis.validate import validate_data
@@ -163,3 +163,11 @@ def test_maxmemory_stays_below_the_forks_reserved_pod_memory_cut_off():
     assert checked > 500
     failover = _render(_on("freshworks-v3.3.5", "redis"))["templates/redisfailover.yaml"]
     assert failover["spec"]["redis"]["reservedPodMemoryPercent"] == RESERVED_POD_MEMORY_PERCENT
+
+
+def test_connectivity_names_welkins_access_label_of_the_engine():
+    result = ckredis("connectivity", str(REPO / "examples" / "welkin-valkey.yaml"))
+    assert result.returncode == 0, result.stderr
+    clients = [line for line in result.stdout.splitlines() if line.startswith("clients in shop")]
+    assert clients and all("elastisys.io/valkey-valkey-cluster-access=allow" in line for line in clients)
+    assert "elastisys.io/redis-" not in result.stdout

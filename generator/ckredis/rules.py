@@ -43,6 +43,7 @@ def advice(data: dict) -> Iterator[Finding]:
     spec = data["spec"]
     yield from _vulnerable_images(spec)
     yield from _superseded_operator(spec)
+    yield from _engine_image_mismatch(spec)
     yield from _untrusted_registry(spec)
     yield from _tenants(spec)
 
@@ -191,6 +192,29 @@ def _operator_group(data: dict) -> Iterator[Finding]:
                "set spec.operator.group to the OPERATOR_GROUP_ID of the operator that should reconcile it")
 
 
+def _engine_image_mismatch(spec: dict) -> Iterator[Finding]:
+    for kind in ("redis", "sentinel"):
+        product = advisories.product(spec["images"][kind])
+        if product and product != spec["engine"]:
+            yield (("spec", "images", kind),
+                   f"an official {ENGINES[product].title} image while spec.engine is {spec['engine']}: the connection "
+                   f"keys, the access label and the chart's documents say {ENGINES[spec['engine']].title}",
+                   f"set spec.engine: {product}, or pin a {spec['engine']} image")
+
+
+def _valkey_binaries(data: dict) -> Iterator[Finding]:
+    """The fork's Valkey mode starts valkey-server and calls valkey-cli, which the official redis image lacks."""
+    spec = data["spec"]
+    if spec["engine"] != "valkey" or "engine" not in OPERATOR_FIELDS[spec["operator"]["version"]]:
+        return
+    for kind in ("redis", "sentinel"):
+        if advisories.product(spec["images"][kind]) == "redis":
+            yield (("spec", "images", kind),
+                   f"the {spec['operator']['version']} operator's Valkey mode runs valkey-server and valkey-cli, "
+                   f"which the official redis image does not have: the pods would never start",
+                   f"pin a valkey/valkey image, or leave images.{kind} unset for the Valkey default")
+
+
 def _valkey_cli_auth(data: dict) -> Iterator[Finding]:
     """The fork's Valkey mode hands valkey-cli the password as VALKEYCLI_AUTH, which Valkey before 9.0 ignores."""
     spec = data["spec"]
@@ -311,6 +335,8 @@ _RULES = (
     (lambda data: _purpose(data["spec"]), (("spec", "purpose"), ("spec", "persistence"), ("spec", "redis", "config"))),
     (_operator_version, (("spec", "operator", "version"), *VERSIONED_FIELDS)),
     (_operator_group, (("spec", "operator"),)),
+    (_valkey_binaries, (("spec", "engine"), ("spec", "operator", "version"), ("spec", "images", "redis"),
+                        ("spec", "images", "sentinel"))),
     (_valkey_cli_auth, (("spec", "engine"), ("spec", "operator", "version"), ("spec", "images", "redis"),
                         ("spec", "auth"))),
     (_clients, (("metadata", "name"), ("metadata", "namespace"), ("spec", "engine"), ("spec", "clients"))),
