@@ -52,7 +52,7 @@ SOFT_LIMIT_SECONDS = 60  # a replica above half its hard limit this long cannot 
 WRITE_RATE_UNIT = "/s"
 # Engines whose replicas buffer a full sync's writes themselves (Valkey 8.0+, `dual-channel-replication-enabled`).
 # Measured on valkey-server 9.1.2, cache at 55 % of 256Mi under twice its write rate: the primary's peak drops by
-# 15-21 MiB of buffer (master RSS 147-149 MiB instead of 165-168 MiB).
+# 16-21 MiB of buffer (master RSS 147-149 MiB instead of 165-168 MiB).
 DUAL_CHANNEL_ENGINES = frozenset({"valkey"})
 
 
