@@ -329,7 +329,8 @@ _RESOURCES = (("spec", "redis", "resources"), ("spec", "redis", "exporter"), ("s
               ("spec", "sentinel", "exporter"))
 _RULES = (
     (lambda data: _resources(data["spec"]), _RESOURCES),
-    (lambda data: _memory(data["spec"]), (("spec", "purpose"), ("spec", "redis", "resources", "limits", "memory"),
+    (lambda data: _memory(data["spec"]), (("spec", "purpose"), ("spec", "engine"),
+                                          ("spec", "redis", "resources", "limits", "memory"),
                                           ("spec", "redis", "maxmemoryPercent"), ("spec", "redis", "memoryBudget"),
                                           ("spec", "persistence"))),
     (lambda data: _purpose(data["spec"]), (("spec", "purpose"), ("spec", "persistence"), ("spec", "redis", "config"))),
