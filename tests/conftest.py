@@ -97,3 +97,11 @@ def documents(stream: str) -> list[dict]:
 @pytest.fixture(params=EXAMPLES, ids=[path.stem for path in EXAMPLES])
 def example(request) -> Path:
     return request.param
+
+
+@pytest.fixture(scope="module", params=("redis", "valkey"))
+def engine(request):
+    """Each real-server test runs on both engines (tests/servers.py says where each finds its binaries)."""
+    from servers import engine_named
+
+    return engine_named(request.param)

@@ -17,6 +17,7 @@ OPERATOR_CRDS = {
     "v1.2.4": "upstream/spotahome/redisfailovers.v1.2.4.crd.yaml",
     "v1.3.0-rc1": "upstream/spotahome/redisfailovers.crd.yaml",
     "freshworks": "upstream/spotahome/redisfailovers.freshworks.crd.yaml",
+    "freshworks-v3.3.5": "upstream/spotahome/redisfailovers.freshworks-v3.3.5.crd.yaml",
 }
 MONITORING_CRDS = {
     "PodMonitor": "upstream/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",

@@ -1,5 +1,5 @@
-"""Real servers on 127.0.0.1 for end-to-end tests: a Sentinel cluster as the operator would run it (redis-server and
-redis-sentinel with one redis exporter each), the blackbox exporter and a Prometheus server.
+"""Real servers on 127.0.0.1 for end-to-end tests: a Sentinel cluster as the operator would run it (servers and
+Sentinels of one engine, Redis or Valkey, with one redis exporter each), the blackbox exporter and a Prometheus server.
 
 Every process is started by `Processes` and stopped by its PID; every wait is bounded. Ports are free ports picked
 by the kernel. Nothing here knows the chart: callers pass what they read from the rendered manifests.
@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+
+from servers import Engine
 
 HOST = "127.0.0.1"
 PLACEHOLDER_PORT = 6379  # never handed out: the operator's placeholder master is 127.0.0.1:<redis port>
@@ -129,6 +131,7 @@ class Pod:
 class SentinelCluster:
     """3 redis + 3 sentinels (sizes from the RedisFailover), each with a redis exporter, as one RedisFailover."""
 
+    engine: Engine
     name: str
     namespace: str
     master_name: str
@@ -158,17 +161,17 @@ class SentinelCluster:
 
     # -- servers ---------------------------------------------------------------------------------------------
 
-    def start(self, redis_server: str, redis_sentinel: str, exporter: str) -> None:
+    def start(self, exporter: str) -> None:
         master = self.redis_pods[0]
         for pod in self.redis_pods:
-            self.start_redis(redis_server, pod, None if pod is master else master.port)
+            self.start_redis(pod, None if pod is master else master.port)
         for pod in self.sentinel_pods:
-            self.start_sentinel(redis_sentinel, pod, master.port)
+            self.start_sentinel(pod, master.port)
         for pod in self.pods:
             self.start_exporter(exporter, pod)
         self.wait_healthy()
 
-    def start_redis(self, binary: str, pod: Pod, replica_of: int | None) -> None:
+    def start_redis(self, pod: Pod, replica_of: int | None) -> None:
         data = self.folder / pod.name
         data.mkdir(exist_ok=True)
         conf = data / "redis.conf"
@@ -177,10 +180,10 @@ class SentinelCluster:
         if replica_of is not None:
             lines.append(f"replicaof {HOST} {replica_of}")
         conf.write_text("\n".join(lines) + "\n")
-        self.processes.start(pod.server, [binary, str(conf), *self.redis_args])
+        self.processes.start(pod.server, [self.engine.server, str(conf), *self.redis_args])
         wait_until(lambda: pod.client().ping(), 10, f"{pod.name} answers")
 
-    def start_sentinel(self, binary: str, pod: Pod, master_port: int) -> None:
+    def start_sentinel(self, pod: Pod, master_port: int) -> None:
         data = self.folder / pod.name
         data.mkdir(exist_ok=True)
         conf = data / "sentinel.conf"  # sentinel rewrites it: a file of its own
@@ -190,7 +193,7 @@ class SentinelCluster:
             lines += [f"sentinel {key} {self.master_name} {value}"
                       for key, value in (setting.split(" ", 1) for setting in self.sentinel_settings)]
             conf.write_text("\n".join(lines) + "\n")
-        self.processes.start(pod.server, [binary, str(conf)])
+        self.processes.start(pod.server, self.engine.sentinel(conf))
         wait_until(lambda: pod.client().ping(), 10, f"{pod.name} answers")
 
     def start_exporter(self, binary: str, pod: Pod) -> None:

@@ -147,20 +147,28 @@ def clients(draw, cluster_namespace: str) -> list[dict]:
 def valid_specs(draw) -> dict:
     """A valid spec: every optional field may appear, strings are hostile where their pattern allows."""
     purpose = draw(st.sampled_from(["cache", "session"]))
-    version = draw(st.sampled_from(["v1.2.4", "v1.3.0-rc1", "freshworks"]))
+    version = draw(st.sampled_from(["v1.2.4", "v1.3.0-rc1", "freshworks", "freshworks-v3.3.5"]))
     namespace = draw(dns_labels())
     spec: dict = {"purpose": purpose}
+    _put(spec, "engine", _optional(draw, st.sampled_from(["redis", "valkey"])))
     operator = draw(st.fixed_dictionaries({}, optional={"namespace": dns_labels(), "podSelector": labels(min_size=1)}))
     if version != "v1.3.0-rc1" or draw(st.booleans()):
         operator["version"] = version
+    if version == "freshworks-v3.3.5":  # required there: the fork ignores a RedisFailover without it
+        operator["group"] = draw(st.one_of(st.sampled_from(["y", "on", "1e3", "0755"]), _regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?")))
     _put(spec, "operator", operator or None)
+    servers = images
+    if spec.get("engine") == "valkey" and version == "freshworks-v3.3.5":  # runs valkey-server: no redis image
+        servers = st.one_of(images.filter(lambda image: "/redis:" not in image),
+                            st.just("docker.io/valkey/valkey:9.1.2-alpine"))
     _put(spec, "images", _optional(draw, st.fixed_dictionaries({}, optional={
         "registry": st.sampled_from(["harbor.example.com/proxy", "y.example.com", "1e3.io:5000/a.b"]),
         "pullPolicy": st.sampled_from(["IfNotPresent", "Always", "Never"]),
-        "redis": images, "sentinel": images, "exporter": images})))
+        "redis": servers, "sentinel": servers, "exporter": images})))
     redis: dict = {"resources": draw(resources(["128Mi", "256Mi", "1Gi", "2G", "4Gi"]))}
-    # v1.2.4's fixed PodDisruptionBudget protects at most 3 pods of a kind; maxmemoryPercent must fit the budget.
-    largest = memory.largest_percent(redis["resources"]["limits"]["memory"], PURPOSES[purpose].write_rate) or 0
+    # v1.2.4's fixed PodDisruptionBudget protects at most 3 pods of a kind; maxmemoryPercent must fit the budget
+    # (Redis's, the smaller: Valkey's dual-channel replication only lowers the peak).
+    largest = memory.largest_percent(redis["resources"]["limits"]["memory"], PURPOSES[purpose].write_rate, "redis") or 0
     for key, low, high in (("replicas", 3, 3 if version == "v1.2.4" else 9), ("port", 1024, 65535),
                            ("maxmemoryPercent", min(30, largest), largest), ("terminationGracePeriodSeconds", 35, 600)):
         if high >= low > 0:  # no maxmemoryPercent fits when largest is 0
@@ -173,6 +181,9 @@ def valid_specs(draw) -> dict:
         _put(config, "appendfsync", _optional(draw, st.sampled_from(["always", "everysec", "no"])))
     _put(redis, "config", config or None)
     _put(redis, "exporter", _optional(draw, st.fixed_dictionaries({"resources": resources(["64Mi", "128Mi"])})))
+    if version == "freshworks-v3.3.5":
+        _put(redis, "preventMasterEviction", _optional(draw, st.booleans()))
+        _put(redis, "disableMasterRollout", _optional(draw, st.booleans()))
     spec["redis"] = redis
     sentinel = draw(st.fixed_dictionaries({}, optional={
         "replicas": st.sampled_from([3] if version == "v1.2.4" else [3, 5, 7, 9]), "resources": resources(["64Mi", "128Mi"]),
@@ -180,7 +191,7 @@ def valid_specs(draw) -> dict:
                                                       "failoverTimeout": st.integers(3000, 3600000),
                                                       "parallelSyncs": st.integers(1, 8)}),
         "exporter": st.fixed_dictionaries({"resources": resources(["64Mi", "128Mi"])})}))
-    if version == "freshworks":
+    if version.startswith("freshworks"):
         _put(sentinel, "uniqueMasterName", _optional(draw, st.booleans()))
     _put(spec, "sentinel", sentinel or None)
     if purpose == "session" and draw(st.booleans()):
@@ -192,9 +203,12 @@ def valid_specs(draw) -> dict:
     _put(spec, "backup", _optional(draw, st.fixed_dictionaries({}, optional={"enabled": st.booleans()})))
     _put(spec, "auth", _optional(draw, st.fixed_dictionaries({"secretPath": dns_subdomains()})))
     _put(spec, "connection", _optional(draw, st.fixed_dictionaries({}, optional={
-        "kind": st.sampled_from(["Secret", "ConfigMap"]),
+        "kind": st.sampled_from(["Secret", "ConfigMap"]), "keys": st.sampled_from(["engine", "both"]),
         "clusterDomain": st.sampled_from(["cluster.local", "y", "1e3.example", "k8s.internal", "on"])})))
     _put(spec, "clients", draw(clients(namespace)) or None)
+    _put(spec, "portForward", _optional(draw, st.fixed_dictionaries({"groups": st.lists(
+        st.one_of(st.sampled_from(["no", "1e3", "system:masters", "team a"]), _regex(r"[a-z][-a-z0-9:]{0,30}")),
+        min_size=1, max_size=3, unique=True)})))
     peer = st.fixed_dictionaries({"namespace": dns_labels(), "podSelector": labels(min_size=1)})
     _put(spec, "networkPolicy", _optional(draw, st.fixed_dictionaries({}, optional={
         "prometheus": peer, "blackboxExporter": peer, "dns": peer})))

@@ -5,20 +5,22 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 
-# A valid spec that sets every field the schema has (session store, freshworks operator), strings in every string field.
+# A valid spec that sets every field the schema has (session store, freshworks-v3.3.5 operator), strings in every string field.
 FULL = {
     "apiVersion": "ckredis.elastisys.io/v1alpha1",
     "kind": "RedisCluster",
     "metadata": {"name": "full", "namespace": "redis-system"},
     "spec": {
         "purpose": "session",
-        "operator": {"version": "freshworks", "namespace": "redis-operator",
+        "engine": "redis",
+        "operator": {"version": "freshworks-v3.3.5", "group": "platform", "namespace": "redis-operator",
                      "podSelector": {"app.kubernetes.io/name": "redis-operator"}},
         "images": {"registry": "harbor.example.com/proxy", "pullPolicy": "Always",
                    "redis": "docker.io/library/redis:7.2.5-alpine", "sentinel": "docker.io/library/redis:7.2.5-alpine",
                    "exporter": "quay.io/oliver006/redis_exporter:v1.87.0"},
         "redis": {
             "replicas": 3, "port": 6380, "maxmemoryPercent": 55, "memoryBudget": {"writeRate": "4Mi/s"}, "terminationGracePeriodSeconds": 60,
+            "preventMasterEviction": True, "disableMasterRollout": False,
             "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
             "config": {"maxmemoryPolicy": "noeviction", "timeout": 300, "tcpKeepalive": 60, "maxclients": 1000,
                        "slowlogLogSlowerThan": 5000, "slowlogMaxLen": 64, "appendfsync": "everysec"},
@@ -33,7 +35,8 @@ FULL = {
         "persistence": {"size": "4Gi", "storageClassName": "standard-rwo", "keepAfterDeletion": True},
         "backup": {"enabled": True},
         "auth": {"secretPath": "full-redis-auth"},
-        "connection": {"kind": "Secret", "clusterDomain": "cluster.local"},
+        "connection": {"kind": "Secret", "keys": "both", "clusterDomain": "cluster.local"},
+        "portForward": {"groups": ["team-login"]},
         "clients": [
             {"namespace": "login", "podSelector": {"app.kubernetes.io/name": "login-api"}, "connectionName": "full-redis",
              "egressPolicy": True},

@@ -1,4 +1,5 @@
-"""The chart's alerts on real servers (issue 7, parts 3 and 4): real faults on a loopback Sentinel cluster, scraped by
+"""The chart's alerts on real servers (issue 7, parts 3 and 4), on each engine (Redis 7, Valkey 9.1; the spec rendered
+for it): real faults on a loopback Sentinel cluster, scraped by
 the real redis exporter (Debian 1.45) and blackbox exporter (0.23), evaluated by a real Prometheus (2.42) loaded with
 the rules of the rendered PrometheusRule; a second healthy cluster beside it must stay silent.
 
@@ -30,6 +31,7 @@ import yaml
 
 from conftest import ckredis, documents, tool
 from loopback import HOST, Processes, SentinelCluster, free_port, get_json, sanitize, scrape, wait_until
+from servers import SERVER_COMMANDS, Engine, with_engine
 from test_exporter_fixtures import FIXTURES, metric_families
 
 pytestmark = pytest.mark.e2e
@@ -71,9 +73,10 @@ def render(spec: dict) -> dict[str, dict]:
     return {doc["kind"]: doc for doc in documents(result.stdout)}
 
 
-def rendered_chart(name: str) -> dict[str, dict]:
-    """The chart of SPEC named `name`, with every alert's `for` shortened through spec.monitoring.alerts.rules."""
-    spec = copy.deepcopy(SPEC)
+def rendered_chart(name: str, engine: Engine) -> dict[str, dict]:
+    """The chart of SPEC named `name` for `engine`, with every alert's `for` shortened through
+    spec.monitoring.alerts.rules."""
+    spec = with_engine(copy.deepcopy(SPEC), engine)
     spec["metadata"]["name"] = name
     names = [rule["alert"] for group in render(spec)["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
     spec["spec"]["monitoring"]["alerts"] = {
@@ -199,34 +202,41 @@ class Loopback:
 
 
 def _binaries() -> dict[str, str]:
-    return {name: tool(name) for name in ("redis-server", "redis-sentinel", "prometheus", "prometheus-redis-exporter",
-                                          "prometheus-blackbox-exporter")}
+    return {name: tool(name) for name in ("prometheus", "prometheus-redis-exporter", "prometheus-blackbox-exporter")}
 
 
-def _cluster(chart: dict[str, dict], processes: Processes) -> SentinelCluster:
+def _master_name(chart: dict[str, dict]) -> str:
+    """The master name of the connection object (a Secret or a ConfigMap; REDIS_* or VALKEY_* keys, or both)."""
+    data = next(chart[kind].get("stringData") or chart[kind]["data"] for kind in ("Secret", "ConfigMap") if kind in chart)
+    (name,) = {value for key, value in data.items() if key.endswith("_MASTER_NAME")}
+    return name
+
+
+def _cluster(chart: dict[str, dict], processes: Processes, engine: Engine) -> SentinelCluster:
     failover = chart["RedisFailover"]
     command = failover["spec"]["redis"]["command"]
-    assert command[:2] == ["redis-server", "/redis/redis.conf"], command
+    assert command[1:2] == ["/redis/redis.conf"] and command[0] in SERVER_COMMANDS, command
     sentinels = failover["spec"]["sentinel"]["replicas"]
     return SentinelCluster(
-        name=failover["metadata"]["name"], namespace=failover["metadata"]["namespace"],
-        master_name=chart["Secret"]["stringData"]["REDIS_MASTER_NAME"],
+        engine=engine, name=failover["metadata"]["name"], namespace=failover["metadata"]["namespace"],
+        master_name=_master_name(chart),
         quorum=sentinels // 2 + 1,  # what the operator configures (operator fact)
         redis_args=command[2:], sentinel_settings=failover["spec"]["sentinel"]["customConfig"],
         redis_count=failover["spec"]["redis"]["replicas"], sentinel_count=sentinels, processes=processes)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, engine):
     binaries = _binaries()
-    folder = tmp_path_factory.mktemp("e2e")
+    folder = tmp_path_factory.mktemp(f"e2e-{engine.name}")
     processes = Processes(folder)
     started = time.monotonic()
     try:
-        charts = {name: rendered_chart(name) for name in (SPEC["metadata"]["name"], NEIGHBOUR)}
-        clusters = [_cluster(chart, processes) for chart in charts.values()]
+        charts = {name: rendered_chart(name, engine) for name in (SPEC["metadata"]["name"], NEIGHBOUR)}
+        clusters = [_cluster(chart, processes, engine) for chart in charts.values()]
         for cluster in clusters:
-            cluster.start(binaries["redis-server"], binaries["redis-sentinel"], binaries["prometheus-redis-exporter"])
+            cluster.start(binaries["prometheus-redis-exporter"])
+            assert engine.is_running(cluster.redis_pods[0].client()), f"not {engine.name}"
         blackbox_port, prometheus_port = free_port(), free_port()
         modules = {"modules": {probe["spec"]["module"]: {"prober": "tcp", "timeout": "1s"}
                                for probe in (chart["Probe"] for chart in charts.values())}}
@@ -260,13 +270,14 @@ def world(tmp_path_factory):
         world.wait_quiet()
         assert world.alerts() == [], "two healthy clusters raise no alert"
         world.neighbour_alerts.clear()  # from here on both clusters are healthy: the neighbour must stay silent
-        world.measured.append(f"start-up (2 clusters, exporters, Prometheus) {time.monotonic() - started:.1f} s")
+        world.measured.append(f"{engine.name}: start-up (2 clusters, exporters, Prometheus) "
+                              f"{time.monotonic() - started:.1f} s")
         yield world
         raised = sorted({(a["labels"]["alertname"], a["labels"].get("pod"), a["state"]) for a in world.neighbour_alerts})
         assert raised == [], "the healthy neighbour raised alerts"
     finally:
         processes.stop_all()
-        report = [f"module run time {time.monotonic() - started:.1f} s"]
+        report = [f"{engine.name}: run time {time.monotonic() - started:.1f} s"]
         if "world" in locals():
             report = world.measured + report
         sys.stderr.write("\n" + "\n".join(f"e2e: {line}" for line in report) + "\n")
@@ -323,9 +334,10 @@ def _live_scrapes(world: Loopback) -> dict[str, str]:
 
 def test_the_exporter_fixtures_are_what_the_exporters_expose(world):
     """Every metric and label in tests/fixtures/ is in a live scrape of the installed exporters. With
-    CKREDIS_RECORD_FIXTURES=1 the live scrapes replace the fixtures (then commit them)."""
+    CKREDIS_RECORD_FIXTURES=1 the live scrapes of Redis replace the fixtures (then commit them); Valkey's must hold
+    every metric and label recorded from Redis, as the rules and panels read both the same way."""
     live = _live_scrapes(world)
-    if os.environ.get("CKREDIS_RECORD_FIXTURES") == "1":
+    if os.environ.get("CKREDIS_RECORD_FIXTURES") == "1" and world.cluster.engine.name == "redis":
         FIXTURES.mkdir(exist_ok=True)
         for name, text in live.items():
             (FIXTURES / name).write_text(text)
@@ -465,7 +477,7 @@ def test_a_killed_replica_raises_redis_down(world):
     replica = next(p for p in cluster.redis_pods if p is not master)
 
     def restart() -> None:
-        cluster.start_redis(world.binaries["redis-server"], replica, master.port)
+        cluster.start_redis(replica, master.port)
         cluster.wait_healthy()
 
     _fault(world, "a replica SIGKILLed", [("RedisDown", {"pod": replica.name}), ("RedisSentinelReplicasMissing", {})],
@@ -492,7 +504,7 @@ def test_two_stopped_sentinels_raise_sentinel_down_and_quorum_lost(world):
     def restart() -> None:
         master = cluster.master_pod()
         for pod in stopped:
-            cluster.start_sentinel(world.binaries["redis-sentinel"], pod, master.port)
+            cluster.start_sentinel(pod, master.port)
         cluster.wait_healthy()
 
     expected = [("RedisSentinelDown", {"pod": pod.name}) for pod in stopped] + [("RedisSentinelQuorumLost", {})]
@@ -537,7 +549,7 @@ def test_a_master_without_promotable_replica_raises_no_usable_master(world):
         wait_until(known, 20, f"sentinels know the replicas' priority {value}", step=0.5)
 
     def restore() -> None:
-        cluster.start_redis(world.binaries["redis-server"], master, None)
+        cluster.start_redis(master, None)
         priorities(100)
         # A sentinel waits twice failover-timeout after its aborted failover before it tries again: start afresh.
         _monitor(cluster, master.port)
@@ -565,6 +577,6 @@ def test_a_killed_master_fails_over_and_raises_redis_down_only(world):
     # A failover shorter than RedisNoMaster's `for` never pages as "no master".
     assert not any(world.ever_fired(name, 1) for name in NO_MASTER_ALERTS)
     world.measured.append(f"master SIGKILLed: failover {failover:.1f} s, RedisDown after {delay:.1f} s")
-    cluster.start_redis(world.binaries["redis-server"], master, cluster.master_pod().port)
+    cluster.start_redis(master, cluster.master_pod().port)
     cluster.wait_healthy()
     world.wait_quiet()

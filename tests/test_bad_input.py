@@ -326,10 +326,29 @@ CASES = [
     Case("unique-master-name-on-v1.3.0-rc1",
          before_redis("  operator:\n    version: v1.3.0-rc1\n  sentinel:\n    uniqueMasterName: true\n"), [
         "11:23: spec.sentinel.uniqueMasterName: needs sentinel.disableMyMaster, which the v1.3.0-rc1 operator's "
-        "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks, or remove it)"]),
+        "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks-v3.3.5, or remove it)"]),
     Case("unique-master-name-on-v1.2.4", before_redis("  operator: {version: v1.2.4}\n  sentinel: {uniqueMasterName: true}\n"), [
         "9:32: spec.sentinel.uniqueMasterName: needs sentinel.disableMyMaster, which the v1.2.4 operator's "
-        "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks, or remove it)"]),
+        "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks-v3.3.5, or remove it)"]),
+    Case("fork-v3.3.5-without-group", before_redis("  operator:\n    version: freshworks-v3.3.5\n"), [
+        "9:14: spec.operator.version: the freshworks-v3.3.5 operator reconciles only RedisFailovers labelled "
+        "redis-failover.freshworks.com/operator-group with its own group id: without spec.operator.group it would "
+        "silently ignore this cluster (hint: set spec.operator.group to the OPERATOR_GROUP_ID of the operator that "
+        "should reconcile it)"]),
+    Case("group-on-v1.3.0-rc1", before_redis("  operator: {version: v1.3.0-rc1, group: platform}\n"), [
+        "8:42: spec.operator.group: needs the label redis-failover.freshworks.com/operator-group, which the "
+        "v1.3.0-rc1 operator's RedisFailover CRD does not have (hint: set spec.operator.version to "
+        "freshworks-v3.3.5, or remove it)"]),
+    Case("valkey-8-with-auth-on-the-fork", before_redis(
+        "  engine: valkey\n  operator: {version: freshworks-v3.3.5, group: platform}\n"
+        "  images: {redis: docker.io/valkey/valkey:8.1.9-alpine}\n  auth: {secretPath: cache-auth}\n"), [
+        "10:19: spec.images.redis: Valkey 8.1.9 with auth on the freshworks-v3.3.5 operator's Valkey mode never "
+        "becomes ready: its readiness script passes the password as VALKEYCLI_AUTH, which valkey-cli reads only "
+        "from 9.0 on (hint: pin Valkey 9.0 or later (or leave images.redis unset), or remove auth)"]),
+    Case("prevent-master-eviction-on-v1.2.4", before_redis("  operator: {version: v1.2.4}\n")
+         .replace("  redis:\n", "  redis:\n    preventMasterEviction: true\n"), [
+        "10:28: spec.redis.preventMasterEviction: needs redis.preventMasterEviction, which the v1.2.4 operator's "
+        "RedisFailover CRD does not have (hint: set spec.operator.version to freshworks-v3.3.5, or remove it)"]),
 
     # --- several problems in one file: all of them, in document order ---
     Case("schema-and-cross-field-problems", in_redis("    replicas: 2\n").replace("- namespace: shop", "- namespace: redis-system"), [

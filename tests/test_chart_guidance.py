@@ -24,7 +24,7 @@ LIBRARIES = {
     "go-redis": "redis.NewFailoverClient(&redis.FailoverOptions{",
     "Lettuce / Spring Data Redis": "sentinel:",
 }
-SENTINEL_VARIABLES = ("REDIS_SENTINEL_HOST", "REDIS_SENTINEL_PORT", "REDIS_MASTER_NAME")
+SENTINEL_VARIABLES = ("SENTINEL_HOST", "SENTINEL_PORT", "MASTER_NAME")  # after the engine's prefix
 
 
 def _rendered(path):
@@ -50,7 +50,7 @@ def test_readme_gives_a_sentinel_snippet_per_library_from_the_connection_object(
     for heading, entry_point in LIBRARIES.items():
         code = snippets[heading]
         assert entry_point in code, heading
-        for variable in SENTINEL_VARIABLES:
+        for variable in (cluster.engine_facts.key_prefix + name for name in SENTINEL_VARIABLES):
             assert variable in cluster.connection_data and variable in code, f"{heading} does not read {variable}"
         if cluster.auth_secret:
             assert cluster.password_variable in code, f"{heading} does not send the password"

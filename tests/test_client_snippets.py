@@ -2,10 +2,11 @@
 
 For each example, the python code block under "### redis-py" in the rendered README is executed with the
 connection variables of the rendered connection object (pointed at a loopback cluster instead of the Service)
-and, when the spec has auth, the password in the variable the snippet reads. The cluster is real: 3 redis-server
-(the rendered start-up options, requirepass/masterauth when auth is on) and 3 redis-sentinel with the rendered
-sentinel settings, on 127.0.0.1. The test writes through the snippet's client, SIGKILLs the master by PID, and
-asserts that the same client object writes again within a bounded time and that no acknowledged write is lost.
+and, when the spec has auth, the password in the variable the snippet reads. The cluster is real, on each engine
+with the spec rendered for it: 3 servers (the rendered start-up options, requirepass/masterauth when auth is on)
+and 3 Sentinels with the rendered sentinel settings, on 127.0.0.1. The test writes through the snippet's client,
+SIGKILLs the master by PID while a second thread keeps writing through the same client (load across the failover),
+and asserts that the same client object writes again within a bounded time and that no acknowledged write is lost.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
 
-from conftest import EXAMPLES, documents, tool
-from test_redis_config import _connect, _failovers, _free_port, _stop
+from conftest import EXAMPLES, documents
+from servers import Engine, WriteLoad, acknowledged_write, connect, failovers, free_port, stop, with_engine
 from ckredis.pipeline import Rendered, render_specs
 
 SNIPPET = re.compile(r"^### redis-py\n\n```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -40,7 +42,7 @@ class Loopback:
     def start(self, argv: list[str], port: int, log: Path, password: str | None = None) -> redis.Redis:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self.processes[port] = process
-        return _connect(process, port, log, argv[0], password)
+        return connect(process, port, log, argv[0], password)
 
     def kill(self, port: int) -> None:
         process = self.processes.pop(port)
@@ -49,7 +51,7 @@ class Loopback:
 
     def stop_all(self) -> None:
         for port in list(self.processes):
-            _stop(self.processes.pop(port))
+            stop(self.processes.pop(port))
 
 
 def _wait_until(check, timeout: float, what: str):
@@ -70,12 +72,13 @@ def _connection_variables(item: Rendered) -> dict[str, str]:
     pytest.fail(f"{item.source} renders no connection object")
 
 
-def _start_cluster(loopback: Loopback, item: Rendered, password: str | None) -> tuple[list[int], list[int]]:
-    (failover,) = _failovers(item)
+def _start_cluster(loopback: Loopback, engine: Engine, item: Rendered,
+                   password: str | None) -> tuple[list[int], list[int]]:
+    (failover,) = failovers(item)
     redis_args = failover["spec"]["redis"]["command"][2:]  # the rendered options after `redis-server /redis/redis.conf`
     master_name, quorum = item.cluster.master_name, item.cluster.quorum
-    redis_ports = [_free_port() for _ in range(item.cluster.redis.replicas)]
-    sentinel_ports = [_free_port() for _ in range(item.cluster.sentinel.replicas)]
+    redis_ports = [free_port() for _ in range(item.cluster.redis.replicas)]
+    sentinel_ports = [free_port() for _ in range(item.cluster.sentinel.replicas)]
     auth = [f"requirepass {password}", f"masterauth {password}"] if password else []
     for index, port in enumerate(redis_ports):
         data = loopback.folder / f"redis-{port}"
@@ -83,7 +86,7 @@ def _start_cluster(loopback: Loopback, item: Rendered, password: str | None) -> 
         lines = [f"port {port}", "bind 127.0.0.1", f"dir {data}", f"logfile {data / 'log'}", "repl-diskless-sync-delay 0",
                  *auth, *([f"replicaof 127.0.0.1 {redis_ports[0]}"] if index else [])]
         (data / "redis.conf").write_text("\n".join(lines) + "\n")
-        loopback.start([tool("redis-server"), str(data / "redis.conf"), *redis_args], port, data / "log", password)
+        loopback.start([engine.server, str(data / "redis.conf"), *redis_args], port, data / "log", password)
     for port in sentinel_ports:
         data = loopback.folder / f"sentinel-{port}"
         data.mkdir()
@@ -93,7 +96,7 @@ def _start_cluster(loopback: Loopback, item: Rendered, password: str | None) -> 
                  *(f"sentinel {line.split(' ', 1)[0]} {master_name} {line.split(' ', 1)[1]}"
                    for line in failover["spec"]["sentinel"]["customConfig"])]
         (data / "sentinel.conf").write_text("\n".join(lines) + "\n")  # sentinel rewrites it: one file each
-        loopback.start([tool("redis-sentinel"), str(data / "sentinel.conf")], port, data / "log")
+        loopback.start(engine.sentinel(data / "sentinel.conf"), port, data / "log")
 
     def settled() -> bool:
         for port in sentinel_ports:
@@ -107,14 +110,11 @@ def _start_cluster(loopback: Loopback, item: Rendered, password: str | None) -> 
     return redis_ports, sentinel_ports
 
 
-def _acknowledged_write(client: redis.Redis, key: str, value: str) -> bool:
-    """SET answered OK and at least one replica has it (WAIT): the write survives losing the master."""
-    return bool(client.set(key, value)) and client.wait(1, 1000) >= 1
-
-
 @pytest.mark.parametrize("example", [p for p in EXAMPLES if p.stem in ("cache", "session")], ids=lambda p: p.stem)
-def test_readme_redis_py_snippet_survives_a_failover(example, tmp_path, monkeypatch):
-    (item,) = render_specs([str(example)])
+def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, monkeypatch):
+    spec = tmp_path / example.name
+    spec.write_text(yaml.safe_dump(with_engine(yaml.safe_load(example.read_text()), engine)))
+    (item,) = render_specs([str(spec)])
     readme = item.files["README.md"]
     match = SNIPPET.search(readme)
     assert match, "the README has no redis-py snippet"
@@ -127,9 +127,14 @@ def test_readme_redis_py_snippet_survives_a_failover(example, tmp_path, monkeypa
 
     loopback = Loopback(tmp_path)
     try:
-        redis_ports, sentinel_ports = _start_cluster(loopback, item, password)
+        redis_ports, sentinel_ports = _start_cluster(loopback, engine, item, password)
         variables = _connection_variables(item)
-        variables.update(REDIS_SENTINEL_HOST="127.0.0.1", REDIS_SENTINEL_PORT=str(sentinel_ports[0]))
+        # The Service's address, in every key set the object carries (REDIS_*, VALKEY_* or both).
+        for name in variables:
+            if name.endswith("_SENTINEL_HOST"):
+                variables[name] = "127.0.0.1"
+            elif name.endswith("_SENTINEL_PORT"):
+                variables[name] = str(sentinel_ports[0])
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
         if password:
@@ -141,7 +146,8 @@ def test_readme_redis_py_snippet_survives_a_failover(example, tmp_path, monkeypa
         exec(compile(snippet, f"{example.stem} README redis-py snippet", "exec"), namespace)
         client = namespace["redis_client"]
 
-        acknowledged = {f"before:{i}": str(i) for i in range(WRITES) if _acknowledged_write(client, f"before:{i}", str(i))}
+        acknowledged = {f"before:{i}": str(i) for i in range(WRITES)
+                        if acknowledged_write(client, f"before:{i}", str(i))}
         assert len(acknowledged) == WRITES
         sentinel = redis.Redis(host="127.0.0.1", port=sentinel_ports[-1], decode_responses=True, socket_timeout=2)
 
@@ -152,27 +158,35 @@ def test_readme_redis_py_snippet_survives_a_failover(example, tmp_path, monkeypa
         old_master = master_address()
         assert old_master == ("127.0.0.1", redis_ports[0])
 
-        killed_at = time.monotonic()
-        loopback.kill(old_master[1])
-        failover_seconds = None
-        while time.monotonic() - killed_at < FAILOVER_DEADLINE:
-            try:
-                if _acknowledged_write(client, "after:0", "0"):
-                    failover_seconds = time.monotonic() - killed_at
-                    break
-            except redis.RedisError:  # the master is gone until Sentinel promotes a replica
-                time.sleep(0.2)
-        assert failover_seconds is not None, f"the snippet's client did not write again within {FAILOVER_DEADLINE} s"
-        new_master = master_address()
-        assert new_master != old_master and new_master[1] in redis_ports
+        with WriteLoad(client) as load:
+            time.sleep(1)  # under load before the kill
+            killed_at = time.monotonic()
+            loopback.kill(old_master[1])
+            failover_seconds = None
+            while time.monotonic() - killed_at < FAILOVER_DEADLINE:
+                try:
+                    if acknowledged_write(client, "after:0", "0"):
+                        failover_seconds = time.monotonic() - killed_at
+                        break
+                except redis.RedisError:  # the master is gone until Sentinel promotes a replica
+                    time.sleep(0.2)
+            assert failover_seconds is not None, (
+                f"the snippet's client did not write again within {FAILOVER_DEADLINE} s")
+            new_master = master_address()
+            assert new_master != old_master and new_master[1] in redis_ports
 
-        acknowledged["after:0"] = "0"
-        acknowledged.update({f"after:{i}": str(i) for i in range(1, WRITES) if _acknowledged_write(client, f"after:{i}", str(i))})
+            acknowledged["after:0"] = "0"
+            acknowledged.update({f"after:{i}": str(i) for i in range(1, WRITES)
+                                 if acknowledged_write(client, f"after:{i}", str(i))})
+        under_load = {when < killed_at for when in load.acknowledged.values()}
+        assert under_load == {True, False}, "the load wrote both before the kill and after the failover"
+        assert len(acknowledged) == 2 * WRITES
+        acknowledged.update({key: key for key in load.acknowledged})
         read_back = dict(zip(acknowledged, (value.decode() if value else None for value in client.mget(list(acknowledged)))))
         lost = [key for key, value in acknowledged.items() if read_back[key] != value]
-        print(f"\n{example.stem}: failover {failover_seconds:.1f} s after SIGKILL of the master; "
-              f"{len(lost)} of {len(acknowledged)} acknowledged writes lost (auth {'on' if password else 'off'})")
+        print(f"\n{engine.name}, {example.stem}: failover {failover_seconds:.1f} s after SIGKILL of the master; "
+              f"{len(lost)} of {len(acknowledged)} acknowledged writes lost ({len(load.acknowledged)} by the load, "
+              f"{load.failed} of its writes failed meanwhile; auth {'on' if password else 'off'})")
         assert lost == []
-        assert len(acknowledged) == 2 * WRITES
     finally:
         loopback.stop_all()

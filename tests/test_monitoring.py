@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ckredis.monitoring.scope import Scope
 from ckredis.errors import SpecError
 from ckredis.plan import Plan
 from ckredis.validate import validate_data
+from servers import free_port, with_engine
 
 SESSION = next(p for p in EXAMPLES if p.stem == "session")  # every alert is enabled for a session store
 CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|silent|healthy|other cluster) \| (?P<title>.+)$")
@@ -512,7 +514,7 @@ def test_container_probes_for_v1_2_4_are_a_located_error(tmp_path):
     assert result.returncode == 2
     line = text.splitlines().index("    containerProbes:") + 1
     assert result.stderr.startswith(f"{spec}:{line}:5: spec.monitoring.containerProbes: "), result.stderr
-    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks" in result.stderr
+    assert "v1.2.4" in result.stderr and "v1.3.0-rc1 or freshworks-v3.3.5" in result.stderr
 
 
 def test_probes_never_carry_a_password_and_keep_the_operator_semantics():
@@ -630,23 +632,16 @@ def test_every_alert_has_a_runbook():
             assert section in text, (name, section)
 
 
-# -- the probe scripts against real servers ----------------------------------------------------------------------
+# -- the probe scripts against real servers (both engines) ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(binary: str, config: str, port: int, folder: Path) -> subprocess.Popen:
+def _serve(argv: Callable[[Path], list[str]], config: str, port: int, folder: Path) -> subprocess.Popen:
+    """A server or Sentinel started as `argv(config file)`."""
     import redis as redis_py
 
-    (folder / f"{port}.conf").write_text(config)
-    process = subprocess.Popen([binary, str(folder / f"{port}.conf")], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    conf = folder / f"{port}.conf"
+    conf.write_text(config)
+    process = subprocess.Popen(argv(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis_py.Redis(host="127.0.0.1", port=port, socket_timeout=1)
     for _ in range(100):
         try:
@@ -657,49 +652,63 @@ def _serve(binary: str, config: str, port: int, folder: Path) -> subprocess.Pope
         except redis_py.exceptions.ConnectionError:
             time.sleep(0.05)
     process.kill()
-    pytest.fail(f"{binary} did not start on {port}")
+    pytest.fail(f"{argv(conf)} did not start on {port}")
 
 
-def _run(command: list[str]) -> int:
-    return subprocess.run(command, capture_output=True, timeout=10).returncode
+def _cli_path(folder: Path) -> str:
+    """PATH for a probe: Debian's redis-cli, also under the name valkey-cli (the fork's Valkey mode calls that)."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "valkey-cli").symlink_to(tool("redis-cli"))
+    return f"{bin_dir}:{Path(tool('redis-cli')).parent}:/usr/bin:/bin"
+
+
+def _run(command: list[str], path: str) -> int:
+    return subprocess.run(command, capture_output=True, timeout=10, env={"PATH": path}).returncode
+
+
+def _engine_spec(engine) -> dict:
+    return with_engine(load_example(SESSION), engine)
 
 
 @pytest.mark.parametrize("password", [None, "s3cret"])
-def test_redis_liveness_against_a_real_server(password, tmp_path):
-    port = _free_port()
-    spec = load_example(SESSION)
+def test_redis_liveness_against_a_real_server(engine, password, tmp_path):
+    port = free_port()
+    spec = _engine_spec(engine)
     spec["spec"]["redis"]["port"] = port
     command = probe_fields(failover(spec)["redis"])["customLivenessProbe"]["exec"]["command"]
-    assert _run(command) == 1, "nothing listens yet"
+    path = _cli_path(tmp_path)
+    assert _run(command, path) == 1, "nothing listens yet"
     config = f"bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly no\ndir {tmp_path}\n"
     if password:
         config += f"requirepass {password}\n"
-    server = _serve(tool("redis-server"), config, port, tmp_path)
+    server = _serve(lambda conf: [engine.server, str(conf)], config, port, tmp_path)
     try:
-        assert _run(command) == 0  # PONG, or NOAUTH with a password: alive either way, and no password sent
+        assert _run(command, path) == 0  # PONG, or NOAUTH with a password: alive either way, and no password sent
     finally:
         server.terminate()
         server.wait(timeout=10)
-    assert _run(command) == 1
+    assert _run(command, path) == 1
 
 
-def test_sentinel_readiness_against_a_real_sentinel(tmp_path):
+def test_sentinel_readiness_against_a_real_sentinel(engine, tmp_path):
     """Ready only when the sentinel knows a master that is not the operator's 127.0.0.1 placeholder."""
-    port = _free_port()
-    spec = load_example(SESSION)
+    port = free_port()
+    spec = _engine_spec(engine)
     master = cluster_of(spec).master_name
     (command,) = [probe_fields(failover(spec)["sentinel"])["customReadinessProbe"]["exec"]["command"]]
     command = [part.replace("-p 26379", f"-p {port}") for part in command]  # the pod's port, here a free one
+    path = _cli_path(tmp_path)
     base = f"bind 127.0.0.1\nport {port}\ndir {tmp_path}\n"
-    sentinel = _serve(tool("redis-sentinel"), base, port, tmp_path)
+    sentinel = _serve(engine.sentinel, base, port, tmp_path)
     try:
-        assert _run(command) == 1  # monitors nothing
+        assert _run(command, path) == 1  # monitors nothing
         admin = [tool("redis-cli"), "-h", "127.0.0.1", "-p", str(port), "sentinel"]
         subprocess.run([*admin, "monitor", master, "127.0.0.1", "6399", "2"], check=True, capture_output=True)
-        assert _run(command) == 1  # the placeholder master
+        assert _run(command, path) == 1  # the placeholder master
         subprocess.run([*admin, "remove", master], check=True, capture_output=True)
         subprocess.run([*admin, "monitor", master, "127.0.0.2", "6399", "2"], check=True, capture_output=True)
-        assert _run(command) == 0
+        assert _run(command, path) == 0
     finally:
         sentinel.terminate()
         sentinel.wait(timeout=10)

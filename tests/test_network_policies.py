@@ -62,7 +62,11 @@ def scenario(spec: dict):
     for index, entry in enumerate(body.get("clients", [])):
         labels = dict(entry.get("podSelector", {}))
         if entry.get("accessLabel"):
-            labels = {f"elastisys.io/redis-{name}-access": "allow"}
+            engine = body.get("engine", "redis")
+            labels = {f"elastisys.io/{engine}-{name}-access": "allow"}
+            # Welkin's label of the other engine admits nothing here.
+            other_engine = {"redis": "valkey", "valkey": "redis"}[engine]
+            inv.add(entry["namespace"], f"other-engine-{index}", {f"elastisys.io/{other_engine}-{name}-access": "allow"})
         client_labels = {**labels, "ckredis.test/pod": f"client-{index}"}
         clients.append(inv.add(entry["namespace"], f"client-{index}", client_labels))
         other = inv.add(entry["namespace"], f"bystander-{index}", {"ckredis.test/pod": f"bystander-{index}"})
@@ -150,6 +154,9 @@ def variants() -> list[tuple[str, dict]]:
         spec = copy.deepcopy(base)
         spec["spec"]["clients"] = [{"namespace": c["namespace"], **selection} for c in spec["spec"]["clients"]]
         cases.append((f"{EXAMPLES[0].stem}-{mode}", spec))
+    valkey = copy.deepcopy(cases[-2][1])  # the access-label variant, on Valkey: Welkin's elastisys.io/valkey-... label
+    valkey["spec"]["engine"] = "valkey"
+    cases.append((f"{EXAMPLES[0].stem}-access-label-valkey", valkey))
     no_probe = copy.deepcopy(base)
     no_probe["spec"]["monitoring"] = {"uptimeProbe": {"enabled": False}}
     cases.append((f"{EXAMPLES[0].stem}-without-uptime-probe", no_probe))

@@ -1,4 +1,5 @@
-"""The rendered customConfig works on a real Redis 7 and a real Sentinel, applied the way the operator applies it.
+"""The rendered customConfig works on a real Redis 7 and a real Valkey 9.1, each with its Sentinel, applied the way
+the operator applies it; each case renders the spec for the engine it runs on.
 
 The Spotahome operator (service/redis/client.go) splits each `spec.redis.customConfig` line at spaces: the
 first word is the parameter, the rest (joined by single spaces) the value, and a line of exactly two words
@@ -7,14 +8,11 @@ every Redis (after prepending `replica-priority 100`) and `SENTINEL SET <master>
 Sentinel for each `spec.sentinel.customConfig` line. A line that Redis rejects fails the reconcile, so each
 line must come back OK, and CONFIG GET / SENTINEL MASTER must then report the intended value.
 
-One redis-server and one redis-sentinel serve the whole module; every case restores what it changed.
+One server and one Sentinel per engine serve the whole module; every case restores what it changed.
 """
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,8 @@ import pytest
 import redis
 import yaml
 
-from conftest import EXAMPLES, documents, load_example, tool
+from conftest import EXAMPLES, documents, load_example
+from servers import Engine, alone, boot, failovers, free_port, start, stop, with_engine
 from ckredis import starter
 from ckredis.pipeline import Rendered, render_specs
 
@@ -63,48 +62,9 @@ def memory_limit_bytes(quantity: str) -> int:
 # ---------------------------------------------------------------- the real servers
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start(binary: str, conf: Path, log: Path, port: int) -> tuple[subprocess.Popen, redis.Redis]:
-    process = subprocess.Popen([binary, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT)
-    return process, _connect(process, port, log, binary)
-
-
-def _connect(process: subprocess.Popen, port: int, log: Path, what: str, password: str | None = None) -> redis.Redis:
-    """A client once the server answers; the test fails with the server's log if it never does."""
-    # RESP2, as the operator's go-redis v8 speaks it: replies are flat lists, not RESP3 maps.
-    client = redis.Redis(host="127.0.0.1", port=port, password=password, protocol=2, decode_responses=True,
-                         socket_timeout=5)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            return client
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process)
-                text = log.read_text(errors="replace") if log.exists() else "(no log)"
-                pytest.fail(f"{what} did not start on 127.0.0.1:{port}:\n{text[-2000:]}")
-            time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @dataclass
 class Servers:
+    engine: Engine
     redis: redis.Redis
     redis_port: int
     sentinel: redis.Redis
@@ -112,10 +72,9 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Servers:
-    server_bin, sentinel_bin = tool("redis-server"), tool("redis-sentinel")
-    work = tmp_path_factory.mktemp("redis")
-    redis_port, sentinel_port = _free_port(), _free_port()
+def servers(tmp_path_factory, engine) -> Servers:
+    work = tmp_path_factory.mktemp(engine.name)
+    redis_port, sentinel_port = free_port(), free_port()
     (work / "redis.conf").write_text(
         f"bind 127.0.0.1\nport {redis_port}\nprotected-mode yes\ndaemonize no\nsave \"\"\nappendonly no\n"
         f"dir {work}\nlogfile {work / 'redis.log'}\n")
@@ -125,16 +84,19 @@ def servers(tmp_path_factory) -> Servers:
         f"logfile {work / 'sentinel.log'}\n")
     started = []
     try:
-        server, server_client = _start(server_bin, work / "redis.conf", work / "redis.log", redis_port)
+        server, server_client = start([engine.server, str(work / "redis.conf")], redis_port, work / "redis.log")
         started.append(server)
-        sentinel, sentinel_client = _start(sentinel_bin, work / "sentinel.conf", work / "sentinel.log", sentinel_port)
+        sentinel, sentinel_client = start(engine.sentinel(work / "sentinel.conf"), sentinel_port, work / "sentinel.log")
         started.append(sentinel)
-        assert server_client.info("server")["redis_version"].startswith("7."), "these tests target Redis 7"
-        assert sentinel_client.info("server")["redis_mode"] == "sentinel"
-        yield Servers(server_client, redis_port, sentinel_client, server_client.config_get("*"))
+        # Valkey reports the Redis version it forked from (7.2.4) beside its own.
+        assert server_client.info("server")["redis_version"].startswith("7."), "these tests target Redis 7's protocol"
+        assert engine.is_running(server_client) and engine.is_running(sentinel_client), f"not {engine.name}"
+        info = sentinel_client.info("server")
+        assert info.get("redis_mode", info.get("server_mode")) == "sentinel"  # Valkey names it server_mode
+        yield Servers(engine, server_client, redis_port, sentinel_client, server_client.config_get("*"))
     finally:
         for process in reversed(started):
-            _stop(process)
+            stop(process)
 
 
 @pytest.fixture
@@ -179,21 +141,18 @@ def _pairs(reply: list | dict) -> dict[str, str]:
 # ---------------------------------------------------------------- the cases
 
 
-def _render_case(case: str, tmp_path: Path) -> tuple[dict, Rendered]:
+def _render_case(case: str, tmp_path: Path, engine: Engine) -> tuple[dict, Rendered]:
+    """The spec of the case, for `engine`, and its render."""
     kind, name = case.split(":")
     if kind == "example":
-        path = next(path for path in EXAMPLES if path.stem == name)
+        text = next(path for path in EXAMPLES if path.stem == name).read_text()
     else:
-        path = tmp_path / f"starter-{name}.yaml"
-        path.write_text(starter.starter_spec(f"starter-{name}", name, "redis-system"))
+        text = starter.starter_spec(f"starter-{name}", name, "redis-system")
+    spec = with_engine(yaml.safe_load(text), engine)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
     (item,) = render_specs([str(path)])
-    return yaml.safe_load(path.read_text()), item
-
-
-def _failovers(item: Rendered) -> list[dict]:
-    found = [doc for doc in documents(item.stream()) if doc["kind"] == "RedisFailover"]
-    assert found, f"{item.source} renders no RedisFailover"
-    return found
+    return spec, item
 
 
 def _connection_master_names(item: Rendered) -> set[str]:
@@ -201,15 +160,15 @@ def _connection_master_names(item: Rendered) -> set[str]:
     for doc in documents(item.stream()):
         if doc["kind"] in ("Secret", "ConfigMap"):
             data = {**doc.get("data", {}), **doc.get("stringData", {})}  # a Secret's data would be base64
-            found.add(data["REDIS_MASTER_NAME"])
+            found |= {value for key, value in data.items() if key.endswith("_MASTER_NAME")}  # REDIS_/VALKEY_
     assert found, f"{item.source} renders no connection object"
     return found
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_redis_custom_config_applies_on_real_redis(real, case, tmp_path):
-    spec, item = _render_case(case, tmp_path)
-    for failover in _failovers(item):
+    spec, item = _render_case(case, tmp_path, real.engine)
+    for failover in failovers(item):
         lines = failover["spec"]["redis"]["customConfig"]
         applied = dict(apply_redis_line(real.redis, line) for line in dict.fromkeys([OPERATOR_PREPENDED, *lines]))
 
@@ -230,8 +189,8 @@ def test_redis_custom_config_applies_on_real_redis(real, case, tmp_path):
 
 @pytest.mark.parametrize("case", CASES)
 def test_sentinel_custom_config_applies_on_real_sentinel(real, case, tmp_path):
-    spec, item = _render_case(case, tmp_path)
-    for failover in _failovers(item):
+    spec, item = _render_case(case, tmp_path, real.engine)
+    for failover in failovers(item):
         sentinel = failover["spec"]["sentinel"]
         # The master name sentinels use: the operator's `mymaster`, or the RedisFailover's own name where the
         # (freshworks) operator is told so. Applications ask the sentinels for the name in the connection object.
@@ -301,68 +260,50 @@ def test_real_sentinel_refuses_an_unknown_master_and_option(real):
 # ---------------------------------------------------------------- the start-up command
 
 
-def _boot(command: list[str], data: Path) -> tuple[subprocess.Popen, redis.Redis]:
-    """Start redis-server as the pod does: the rendered command, with the operator's redis.conf stand-in."""
-    port = _free_port()
-    conf = data / "redis.conf"  # what matters of the operator's rfr-<name> ConfigMap, plus a private address
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
-                    "tcp-keepalive 60\nsave 900 1\nsave 300 10\n")
-    assert command[:2] == ["redis-server", "/redis/redis.conf"], command
-    process = subprocess.Popen([tool("redis-server"), str(conf), *command[2:]], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    return process, _connect(process, port, data / "redis.log", "redis-server with the rendered command")
-
-
-def alone(command: list[str]) -> list[str]:
-    """The rendered command for a master without replicas: a session store's write fence (min-replicas-to-write)
-    refuses every write of a master alone. tests/test_partition.py proves the fence on three hosts."""
-    return [*command, "--min-replicas-to-write", "0"]
-
-
 @pytest.mark.parametrize("case", CASES)
-def test_a_restarted_pod_boots_with_every_directive(case, tmp_path):
+def test_a_restarted_pod_boots_with_every_directive(engine, case, tmp_path):
     """customConfig only reaches a running server; the command must set the same values from the first second."""
-    _, item = _render_case(case, tmp_path)
-    (failover,) = _failovers(item)
+    _, item = _render_case(case, tmp_path, engine)
+    (failover,) = failovers(item)
     redis_spec = failover["spec"]["redis"]
-    process, client = _boot(redis_spec["command"], tmp_path)
+    process, client = boot(engine, redis_spec["command"], tmp_path)
     try:
         for line in redis_spec["customConfig"]:
             name, value = operator_split(line)
             assert as_read_back(name, value, client.config_get(name)[name]) == value, f"{name} at boot"
     finally:
-        _stop(process)
+        stop(process)
 
 
-def test_a_session_store_keeps_acknowledged_writes_through_a_crash(tmp_path):
+def test_a_session_store_keeps_acknowledged_writes_through_a_crash(engine, tmp_path):
     """With the append-only file on at boot, a killed and restarted master still has its writes (not just the last RDB)."""
-    _, item = _render_case("example:session", tmp_path)
-    (failover,) = _failovers(item)
+    _, item = _render_case("example:session", tmp_path, engine)
+    (failover,) = failovers(item)
     command = alone(failover["spec"]["redis"]["command"])
-    process, client = _boot(command, tmp_path)
+    process, client = boot(engine, command, tmp_path)
     client.set("session:1", "alice")
     time.sleep(1.5)  # appendfsync everysec: on disk within a second
     process.kill()
     process.wait()
-    process, client = _boot(command, tmp_path)
+    process, client = boot(engine, command, tmp_path)
     try:
         assert client.get("session:1") == "alice"
     finally:
-        _stop(process)
+        stop(process)
 
 
-def test_without_the_start_up_options_a_crash_loses_the_writes(tmp_path):
+def test_without_the_start_up_options_a_crash_loses_the_writes(engine, tmp_path):
     """The control: the operator's redis.conf alone (appendonly off, RDB every 5+ minutes) loses them."""
-    process, client = _boot(["redis-server", "/redis/redis.conf"], tmp_path)
+    process, client = boot(engine, ["redis-server", "/redis/redis.conf"], tmp_path)
     client.set("session:1", "alice")
     time.sleep(1.5)
     process.kill()
     process.wait()
-    process, client = _boot(["redis-server", "/redis/redis.conf"], tmp_path)
+    process, client = boot(engine, ["redis-server", "/redis/redis.conf"], tmp_path)
     try:
         assert client.get("session:1") is None
     finally:
-        _stop(process)
+        stop(process)
 
 
 # ---------------------------------------------------------------- directives of several words
@@ -382,11 +323,11 @@ def test_a_multi_word_directive_applies_at_runtime(real):
         apply_redis_line(real.redis, MULTI_WORD)
 
 
-def test_a_multi_word_directive_applies_at_boot(tmp_path):
-    """Cluster.redis_command passes the value as one argument after the option; Redis 7 splits it."""
+def test_a_multi_word_directive_applies_at_boot(engine, tmp_path):
+    """Cluster.redis_command passes the value as one argument after the option; Redis 7 and Valkey split it."""
     parameter, value = operator_split(MULTI_WORD)
-    process, client = _boot(["redis-server", "/redis/redis.conf", f"--{parameter}", value], tmp_path)
+    process, client = boot(engine, ["redis-server", "/redis/redis.conf", f"--{parameter}", value], tmp_path)
     try:
         assert REPORTED in client.config_get(parameter)[parameter]
     finally:
-        _stop(process)
+        stop(process)

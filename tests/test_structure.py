@@ -147,6 +147,10 @@ def test_schema_purposes_are_the_sized_purposes():
     assert {purpose.maxmemory_policy for purpose in facts.PURPOSES.values()} <= set(policies)
 
 
+def test_schema_engines_are_the_known_engines():
+    assert SPEC["engine"]["enum"] == list(facts.ENGINES)
+
+
 def test_schema_severities_are_the_routed_severities():
     rules = [name for name in SCHEMA["$defs"] if name.startswith("alertRule")]
     assert rules

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, ckredis
+from conftest import EXAMPLES, REPO, ckredis, load_example
 from ckredis import advisories
-from ckredis.validate import schema
+from ckredis.validate import validate_data
 
 # Line numbers of QUIET, for reading the expected locations below. It draws no warning.
 QUIET = """\
@@ -95,21 +95,51 @@ def test_sentinel_is_judged_too_and_an_unsupported_line_says_so(tmp_path):
 @pytest.mark.parametrize("image", [
     "docker.io/library/redis:7.2-alpine",  # no patch version: cannot be told
     "docker.io/library/redis@sha256:" + "a" * 64,  # digest only
-    "docker.io/valkey/valkey:7.2.5",  # not the redis repository
+    "docker.io/valkey/valkey:9.1-alpine",  # no patch version
+    "docker.io/valkey/valkey:9.1.2-alpine",  # patched
     "docker.io/library/redis:7.2.16-alpine",  # patched
 ])
 def test_images_that_cannot_be_judged_or_are_patched_draw_no_warning(tmp_path, image):
-    path = spec_file(tmp_path, edit("    registry: harbor.example.com/proxy\n",
-                                    f"    registry: harbor.example.com/proxy\n    redis: {image}\n"))
+    text = edit("    registry: harbor.example.com/proxy\n", f"    registry: harbor.example.com/proxy\n    redis: {image}\n")
+    if "/valkey/" in image:  # a Valkey image under engine: redis would draw the engine warning
+        text = edit("  purpose: cache\n", "  purpose: cache\n  engine: valkey\n", text)
+    path = spec_file(tmp_path, text)
     assert warnings_of(path) == []
 
 
 def test_the_default_images_are_not_affected_by_any_known_advisory():
-    images = schema()["properties"]["spec"]["properties"]["images"]["properties"]
-    for kind in ("redis", "sentinel"):
-        default = images[kind]["default"]
-        assert advisories.server_version(default) is not None, f"the table cannot judge {default}"
-        assert advisories.affecting(default) == [], f"{default} is affected: bump the default"
+    for engine in ("redis", "valkey"):
+        images = validate_data({**load_example(EXAMPLES[0]), "spec": {**load_example(EXAMPLES[0])["spec"],
+                                                                      "engine": engine}})["spec"]["images"]
+        for kind in ("redis", "sentinel"):
+            default = images[kind]
+            assert advisories.product(default) == engine, default
+            assert advisories.server_version(default) is not None, f"the table cannot judge {default}"
+            assert advisories.affecting(default) == [], f"{default} is affected: bump the default"
+
+
+def test_a_pinned_vulnerable_valkey_is_judged_by_valkey_releases_not_redis_ones(tmp_path):
+    path = spec_file(tmp_path, edit("  purpose: cache\n  images:\n    registry: harbor.example.com/proxy\n",
+                                    "  purpose: cache\n  engine: valkey\n  images:\n"
+                                    "    registry: harbor.example.com/proxy\n"
+                                    "    redis: docker.io/valkey/valkey:9.0.4-alpine\n"))
+    (line,) = warnings_of(path)
+    # 9.0.4 has the May 2026 fixes (Redis would need 7.2.14 for the same CVE ids) but not July's 9.0.5 ones.
+    assert line.startswith(f"{path}:11:12: spec.images.redis: warning: Valkey 9.0.4 has 2 known vulnerabilities")
+    assert "CVE-2026-56684" in line and "CVE-2026-63639" in line and "CVE-2026-23479" not in line
+    assert line.endswith("(hint: pin Valkey 9.0.5 or a later 9.0 release (same image flavour), "
+                         "or leave the image unset for the patched default)")
+
+
+@pytest.mark.parametrize("line, first_fixed", [("8.0", "8.0.10"), ("8.1", "8.1.9"), ("9.0", "9.0.5"), ("9.1", "9.1.1")])
+def test_the_table_names_the_first_fixed_valkey_release_of_every_supported_line(line, first_fixed):
+    valkey = [advisory for advisory in advisories.ADVISORIES if advisory.product == "valkey"]
+    assert valkey
+    newest = max((fix for advisory in valkey for fix in advisory.fixed if fix.startswith(line + ".")),
+                 key=advisories.parse)
+    assert newest == first_fixed
+    before = f"docker.io/valkey/valkey:{line}.{advisories.parse(first_fixed)[2] - 1}"
+    assert advisories.affecting(before) and not advisories.affecting(f"docker.io/valkey/valkey:{first_fixed}")
 
 
 @pytest.mark.parametrize("version, affected", [
@@ -124,13 +154,14 @@ def test_the_lua_rce_advisory_reads_its_ranges(version, affected):
 
 
 def test_an_advisory_does_not_reach_before_it_was_introduced():
-    (advisory,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2026-23479"]
+    (advisory,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2026-23479" and a.product == "redis"]
     assert not advisory.affects((6, 2, 21)) and advisory.affects((7, 2, 13)) and not advisory.affects((7, 2, 14))
 
 
 def test_the_table_is_dated_and_every_entry_names_its_source():
-    assert advisories.CHECKED_ON >= "2026-11-28"
-    assert len({a.id for a in advisories.ADVISORIES}) == len(advisories.ADVISORIES)
+    assert advisories.CHECKED_ON >= "2026-12-05"
+    assert len({(a.product, a.id) for a in advisories.ADVISORIES}) == len(advisories.ADVISORIES)
+    assert {a.product for a in advisories.ADVISORIES} == set(advisories.PRODUCTS)
     for advisory in advisories.ADVISORIES:
         assert advisory.source.startswith("https://") and advisory.fixed and advisory.summary
 
@@ -214,3 +245,18 @@ def test_an_error_elsewhere_still_fails_and_shows_only_errors(tmp_path):
 def test_the_examples_draw_no_warning():
     result = ckredis("validate", *map(str, sorted((REPO / "examples").glob("*.yaml"))))
     assert (result.returncode, result.stderr) == (0, "")
+
+
+# ---------------------------------------------------------------- the fork today
+
+
+def test_a_freshworks_spec_renders_as_before_and_names_the_target_and_the_label(tmp_path):
+    path = spec_file(tmp_path, edit("  purpose: cache\n", "  purpose: cache\n  operator:\n    version: freshworks\n"))
+    out = tmp_path / "out"
+    result = ckredis("render", str(path), "-o", str(out))
+    assert result.returncode == 0
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{path}:9:14: spec.operator.version: warning: ")
+    assert "redis-failover.freshworks.com/operator-group" in line and "ignores this cluster" in line
+    assert "set spec.operator.version: freshworks-v3.3.5 and spec.operator.group" in line
+    assert "operator-group" not in (out / "cache" / "templates" / "redisfailover.yaml").read_text()

@@ -1,8 +1,9 @@
-"""Known vulnerabilities of Redis server releases, so `validate` can warn when a spec pins an affected image.
+"""Known vulnerabilities of Redis and Valkey server releases, so `validate` can warn when a spec pins an affected image.
 
 A small, dated table reviewed by hand (see README, "Keeping images patched"). It covers the official Redis
-image (repository name `redis`); tags are read for their leading `MAJOR.MINOR.PATCH`. Tags without a full
-version (`7.2-alpine`), digests and other images are not judged: no warning does not mean "not affected".
+and Valkey images (repository names `redis` and `valkey`); tags are read for their leading `MAJOR.MINOR.PATCH`.
+Tags without a full version (`7.2-alpine`), digests and other images are not judged: no warning does not mean
+"not affected". Redis and Valkey number their releases independently, so each entry names its product.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CHECKED_ON = "2026-11-28"
+CHECKED_ON = "2026-12-05"
 Version = tuple[int, int, int]
 
 _TAG_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?![\d.])")
@@ -24,6 +25,7 @@ class Advisory:
     fixed: tuple[str, ...]  # the first fixed release of each release line that got a fix
     source: str
     introduced: str = "0.0.0"
+    product: str = "redis"  # the repository name of the official image
 
     def affects(self, version: Version) -> bool:
         """Affected from `introduced` up to the fix of its release line; a line without a fix of its own is
@@ -42,6 +44,9 @@ def parse(version: str) -> Version:
 
 
 _LUA_2025 = ("6.2.20", "7.2.11", "7.4.6", "8.0.4", "8.2.2")
+# Valkey's own lines; 8.0.8 was revoked, 8.0.9 carries the May 2026 fixes.
+_VALKEY_MAY_2026 = ("7.2.13", "8.0.9", "8.1.7", "9.0.4", "9.1.0")
+_VALKEY_JULY_2026 = ("7.2.14", "8.0.10", "8.1.9", "9.0.5", "9.1.1")
 _MAY_2026 = ("7.2.14", "7.4.9", "8.2.6", "8.4.3", "8.6.3")
 
 ADVISORIES: tuple[Advisory, ...] = (
@@ -81,20 +86,42 @@ ADVISORIES: tuple[Advisory, ...] = (
              "which ckredis never renders): remote code execution",
              ("6.2.24", "7.2.16", "7.4.11", "8.2.9", "8.4.6", "8.6.6", "8.8.2", "8.10.1"),
              "https://www.cve.org/CVERecord?id=CVE-2026-81934"),
+    Advisory("CVE-2026-23479", "high?", "unblock client flow use-after-free: potential remote code execution",
+             _VALKEY_MAY_2026, "https://github.com/valkey-io/valkey/releases/tag/9.0.4", product="valkey"),
+    Advisory("CVE-2026-25243", "high?", "RESTORE: invalid memory access, potential remote code execution",
+             _VALKEY_MAY_2026, "https://github.com/valkey-io/valkey/releases/tag/9.0.4", product="valkey"),
+    Advisory("CVE-2026-23631", "medium?", "full sync during a yielding Lua/function call: use-after-free",
+             _VALKEY_MAY_2026, "https://github.com/valkey-io/valkey/releases/tag/9.0.4", product="valkey"),
+    Advisory("CVE-2026-56684", "high?", "TLS connection handling use-after-free through CLIENT KILL (only with TLS, "
+             "which ckredis never renders): remote code execution", _VALKEY_JULY_2026,
+             "https://github.com/valkey-io/valkey/releases/tag/9.1.1", product="valkey"),
+    Advisory("CVE-2026-63639", "high?", "corrupt stream RDB with a NACK shared across consumers: remote code execution",
+             _VALKEY_JULY_2026, "https://github.com/valkey-io/valkey/releases/tag/9.1.1", product="valkey"),
 )
+PRODUCTS = ("redis", "valkey")
+
+
+def _repository_and_tag(image: str) -> tuple[str, str]:
+    name, _, _ = image.partition("@")
+    repository, _, tag = name.rpartition(":")
+    return ("", "") if not repository or "/" in tag else (repository.rsplit("/", 1)[-1], tag)
+
+
+def product(image: str) -> str | None:
+    """`redis` or `valkey` for an official image reference with a tag, else None."""
+    repository, _ = _repository_and_tag(image)
+    return repository if repository in PRODUCTS else None
 
 
 def server_version(image: str) -> Version | None:
-    """The Redis release an official `redis` image reference pins, or None when it cannot be told."""
-    name, _, _ = image.partition("@")
-    repository, _, tag = name.rpartition(":")
-    if not repository or "/" in tag or repository.rsplit("/", 1)[-1] != "redis":
-        return None
-    match = _TAG_VERSION.match(tag)
+    """The release an official `redis` or `valkey` image reference pins, or None when it cannot be told."""
+    repository, tag = _repository_and_tag(image)
+    match = _TAG_VERSION.match(tag) if repository in PRODUCTS else None
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
 def affecting(image: str) -> list[Advisory]:
-    """The advisories of the table that apply to the Redis release an image pins (none if it cannot be told)."""
+    """The advisories of the table that apply to the release an image pins (none if it cannot be told)."""
     version = server_version(image)
-    return [] if version is None else [advisory for advisory in ADVISORIES if advisory.affects(version)]
+    return [] if version is None else [advisory for advisory in ADVISORIES
+                                       if advisory.product == product(image) and advisory.affects(version)]

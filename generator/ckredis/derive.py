@@ -6,7 +6,7 @@ Imports only facts, quantities and the memory budget, so validation never depend
 from __future__ import annotations
 
 from ckredis import __version__, memory
-from ckredis.facts import ACCESS_LABEL_VALUE, PURPOSES, Purpose, workload_name
+from ckredis.facts import ACCESS_LABEL_VALUE, PURPOSES, Purpose, access_label, workload_name
 from ckredis.quantity import memory_bytes, whole_gibibytes
 
 
@@ -17,7 +17,8 @@ def purpose_of(spec: dict) -> Purpose:
 def memory_budget(spec: dict) -> memory.Budget:
     redis = spec["redis"]
     write_rate = redis.get("memoryBudget", {}).get("writeRate", purpose_of(spec).write_rate)
-    return memory.budget(redis["resources"]["limits"]["memory"], write_rate, redis.get("maxmemoryPercent"))
+    return memory.budget(redis["resources"]["limits"]["memory"], write_rate, spec["engine"],
+                         redis.get("maxmemoryPercent"))
 
 
 def maxmemory_policy(spec: dict) -> str:
@@ -32,10 +33,10 @@ def connection_name(cluster_name: str, entry: dict) -> str:
     return entry.get("connectionName", f"redis-{cluster_name}")
 
 
-def client_labels(cluster_name: str, entry: dict) -> tuple[tuple[str, str], ...]:
+def client_labels(cluster_name: str, engine: str, entry: dict) -> tuple[tuple[str, str], ...]:
     """The pod labels a client entry selects; empty means the whole namespace (only when asked for explicitly)."""
     if entry.get("accessLabel"):
-        return ((f"elastisys.io/redis-{cluster_name}-access", ACCESS_LABEL_VALUE),)
+        return ((access_label(engine, cluster_name), ACCESS_LABEL_VALUE),)
     return tuple(sorted(entry.get("podSelector", {}).items()))
 
 

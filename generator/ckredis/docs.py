@@ -24,22 +24,43 @@ Every mapping rejects keys it does not list. Values that YAML 1.1 tools read dif
 def spec_markdown() -> str:
     root = schema()
     rows: list[str] = []
-    _walk(root, "", rows)
+    _walk(root, "", rows, _conditional_defaults(root, ""))
     return _INTRO.format(description=root["description"]) + "".join(rows)
 
 
-def _walk(node: dict, path: str, rows: list[str], shared: bool = False) -> None:
+def _walk(node: dict, path: str, rows: list[str], conditional: dict[str, str], shared: bool = False) -> None:
     shared = shared or "$ref" in node  # inside a shared definition, described anew where it is used
     node = resolve_ref(node)
+    conditional = {**conditional, **_conditional_defaults(node, path)}
     for name, sub in node.get("properties", {}).items():
         field = f"{path}.{name}" if path else name
         resolved = _within_parent(resolve_ref(sub), name, node, shared)
         required = name in node.get("required", [])
-        rows.append(_row(field, resolved, required))
+        rows.append(_row(field, resolved, required, conditional.get(field, "")))
         if resolved.get("type") == "array":
-            _walk(resolved["items"], f"{field}[]", rows, shared)
+            _walk(resolved["items"], f"{field}[]", rows, conditional, shared)
         elif "properties" in resolved:
-            _walk({**sub, **resolved} if "$ref" in sub else resolved, field, rows, shared)
+            _walk({**sub, **resolved} if "$ref" in sub else resolved, field, rows, conditional, shared)
+
+
+def _conditional_defaults(node: dict, path: str) -> dict[str, str]:
+    """The defaults an `allOf` condition of `node` sets, by field, as Default cell text ("; `engine: valkey`: ...")."""
+    found = {}
+    for condition in node.get("allOf", []):
+        when = ", ".join(f"`{name}: {sub['const']}`" for name, sub in condition["if"]["properties"].items())
+        for field, default in _defaults_under(condition["then"], path):
+            found[field] = f"; {when}: `{_inline(default)}`"
+    return found
+
+
+def _defaults_under(node: dict, path: str) -> list[tuple[str, object]]:
+    found = []
+    for name, sub in node.get("properties", {}).items():
+        field = f"{path}.{name}" if path else name
+        if "default" in sub:
+            found.append((field, sub["default"]))
+        found += _defaults_under(sub, field)
+    return found
 
 
 def _within_parent(node: dict, name: str, parent: dict, shared: bool) -> dict:
@@ -57,7 +78,7 @@ def _within_parent(node: dict, name: str, parent: dict, shared: bool) -> dict:
     return adjusted
 
 
-def _row(field: str, node: dict, required: bool) -> str:
+def _row(field: str, node: dict, required: bool, conditional_default: str) -> str:
     kind = node.get("type", "")
     if isinstance(kind, list):
         kind = " or ".join(kind)
@@ -70,6 +91,7 @@ def _row(field: str, node: dict, required: bool) -> str:
     if limits:
         kind += " (" + ", ".join(limits) + ")"
     default = f"`{_inline(node['default'])}`" if "default" in node else "required" if required else ""
+    default += conditional_default
     example = f"`{_inline(node['examples'][0])}`" if node.get("examples") else ""
     description = _markdown_text(node["description"])
     return f"| `{field}` | {kind} | {default} | {description} | {example} |\n"

@@ -48,7 +48,17 @@ OPERATOR_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
     "v1.2.4": frozenset(),
     "v1.3.0-rc1": frozenset({"customProbes", "disablePodDisruptionBudget"}),
     "freshworks": frozenset({"customProbes", "disableMyMaster", "disablePodDisruptionBudget"}),
+    # freshworks-oss v3.3.5 (2026-05-14), the maintained fork; Spotahome's repository was archived in June 2026.
+    "freshworks-v3.3.5": frozenset({"customProbes", "disableMyMaster", "disablePodDisruptionBudget", "engine",
+                                    "operatorGroup", "preventMasterEviction", "disableMasterRollout",
+                                    "reservedPodMemoryPercent"}),
 })
+# Since v3.3.3 the fork reconciles only RedisFailovers carrying this label with its OPERATOR_GROUP_ID as value,
+# and ignores every other one without a word.
+OPERATOR_GROUP_LABEL = "redis-failover.freshworks.com/operator-group"
+# The fork skips (and logs) a maxmemory line above (100 - this) % of the pod's memory limit. ckredis states the
+# fork's default explicitly, and the memory budget keeps maxmemory below the cut-off.
+RESERVED_POD_MEMORY_PERCENT = 10
 
 # Evictions. The operator's own PodDisruptionBudgets keep minAvailable: 2 of the redis and of the sentinel pods
 # (derived from the redis count): with 5 sentinels a drain may leave 2, below the quorum. Where the CRD lets
@@ -61,6 +71,32 @@ MAX_UNAVAILABLE = 1
 SAFE_TO_EVICT_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
 SENTINEL_CONFIG_VOLUME = "sentinel-config-writable"
 REDIS_DATA_VOLUME = "redis-data"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A server the pods may run. Valkey forked Redis 7.2.4 and keeps its protocol, ports and Sentinel."""
+
+    title: str  # how documents name it, and the fork's spec.engine value
+    server: str  # its own binaries, which an operator that knows the engine runs
+    cli: str
+    key_prefix: str  # of the connection object's keys (Welkin's REDIS_* and VALKEY_* ConfigMaps)
+
+
+ENGINES: Mapping[str, Engine] = MappingProxyType({
+    "redis": Engine("Redis", "redis-server", "redis-cli", "REDIS_"),
+    # The valkey/valkey images also install redis-server, redis-cli and redis-sentinel as symlinks
+    # (USE_REDIS_SYMLINKS=yes), so an operator that only knows Redis still starts them.
+    "valkey": Engine("Valkey", "valkey-server", "valkey-cli", "VALKEY_"),
+})
+# The fork's Valkey mode exports the password as VALKEYCLI_AUTH, which valkey-cli reads only from 9.0 on: with
+# auth, an older Valkey never passes the operator's readiness script.
+VALKEY_CLI_AUTH_SINCE = (9, 0)
+
+
+def access_label(engine: str, cluster: str) -> str:
+    """Welkin's access label: pods carrying it with the value `allow` may reach the cluster (ADR 0048)."""
+    return f"elastisys.io/{engine}-{cluster}-access"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from types import MappingProxyType
 from ckredis import __version__, memory
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
                             maxmemory_policy, memory_budget, purpose_of, sentinel_host)
-from ckredis.facts import (DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, MAX_UNAVAILABLE, NOBACKUP_LABEL, OPERATOR_FIELDS,
-                           PASSWORD_VARIABLE, REDIS_DATA_VOLUME, REDIS_EXPORTER_PORT, RUN_AS, SAFE_TO_EVICT_VOLUMES,
-                           SENTINEL_CONFIG_VOLUME, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, workload_name)
+from ckredis.facts import (ACCESS_LABEL_VALUE, DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, ENGINES, MAX_UNAVAILABLE,
+                           NOBACKUP_LABEL, OPERATOR_FIELDS, OPERATOR_GROUP_LABEL, PASSWORD_VARIABLE, REDIS_DATA_VOLUME,
+                           REDIS_EXPORTER_PORT, RESERVED_POD_MEMORY_PERCENT, RUN_AS, SAFE_TO_EVICT_VOLUMES,
+                           SENTINEL_CONFIG_VOLUME, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, Engine, access_label,
+                           workload_name)
 from ckredis.monitoring.settings import Monitoring
 
 POD_SECURITY_CONTEXT = MappingProxyType({
@@ -37,6 +39,8 @@ CONTAINER_SECURITY_CONTEXT = MappingProxyType({
 })
 
 
+# The connection object's keys after their engine's prefix, in the order clients need them.
+CONNECTION_KEYS = ("SENTINEL_HOST", "SENTINEL_PORT", "MASTER_NAME", "CLUSTER_NAME")
 
 
 def image_reference(reference: str, registry: str | None) -> str:
@@ -251,7 +255,9 @@ class Cluster:
     name: str
     namespace: str
     purpose: str
+    engine: str
     operator_version: str
+    operator_group: str | None
     operator_namespace: str
     operator_labels: tuple[tuple[str, str], ...]
     pull_policy: str
@@ -271,11 +277,15 @@ class Cluster:
     auth_secret: str | None
     if_lost: str
     connection_kind: str
+    connection_keys: str
     cluster_domain: str
     clients: tuple[Client, ...]
     placement: Placement
     peers: Peers
     monitoring: Monitoring
+    prevent_master_eviction: bool
+    disable_master_rollout: bool
+    port_forward_groups: tuple[str, ...]
 
     @property
     def redis_command(self) -> list[str]:
@@ -284,13 +294,48 @@ class Cluster:
         customConfig only reaches a running server (CONFIG SET, after a reconcile); a restarted pod would boot
         without maxmemory and, worse for a session store, load its RDB snapshot instead of the append-only file.
         """
-        command = ["redis-server", "/redis/redis.conf"]
+        command = [self.runs.server, "/redis/redis.conf"]
         for line in self.redis_config:
             name, value = line.split(" ", 1)
             if name == "save" and value != '""':
                 command += ["--save", ""]  # save points add up across config lines: drop redis.conf's first
             command += [f"--{name}", "" if value == '""' else value]
         return command
+
+    @property
+    def operator_title(self) -> str:
+        # The `freshworks` snapshot keeps its old wording, so its charts render as before.
+        return "freshworks-oss redis-operator" if self.supports("operatorGroup") else "Spotahome redis-operator"
+
+    @property
+    def engine_facts(self) -> Engine:
+        return ENGINES[self.engine]
+
+    @property
+    def runs(self) -> Engine:
+        """The engine whose binaries the operator's scripts call: an operator that does not know engines calls
+        redis-server and redis-cli, which the Valkey image provides as symlinks."""
+        return self.engine_facts if self.supports("engine") else ENGINES["redis"]
+
+    @property
+    def crd_engine(self) -> str | None:
+        """spec.engine of the RedisFailover, where the CRD has it."""
+        return self.engine_facts.title if self.supports("engine") else None
+
+    @property
+    def access_label(self) -> str:
+        """The label application teams set on their pods (value `allow`) for clients admitted by it."""
+        return access_label(self.engine, self.name)
+
+    @property
+    def access_label_clients(self) -> tuple[Client, ...]:
+        wanted = ((self.access_label, ACCESS_LABEL_VALUE),)
+        return tuple(client for client in self.clients if client.pod_labels == wanted)
+
+    @property
+    def reserved_pod_memory_percent(self) -> int | None:
+        """The fork's cut-off for maxmemory, stated explicitly (its default) where the CRD has it."""
+        return RESERVED_POD_MEMORY_PERCENT if self.supports("reservedPodMemoryPercent") else None
 
     @property
     def maxmemory(self) -> int:
@@ -334,7 +379,9 @@ class Cluster:
     @property
     def failover_labels(self) -> dict[str, str]:
         """Labels on the RedisFailover. Only these survive labelWhitelist onto the operator's pods."""
-        return dict(sorted({**self.labels("redis-failover"), **({} if self.backed_up else {NOBACKUP_LABEL: "true"})}.items()))
+        group = {OPERATOR_GROUP_LABEL: self.operator_group} if self.operator_group else {}
+        nobackup = {} if self.backed_up else {NOBACKUP_LABEL: "true"}
+        return dict(sorted({**self.labels("redis-failover"), **nobackup, **group}.items()))
 
     @property
     def label_whitelist(self) -> list[str]:
@@ -343,13 +390,22 @@ class Cluster:
         return [f"^{NOBACKUP_LABEL.replace('.', '[.]')}$"]
 
     @property
+    def connection_prefixes(self) -> tuple[str, ...]:
+        """Prefixes of the connection object's keys: the engine's, or both engines' while applications move over."""
+        if self.connection_keys == "both":
+            return tuple(sorted(engine.key_prefix for engine in ENGINES.values()))
+        return (self.engine_facts.key_prefix,)
+
+    @property
+    def connection_key_list(self) -> list[str]:
+        return [prefix + key for prefix in self.connection_prefixes for key in CONNECTION_KEYS]
+
+    @property
     def connection_data(self) -> dict[str, str]:
-        return {
-            "REDIS_CLUSTER_NAME": self.name,
-            "REDIS_MASTER_NAME": self.master_name,
-            "REDIS_SENTINEL_HOST": self.sentinel_host,
-            "REDIS_SENTINEL_PORT": str(SENTINEL_PORT),
-        }
+        """The connection object's data, keys sorted."""
+        values = {"SENTINEL_HOST": self.sentinel_host, "SENTINEL_PORT": str(SENTINEL_PORT),
+                  "MASTER_NAME": self.master_name, "CLUSTER_NAME": self.name}
+        return dict(sorted((prefix + key, values[key]) for prefix in self.connection_prefixes for key in CONNECTION_KEYS))
 
     @property
     def password_variable(self) -> str | None:
@@ -382,6 +438,23 @@ class Cluster:
         return {"maxUnavailable": MAX_UNAVAILABLE, "selector": {"matchLabels": component.selector}}
 
     @property
+    def port_forward_name(self) -> str:
+        return f"{self.name}-port-forward"
+
+    @property
+    def port_forward_rules(self) -> list[dict]:
+        """What `kubectl port-forward pod/NAME` needs (get the pod, create its portforward), for the redis pods only:
+        their StatefulSet names them, so the Role needs no access to the namespace's other pods."""
+        pods = [f"{self.redis.workload_name}-{index}" for index in range(self.redis.replicas)]
+        return [{"apiGroups": [""], "resourceNames": pods, "resources": ["pods"], "verbs": ["get"]},
+                {"apiGroups": [""], "resourceNames": pods, "resources": ["pods/portforward"], "verbs": ["create"]}]
+
+    @property
+    def port_forward_subjects(self) -> list[dict]:
+        return [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+                for group in self.port_forward_groups]
+
+    @property
     def pod_security_context(self) -> dict:
         return dict(POD_SECURITY_CONTEXT)
 
@@ -408,7 +481,9 @@ def build(spec_document: dict) -> Cluster:
         name=name,
         namespace=meta["namespace"],
         purpose=spec["purpose"],
+        engine=spec["engine"],
         operator_version=spec["operator"]["version"],
+        operator_group=spec["operator"].get("group"),
         operator_namespace=spec["operator"]["namespace"],
         operator_labels=tuple(sorted(spec["operator"]["podSelector"].items())),
         pull_policy=images["pullPolicy"],
@@ -431,13 +506,19 @@ def build(spec_document: dict) -> Cluster:
         auth_secret=spec.get("auth", {}).get("secretPath"),
         if_lost=purpose.if_lost,
         connection_kind=spec["connection"]["kind"],
+        connection_keys=spec["connection"]["keys"],
         cluster_domain=spec["connection"]["clusterDomain"],
-        clients=tuple(sorted((_client(name, entry) for entry in spec["clients"]),
+        clients=tuple(sorted((_client(name, spec["engine"], entry) for entry in spec["clients"]),
                              key=lambda c: (c.namespace, c.connection_name))),
         placement=Placement(spec["placement"]["nodeSpread"], spec["placement"]["zoneSpread"],
                             spec["placement"]["dedicatedNodes"], spec["placement"].get("priorityClassName")),
         peers=_peers(spec),
         monitoring=Monitoring.of(spec),
+        # Defaults where the operator has the fields (README, "Which operator"): keep the master out of a node
+        # scale-down, which would cost a failover; roll every pod, so a patched image reaches the master too.
+        prevent_master_eviction=redis.get("preventMasterEviction", True),
+        disable_master_rollout=redis.get("disableMasterRollout", False),
+        port_forward_groups=tuple(spec.get("portForward", {}).get("groups", ())),
     )
 
 
@@ -456,8 +537,8 @@ def _peers(spec: dict) -> Peers:
 
 
 
-def _client(cluster_name: str, entry: dict) -> Client:
-    return Client(entry["namespace"], connection_name(cluster_name, entry), client_labels(cluster_name, entry),
+def _client(cluster_name: str, engine: str, entry: dict) -> Client:
+    return Client(entry["namespace"], connection_name(cluster_name, entry), client_labels(cluster_name, engine, entry),
                   entry["egressPolicy"])
 
 

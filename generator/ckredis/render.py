@@ -106,6 +106,10 @@ MANIFESTS: tuple[tuple[str, Files], ...] = (
     ("chart/templates/poddisruptionbudget.yaml.jinja",
      lambda plan: [(f"templates/poddisruptionbudget-{component.kind}.yaml", {"c": component})
                    for component in (plan.cluster.redis, plan.cluster.sentinel) if plan.cluster.own_disruption_budgets]),
+    ("chart/templates/role-port-forward.yaml.jinja",
+     _one("templates/role-port-forward.yaml", lambda plan: plan.cluster.port_forward_groups)),
+    ("chart/templates/rolebinding-port-forward.yaml.jinja",
+     _one("templates/rolebinding-port-forward.yaml", lambda plan: plan.cluster.port_forward_groups)),
     ("chart/templates/podmonitor.yaml.jinja", _one("templates/podmonitor.yaml", lambda plan: plan.monitoring.enabled)),
     ("chart/templates/prometheusrule.yaml.jinja",
      _one("templates/prometheusrule.yaml", lambda plan: plan.monitoring.enabled and plan.rule_groups)),

@@ -7,7 +7,8 @@ from collections.abc import Collection, Iterator
 from ckredis import advisories, memory
 from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
                             egress_policy_name, memory_budget, policy_manifest, purpose_of, sentinel_host)
-from ckredis.facts import OPERATOR_FIELDS, OPERATOR_PDB_MIN_AVAILABLE
+from ckredis.facts import (ENGINES, OPERATOR_FIELDS, OPERATOR_GROUP_LABEL, OPERATOR_PDB_MIN_AVAILABLE,
+                           VALKEY_CLI_AUTH_SINCE)
 from ckredis.quantity import cpu_millicores, human_bytes, memory_bytes
 
 Finding = tuple[tuple, str, str]
@@ -22,7 +23,12 @@ PART_OF_LABEL = "app.kubernetes.io/part-of"
 VERSIONED_FIELDS = {
     ("spec", "sentinel", "uniqueMasterName"): ("sentinel.disableMyMaster", "disableMyMaster"),
     ("spec", "monitoring", "containerProbes"): ("redis/sentinel custom*Probe", "customProbes"),
+    ("spec", "operator", "group"): (f"the label {OPERATOR_GROUP_LABEL}", "operatorGroup"),
+    ("spec", "redis", "preventMasterEviction"): ("redis.preventMasterEviction", "preventMasterEviction"),
+    ("spec", "redis", "disableMasterRollout"): ("redis.disableMasterRollout", "disableMasterRollout"),
 }
+# The snapshot of the fork that today's fork ignores: its specs keep rendering as they did, with a warning.
+SUPERSEDED_OPERATORS = {"freshworks": "freshworks-v3.3.5"}
 
 
 def check(data: dict, invalid: Collection[tuple] = frozenset()) -> Iterator[Finding]:
@@ -36,6 +42,8 @@ def advice(data: dict) -> Iterator[Finding]:
     """Warnings: valid specs that work but deserve a second look. They never block rendering."""
     spec = data["spec"]
     yield from _vulnerable_images(spec)
+    yield from _superseded_operator(spec)
+    yield from _engine_image_mismatch(spec)
     yield from _untrusted_registry(spec)
     yield from _tenants(spec)
 
@@ -43,23 +51,39 @@ def advice(data: dict) -> Iterator[Finding]:
 def _vulnerable_images(spec: dict) -> Iterator[Finding]:
     for kind in ("redis", "sentinel"):
         image = spec["images"][kind]
-        found, release = advisories.affecting(image), advisories.server_version(image)
-        if found and release:
+        found, release, product = advisories.affecting(image), advisories.server_version(image), \
+            advisories.product(image)
+        if found and release and product:
+            title = ENGINES[product].title
             version = ".".join(map(str, release))
             listed = ", ".join(f"{advisory.id} ({advisory.severity})" for advisory in found)
             yield (("spec", "images", kind),
-                   f"Redis {version} has {len(found)} known vulnerabilities (ckredis table of {advisories.CHECKED_ON}): {listed}",
-                   _patched_hint(version, found))
+                   f"{title} {version} has {len(found)} known vulnerabilities (ckredis table of "
+                   f"{advisories.CHECKED_ON}): {listed}",
+                   _patched_hint(title, version, found))
 
 
-def _patched_hint(version: str, found: list[advisories.Advisory]) -> str:
+def _patched_hint(product: str, version: str, found: list[advisories.Advisory]) -> str:
     line = version.rsplit(".", 1)[0]
     fixes = [next((fix for fix in advisory.fixed if fix.startswith(line + ".")), None) for advisory in found]
     patched = [fix for fix in fixes if fix is not None]
     if len(patched) < len(fixes):
-        return f"Redis {line} gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py)"
+        return f"{product} {line} gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py)"
     newest = max(patched, key=advisories.parse)
-    return f"pin Redis {newest} or a later {line} release (same image flavour), or leave the image unset for the patched default"
+    return (f"pin {product} {newest} or a later {line} release (same image flavour), or leave the image unset for "
+            f"the patched default")
+
+
+def _superseded_operator(spec: dict) -> Iterator[Finding]:
+    version = spec["operator"]["version"]
+    if version in SUPERSEDED_OPERATORS:
+        target = SUPERSEDED_OPERATORS[version]
+        yield (("spec", "operator", "version"),
+               f"{version} is a 2025-08 snapshot of the freshworks-oss fork; the fork reconciles, since v3.3.3, only "
+               f"RedisFailovers labelled {OPERATOR_GROUP_LABEL}, which this target does not render, so today's fork "
+               f"ignores this cluster without a word",
+               f"set spec.operator.version: {target} and spec.operator.group to the operator's OPERATOR_GROUP_ID "
+               f"(see README, \"Which operator\")")
 
 
 def _untrusted_registry(spec: dict) -> Iterator[Finding]:
@@ -114,11 +138,13 @@ def _memory(spec: dict) -> Iterator[Finding]:
     limit, budget = spec["redis"]["resources"]["limits"]["memory"], memory_budget(spec)
     percent = spec["redis"].get("maxmemoryPercent")
     if percent is not None and not budget.fits:
-        largest = memory.largest_percent(limit, budget.write_rate)
+        largest = memory.largest_percent(limit, budget.write_rate, budget.engine)
+        buffer, copy = human_bytes(budget.replication), human_bytes(budget.copy_on_write)
+        fork = (f"the larger of replication buffer {buffer} and copy-on-write {copy} (dual-channel replication)"
+                if budget.dual_channel else f"replication buffer {buffer} + copy-on-write {copy}")
         yield (("spec", "redis", "maxmemoryPercent"),
                f"{percent}% of {limit} does not fit the memory budget: maxmemory {human_bytes(budget.maxmemory)} + "
-               f"replication buffer {human_bytes(budget.replication)} + copy-on-write {human_bytes(budget.copy_on_write)} + "
-               f"overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
+               f"{fork} + overhead {human_bytes(budget.overhead)} is {100 * budget.planned // budget.limit}% of the limit "
                f"during a fork at {budget.write_rate} of writes, above {100 - memory.RESERVE_PERCENT}%",
                (f"use at most {largest}, or " if largest else "") +
                "remove maxmemoryPercent, raise limits.memory or lower memoryBudget.writeRate")
@@ -151,9 +177,57 @@ def _operator_version(data: dict) -> Iterator[Finding]:
     for path, (crd_field, capability) in VERSIONED_FIELDS.items():
         value = _get(data, path)
         if value and capability not in OPERATOR_FIELDS[version]:
-            supported = [name for name, fields in OPERATOR_FIELDS.items() if capability in fields]
+            supported = [name for name, fields in OPERATOR_FIELDS.items()
+                         if capability in fields and name not in SUPERSEDED_OPERATORS]
             yield (path, f"needs {crd_field}, which the {version} operator's RedisFailover CRD does not have",
                    f"set spec.operator.version to {' or '.join(supported)}, or remove it")
+
+
+def _operator_group(data: dict) -> Iterator[Finding]:
+    operator = data["spec"]["operator"]
+    if "operatorGroup" in OPERATOR_FIELDS[operator["version"]] and "group" not in operator:
+        yield (("spec", "operator", "version"),
+               f"the {operator['version']} operator reconciles only RedisFailovers labelled {OPERATOR_GROUP_LABEL} "
+               f"with its own group id: without spec.operator.group it would silently ignore this cluster",
+               "set spec.operator.group to the OPERATOR_GROUP_ID of the operator that should reconcile it")
+
+
+def _engine_image_mismatch(spec: dict) -> Iterator[Finding]:
+    for kind in ("redis", "sentinel"):
+        product = advisories.product(spec["images"][kind])
+        if product and product != spec["engine"]:
+            yield (("spec", "images", kind),
+                   f"an official {ENGINES[product].title} image while spec.engine is {spec['engine']}: the connection "
+                   f"keys, the access label and the chart's documents say {ENGINES[spec['engine']].title}",
+                   f"set spec.engine: {product}, or pin a {spec['engine']} image")
+
+
+def _valkey_binaries(data: dict) -> Iterator[Finding]:
+    """The fork's Valkey mode starts valkey-server and calls valkey-cli, which the official redis image lacks."""
+    spec = data["spec"]
+    if spec["engine"] != "valkey" or "engine" not in OPERATOR_FIELDS[spec["operator"]["version"]]:
+        return
+    for kind in ("redis", "sentinel"):
+        if advisories.product(spec["images"][kind]) == "redis":
+            yield (("spec", "images", kind),
+                   f"the {spec['operator']['version']} operator's Valkey mode runs valkey-server and valkey-cli, "
+                   f"which the official redis image does not have: the pods would never start",
+                   f"pin a valkey/valkey image, or leave images.{kind} unset for the Valkey default")
+
+
+def _valkey_cli_auth(data: dict) -> Iterator[Finding]:
+    """The fork's Valkey mode hands valkey-cli the password as VALKEYCLI_AUTH, which Valkey before 9.0 ignores."""
+    spec = data["spec"]
+    image = spec["images"]["redis"]
+    version = advisories.server_version(image) if advisories.product(image) == "valkey" else None
+    if (spec["engine"] == "valkey" and "engine" in OPERATOR_FIELDS[spec["operator"]["version"]] and "auth" in spec
+            and version is not None and version[:2] < VALKEY_CLI_AUTH_SINCE):
+        since = ".".join(map(str, VALKEY_CLI_AUTH_SINCE))
+        yield (("spec", "images", "redis"),
+               f"Valkey {'.'.join(map(str, version))} with auth on the {spec['operator']['version']} operator's "
+               f"Valkey mode never becomes ready: its readiness script passes the password as VALKEYCLI_AUTH, which "
+               f"valkey-cli reads only from {since} on",
+               f"pin Valkey {since} or later (or leave images.redis unset), or remove auth")
 
 
 def _fixed_disruption_budgets(data: dict) -> Iterator[Finding]:
@@ -161,7 +235,8 @@ def _fixed_disruption_budgets(data: dict) -> Iterator[Finding]:
     spec, version = data["spec"], data["spec"]["operator"]["version"]
     if "disablePodDisruptionBudget" in OPERATOR_FIELDS[version]:
         return
-    supported = " or ".join(name for name, fields in OPERATOR_FIELDS.items() if "disablePodDisruptionBudget" in fields)
+    supported = " or ".join(name for name, fields in OPERATOR_FIELDS.items()
+                            if "disablePodDisruptionBudget" in fields and name not in SUPERSEDED_OPERATORS)
     keeps = f"the {version} operator's PodDisruptionBudget, which cannot be disabled, keeps only {OPERATOR_PDB_MIN_AVAILABLE}"
     sentinels, redis = spec["sentinel"]["replicas"], spec["redis"]["replicas"]
     if sentinels > OPERATOR_PDB_MIN_AVAILABLE + 1:
@@ -194,7 +269,7 @@ def _clients(data: dict) -> Iterator[Finding]:
                    "give it another connectionName, or merge the entries")
             continue
         seen[key] = index
-        labels = frozenset(client_labels(name, entry))
+        labels = frozenset(client_labels(name, data["spec"]["engine"], entry))
         for other_index, other in selected.get(entry["namespace"], []):
             if labels <= other or other <= labels:
                 yield (path, f"selects pods that entry {other_index} in namespace {entry['namespace']!r} already selects",
@@ -254,12 +329,18 @@ _RESOURCES = (("spec", "redis", "resources"), ("spec", "redis", "exporter"), ("s
               ("spec", "sentinel", "exporter"))
 _RULES = (
     (lambda data: _resources(data["spec"]), _RESOURCES),
-    (lambda data: _memory(data["spec"]), (("spec", "purpose"), ("spec", "redis", "resources", "limits", "memory"),
+    (lambda data: _memory(data["spec"]), (("spec", "purpose"), ("spec", "engine"),
+                                          ("spec", "redis", "resources", "limits", "memory"),
                                           ("spec", "redis", "maxmemoryPercent"), ("spec", "redis", "memoryBudget"),
                                           ("spec", "persistence"))),
     (lambda data: _purpose(data["spec"]), (("spec", "purpose"), ("spec", "persistence"), ("spec", "redis", "config"))),
     (_operator_version, (("spec", "operator", "version"), *VERSIONED_FIELDS)),
-    (_clients, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"))),
+    (_operator_group, (("spec", "operator"),)),
+    (_valkey_binaries, (("spec", "engine"), ("spec", "operator", "version"), ("spec", "images", "redis"),
+                        ("spec", "images", "sentinel"))),
+    (_valkey_cli_auth, (("spec", "engine"), ("spec", "operator", "version"), ("spec", "images", "redis"),
+                        ("spec", "auth"))),
+    (_clients, (("metadata", "name"), ("metadata", "namespace"), ("spec", "engine"), ("spec", "clients"))),
     (_fixed_disruption_budgets, (("spec", "operator", "version"), ("spec", "sentinel", "replicas"), ("spec", "redis", "replicas"))),
     (_derived_names, (("metadata", "name"), ("metadata", "namespace"), ("spec", "clients"), ("spec", "connection"))),
 )

@@ -17,8 +17,9 @@ metadata:
   namespace: {namespace}
 spec:
   purpose: {purpose}             # cache: evicts, no disk; session: never evicts, persists to a PVC
+  engine: redis               # or valkey (README, "Redis or Valkey")
   operator:
-    version: v1.3.0-rc1       # v1.2.4, v1.3.0-rc1 or freshworks: output conforms to its CRD
+    version: v1.3.0-rc1       # v1.2.4, v1.3.0-rc1 or freshworks-v3.3.5 (with group: ...): output conforms to its CRD
   redis:
     replicas: 3               # at least 3
     resources:                # maxmemory is derived from limits.memory

@@ -102,6 +102,7 @@ def resolve_ref(node: dict) -> dict:
 def _fill(node: dict, value: object) -> None:
     node = resolve_ref(node)
     if isinstance(value, dict):
+        node = with_conditions(node, value)
         for name, sub in node.get("properties", {}).items():
             if name not in value and "default" in resolve_ref(sub):
                 value[name] = copy.deepcopy(resolve_ref(sub)["default"])
@@ -110,6 +111,24 @@ def _fill(node: dict, value: object) -> None:
     elif isinstance(value, list) and "items" in node:
         for item in value:
             _fill(node["items"], item)
+
+
+def with_conditions(node: dict, value: object) -> dict:
+    """A schema node with the `then` of each `allOf` condition that `value` meets merged in: the engine's own
+    default images win over Redis's, and a spec that leaves `engine` out meets no condition."""
+    for condition in node.get("allOf", []):
+        if "if" in condition and jsonschema.Draft202012Validator(condition["if"]).is_valid(value):
+            node = _merged(node, condition["then"])
+    return node
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    merged = {**base, **{key: value for key, value in extra.items() if key != "properties"}}
+    if "properties" in extra:
+        own = base.get("properties", {})
+        overlaid = {name: _merged(own.get(name, {}), sub) for name, sub in extra["properties"].items()}
+        merged["properties"] = {**own, **overlaid}
+    return merged
 
 
 def _locate(document: Document, path: SpecPath, message: str, hint: str, *, key: bool | None = None) -> Issue:

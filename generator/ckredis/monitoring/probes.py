@@ -46,22 +46,23 @@ def probe_timings(settings: Monitoring) -> dict[str, dict[str, ProbeTiming]]:
 def probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
     """Exec commands. No probe sends a password: liveness needs none, readiness is the operator's own script.
 
-    redis-cli exits 0 on an error reply, so every check reads the reply. Liveness accepts any reply that proves
+    The CLI (redis-cli, or valkey-cli in the fork's Valkey mode) exits 0 on an error reply, so every check reads the reply. Liveness accepts any reply that proves
     the server is processing commands: PONG, LOADING (a large dataset is being loaded) and NOAUTH (auth is on;
     answering it needs no credentials, so a password rotation never gets pods killed).
     """
+    cli = cluster.runs.cli  # the one the operator's own scripts call, so the image has it
     if kind == "redis":
-        alive = (f"reply=$(redis-cli -h 127.0.0.1 -p {cluster.redis.port} ping 2>&1); "
+        alive = (f"reply=$({cli} -h 127.0.0.1 -p {cluster.redis.port} ping 2>&1); "
                  'case "$reply" in PONG|*LOADING*|*NOAUTH*) exit 0 ;; esac; echo "$reply"; exit 1')
         # The operator mounts this script in every redis pod: a master is ready; a replica is ready unless its
         # master_host is 127.0.0.1 or a sync is in progress. It does not read master_link_status, so a replica of a
         # dead master stays ready. It authenticates with REDIS_PASSWORD.
         return {"liveness": ["sh", "-c", alive], "startup": ["sh", "-c", alive],
                 "readiness": ["/bin/sh", "/redis-readiness/ready.sh"]}
-    alive = (f'reply=$(redis-cli -h 127.0.0.1 -p {SENTINEL_PORT} ping 2>&1); '
+    alive = (f'reply=$({cli} -h 127.0.0.1 -p {SENTINEL_PORT} ping 2>&1); '
              'case "$reply" in PONG) exit 0 ;; esac; echo "$reply"; exit 1')
     # The operator's readiness (commit 156474af): ready once this sentinel knows a master that is not the
     # 127.0.0.1 placeholder. Stricter than the original: an empty or error reply is not an address.
-    ready = (f"addr=$(redis-cli -h 127.0.0.1 -p {SENTINEL_PORT} sentinel get-master-addr-by-name {cluster.master_name} "
+    ready = (f"addr=$({cli} -h 127.0.0.1 -p {SENTINEL_PORT} sentinel get-master-addr-by-name {cluster.master_name} "
              '2>/dev/null | head -n 1); case "$addr" in ""|127.0.0.1|*" "*) echo "no master: $addr"; exit 1 ;; esac')
     return {"liveness": ["sh", "-c", alive], "startup": ["sh", "-c", alive], "readiness": ["sh", "-c", ready]}

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ckredis import advisories
+from ckredis.facts import ENGINES
+
 # RedisFailover fields that do not reach the pod template (everything else under redis/sentinel rolls the pods).
 _NOT_POD_TEMPLATE = {"replicas", "customConfig", "storage", "serviceAnnotations", "disablePodDisruptionBudget"}
 _EVICTING = re.compile(r"^(allkeys|volatile)-")
@@ -20,6 +23,7 @@ def impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
     old_rf, new_rf = _failover(before), _failover(after)
     lines = []
     if old_rf and new_rf:
+        lines += _engine_change(old_rf, new_rf, before, after)
         lines += _storage_impact(old_rf, new_rf)
         lines += _data_impact(old_rf, new_rf)
         lines += _redis_roll(old_rf, new_rf)
@@ -208,3 +212,43 @@ def _client_impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]
             lines.append(f"clients must restart to pick up {key} ({', '.join(changed)} changed): "
                          "environment variables are read only when a pod starts")
     return lines
+
+
+def _engine(failover: dict) -> tuple[str, tuple[int, int, int] | None] | None:
+    """The engine of the Redis pods (from their official image's name) and its release, when the image tells."""
+    image = str(_spec(failover, "redis", "image") or "")
+    product = advisories.product(image)
+    return (product, advisories.server_version(image)) if product else None
+
+
+def _engine_change(old: dict, new: dict, before: dict[str, dict], after: dict[str, dict]) -> list[str]:
+    """Redis <-> Valkey: which data the new engine loads, and what clients must do (README, "Redis or Valkey")."""
+    was, becomes = _engine(old), _engine(new)
+    if was is None or becomes is None or was[0] == becomes[0]:
+        return []
+    (source, release), target = was, becomes[0]
+    titles = f"{ENGINES[source].title} → {ENGINES[target].title}"
+    shown = ".".join(map(str, release)) if release else "(release unknown)"
+    if target == "valkey" and release and release[:2] <= (7, 2):
+        data = (f"Valkey loads the RDB/AOF files of Redis {shown}, and each rolled replica resyncs from the Redis "
+                "master before the master fails over to a Valkey replica: the data carries over")
+    elif target == "valkey":
+        data = (f"Valkey loads RDB/AOF files only from Redis 7.2 or older, not from Redis {shown}: the rolled pods "
+                "start empty. Copy the keys into a new cluster (new name, e.g. with rdb-cli) instead, or accept the loss")
+    else:
+        data = ("Redis cannot load Valkey's RDB/AOF files (signed VALKEY080) and its replicas cannot sync from a "
+                "Valkey master: do not switch back in place; create a Redis cluster under a new name, copy the keys "
+                "or start empty, and move the clients")
+    keys_before = set().union(*(_payload(data) for data in _connections(before)))
+    keys_after = set().union(*(_payload(data) for data in _connections(after)))
+    if keys_before <= keys_after:
+        clients = "clients keep their connection keys (both key sets are emitted)"
+    else:
+        clients = ("clients must restart to read the new connection keys, as the old ones go: set "
+                   "connection.keys: both first and move the applications one at a time")
+    return [f"engine {titles}: every Redis and Sentinel pod rolls onto the new image. {data}; {clients}"]
+
+
+def _connections(found: dict[str, dict]) -> list[dict]:
+    return [data for data in found.values() if data.get("kind") in ("Secret", "ConfigMap")
+            and (data["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "connection"]
