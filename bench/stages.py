@@ -35,11 +35,11 @@ def run_stages(sources: list[str]) -> dict[str, float]:
 
     documents = timed("load", loading.load, sources)
     data = timed("validate", validation.validate, documents)
-    timed("warnings", lambda pair: list(validation.warnings(*pair)), list(zip(documents, data)))
+    timed("warnings", lambda pair: list(validation.warnings(*pair)), list(zip(documents, data, strict=True)))
     plans = timed("model+plan", lambda d: planning.Plan(model.build(d)), data)
     manifests = timed("manifests", render.manifests, plans)
     timed("dashboard_json", lambda p: p.dashboard_json if p.monitoring.enabled else "", plans)
-    timed("render_chart", lambda pair: render.render_chart(pair[0], pair[1], "charts/x"), list(zip(plans, manifests)))
+    timed("render_chart", lambda pair: render.render_chart(pair[0], pair[1], "charts/x"), list(zip(plans, manifests, strict=True)))
     return seconds
 
 

@@ -92,6 +92,14 @@ else
   echo "redis: installed redis-server and redis-sentinel via apt"
 fi
 
+# iproute2: `ip netns`, veth pairs and a bridge for tests/test_partition.py (which also needs root to run).
+if command -v ip >/dev/null; then
+  echo "iproute2: already on PATH ($(command -v ip))"
+else
+  apt_retry as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2
+  echo "iproute2: installed via apt"
+fi
+
 # nca (NetworkPolicy analyzer) pins its own dependencies exactly: give it a venv of its own.
 NCA_WANT=2.1.0
 if "$BIN/nca" --version 2>/dev/null | grep -q "NCA version $NCA_WANT"; then

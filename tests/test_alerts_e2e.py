@@ -17,6 +17,7 @@ scrapes in tests/fixtures/ (see test_exporter_fixtures.py).
 from __future__ import annotations
 
 import copy
+import json
 import os
 import socket
 import subprocess
@@ -37,7 +38,10 @@ FOR = "3s"  # every alert's `for`, except the two below
 FOR_NO_MASTER = "10s"  # longer than a loopback failover (about 3 s), so a successful failover never pages
 NO_MASTER_ALERTS = ("RedisNoMaster", "RedisSentinelNoUsableMaster")
 ALERT_TIMEOUT = 45  # seconds a fault may take to raise its alert
-LINGERING = {"RedisRejectedConnections"}  # increase over a 5m window: keeps firing after the fault is gone
+QUIET_TIMEOUT = 90  # seconds to quiet after a fault: RedisRejectedConnections resolves one 1m window after the last
+# Off here: the memory test's FLUSHALL empties a master that started minutes ago, which is what this alert reports,
+# for an hour. promtool proves it; tests/test_full_restart.py proves the recovery its runbook gives.
+OFF = {"RedisMasterLostKeys"}
 
 # The cluster under test and its neighbour: a session store (every alert enabled) for the operator version whose
 # uptime Probe cannot see "no master" (v1.2.4), sized so that filling memory and maxclients is quick.
@@ -54,7 +58,8 @@ SPEC = {
         "sentinel": {"replicas": 3, "config": {"downAfterMilliseconds": 2000, "failoverTimeout": 20000}},
         "persistence": {"size": "1Gi"},
         "clients": [{"namespace": "login", "podSelector": {"app.kubernetes.io/name": "login-api"}}],
-        "monitoring": {"scrape": {"interval": "1s", "timeout": "1s"}, "uptimeProbe": {"interval": "1s"}},
+        "monitoring": {"scrape": {"interval": "1s", "timeout": "1s"}, "uptimeProbe": {"interval": "1s"},
+                       "dashboard": {"enabled": True}},
     },
 }
 NEIGHBOUR = "sessions-b"  # starts with the other's name: regex and prefix traps included
@@ -72,7 +77,8 @@ def rendered_chart(name: str) -> dict[str, dict]:
     spec["metadata"]["name"] = name
     names = [rule["alert"] for group in render(spec)["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
     spec["spec"]["monitoring"]["alerts"] = {
-        "rules": {alert: {"for": FOR_NO_MASTER if alert in NO_MASTER_ALERTS else FOR} for alert in names}}
+        "rules": {alert: {"for": FOR_NO_MASTER if alert in NO_MASTER_ALERTS else FOR} for alert in names}
+        | {alert: {"enabled": False} for alert in OFF}}
     return render(spec)
 
 
@@ -176,11 +182,11 @@ class Loopback:
         result = get_json(self.prometheus_port, "/api/v1/query", query=expr)["data"]["result"]
         return [(item["metric"], item["value"][1]) for item in result]
 
-    def wait_quiet(self, timeout: float = 60) -> None:
-        """Restored: no alert of either cluster is pending or firing (except those bound to a rate window)."""
-        def quiet() -> bool:
-            return not [a for a in self.alerts() if a["labels"]["alertname"] not in LINGERING]
-        wait_until(quiet, timeout, "no alert pending or firing", step=0.5)
+    def wait_quiet(self, timeout: float = QUIET_TIMEOUT) -> None:
+        """Restored: no alert of either cluster is pending or firing."""
+        started = time.monotonic()
+        wait_until(lambda: not self.alerts(), timeout, "no alert pending or firing", step=0.5)
+        self.measured.append(f"  quiet {time.monotonic() - started:.1f} s after the restore")
 
     def ever_fired(self, name: str, seconds: float) -> bool:
         """Watch for `seconds`: does `name` fire for this cluster?"""
@@ -295,7 +301,7 @@ def _fault(world: Loopback, title: str, alerts: list[tuple[str, dict[str, str]]]
 
 
 def test_healthy_clusters_are_silent_and_probed(world):
-    assert [a for a in world.alerts() if a["labels"]["alertname"] not in LINGERING] == []
+    assert world.alerts() == []
     succeeding = [labels["redisfailover"] for labels, value in world.query("probe_success") if value == "1"]
     assert sorted(succeeding) == sorted([world.cluster.name, world.neighbour.name])
 
@@ -330,20 +336,87 @@ def test_the_exporter_fixtures_are_what_the_exporters_expose(world):
         assert missing == {}, name
 
 
+def _rule(world: Loopback, name: str) -> dict:
+    groups = world.charts[world.cluster.name]["PrometheusRule"]["spec"]["groups"]
+    (rule,) = [rule for group in groups for rule in group["rules"] if rule["alert"] == name]
+    return rule
+
+
+def test_every_dashboard_panel_returns_data_for_the_healthy_cluster(world):
+    """Every query of the rendered dashboard, evaluated by the real Prometheus: data for the healthy cluster, and none
+    of its neighbour's. The operator's panel is the one without data here: no operator runs on loopback."""
+    board = json.loads(next(iter(world.charts[world.cluster.name]["ConfigMap"]["data"].values())))
+    empty, answered = [], 0
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            result = world.query(target["expr"].replace("$__rate_interval", "1m"))
+            if "redis_operator_controller_cluster_ok" in target["expr"]:
+                assert result == [], "no operator runs here"
+                continue
+            if not result:
+                empty.append(panel["title"])
+            assert {labels.get("redisfailover", world.cluster.name) for labels, _ in result} <= {world.cluster.name}
+            answered += 1
+    assert empty == []
+    world.measured.append(f"dashboard: {answered} panel queries answered with data ({len(board['panels'])} panels)")
+
+
 def test_memory_filling_up_raises_memory_high(world):
+    """The fill counts what maxmemory counts: used_memory less the replica output and AOF buffers (Redis leaves them
+    out). Those buffers swell while replicas and the disk lag on a loaded machine (measured up to 5 MiB of this
+    38 MiB maxmemory), so a fill that stopped on used_memory alone at 93 % could leave the data at the 85 % threshold
+    once they drained, and RedisMemoryHigh never fired."""
     master = world.cluster.master_pod()
     client = master.client()
     maxmemory = int(client.config_get("maxmemory")["maxmemory"])
+    threshold = float(_rule(world, "RedisMemoryHigh")["expr"].rsplit(">", 1)[1])
+    value = "x" * 256 * 1024
+
+    def counted() -> int:
+        memory = client.info("memory")
+        return memory["used_memory"] - memory["mem_not_counted_for_evict"]
 
     def fill() -> None:
-        value = "x" * 256 * 1024
-        number = 0
-        while client.info("memory")["used_memory"] < 0.93 * maxmemory:
+        for number in range(maxmemory // len(value) + 1):  # halfway between the threshold and maxmemory
+            if counted() >= (threshold + 1) / 2 * maxmemory:
+                return
             client.set(f"fill:{number}", value)
-            number += 1
+        raise AssertionError(f"the data never reached {(threshold + 1) / 2:.0%} of maxmemory")
 
     _fault(world, "memory above the threshold of maxmemory", [("RedisMemoryHigh", {"pod": master.name})],
            fill, client.flushall)
+
+
+def test_a_master_full_to_maxclients_raises_redis_down_not_no_master(world):
+    """A master at maxclients turns its exporter away: redis_up 0 and no role. Its replicas stay linked, so
+    RedisNoMaster keeps quiet (it paged here before) and RedisDown names the pod. Once the exporter reads the master
+    again, RedisRejectedConnections reports the rejections and resolves within its 1m window (wait_quiet)."""
+    master = world.cluster.master_pod()
+    client = master.client()
+    maxclients = int(client.config_get("maxclients")["maxclients"])
+    held: list[socket.socket] = []
+
+    def full() -> bool:  # Redis counts its replicas' connections against maxclients too
+        connected = client.info("clients")["connected_clients"] + client.info("replication")["connected_slaves"]
+        return connected >= maxclients
+
+    def crowd() -> None:
+        for _ in range(2 * maxclients):  # bounded: a connection that raced the exporter's is refused; open another
+            if full():
+                break
+            held.append(socket.create_connection((HOST, master.port), timeout=2))
+        try:
+            wait_until(full, 10, "maxclients reached")
+        except TimeoutError:
+            release()
+            raise
+
+    def release() -> None:
+        for connection in held:
+            connection.close()
+
+    _fault(world, "maxclients reached on the master (its exporter turned away)", [("RedisDown", {"pod": master.name})],
+           crowd, release, silent=NO_MASTER_ALERTS)
 
 
 def test_exhausted_maxclients_raise_rejected_connections_and_too_many_clients(world):

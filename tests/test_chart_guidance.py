@@ -117,3 +117,30 @@ def test_checklist_says_when_nobody_would_be_alerted(tmp_path):
     cluster, _, notes = _rendered(path)
     assert Plan(cluster).alerts == []
     assert "alerting off" in _checklist(notes)["Alerts routed to someone"]
+
+
+@pytest.mark.parametrize("down_after_ms", [1000, 2000, 4999, 5000, 10000, 600000])
+def test_the_partitions_section_says_whether_the_fence_closes_before_a_failover(down_after_ms, tmp_path):
+    """A session store's README states its write fence as rendered; below the lag floor it admits the overlap."""
+    (session,) = [path for path in EXAMPLES if path.stem == "session"]
+    spec = yaml.safe_load(session.read_text())
+    spec["spec"]["sentinel"]["config"]["downAfterMilliseconds"] = down_after_ms
+    path = tmp_path / "session.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    (item,) = render_specs([str(path)])
+    config = dict(line.split(" ", 1) for line in item.cluster.redis_config)
+    lag = int(config["min-replicas-max-lag"])
+    assert config["min-replicas-to-write"] == "1" and lag >= 2, "a lag of 1 refuses writes on one late ACK"
+    section = _section(item.files["README.md"], "Network partitions")
+    assert f"`min-replicas-max-lag {lag}`" in section and f"({down_after_ms})" in section
+    # Redis closes the fence at most lag + 2 s after the cut; Sentinel promotes no earlier than down-after - 1 s.
+    closes_in_time = lag + 2 <= down_after_ms // 1000 - 1
+    assert ("stops before Sentinel can promote" in section) == closes_in_time
+    assert ("may promote a replica" in section) == (not closes_in_time)
+
+
+def test_a_cache_says_it_is_not_fenced():
+    (cache,) = [path for path in EXAMPLES if path.stem == "cache"]
+    cluster, readme, _ = _rendered(cache)
+    assert "min-replicas-to-write 0" in cluster.redis_config
+    assert "Deliberately not fenced" in _section(readme, "Network partitions")

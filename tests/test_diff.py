@@ -182,17 +182,27 @@ def test_unknown_format_is_a_usage_error():
 
 def test_sentinel_settings_apply_live_and_sentinel_resources_roll_only_sentinels(tmp_path):
     def sentinel_changes(spec):
-        spec["spec"]["sentinel"]["config"]["downAfterMilliseconds"] = 10000
+        spec["spec"]["sentinel"]["config"]["failoverTimeout"] = 60000
     code, out, _ = diff(str(edited(tmp_path, "session", sentinel_changes)), "-o", str(OUTPUT))
     assert code == 1
     assert lines_starting(out, "impact: ") == [
-        "sentinel config down-after-milliseconds 5000 → 10000: applied live by the operator with SENTINEL SET at "
+        "sentinel config failover-timeout 30000 → 60000: applied live by the operator with SENTINEL SET at "
         "its next reconcile (within 30 s), no restart"]
 
     def sentinel_memory(spec):
         spec["spec"]["sentinel"]["resources"] = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
     impact = lines_starting(diff(str(edited(tmp_path, "session", sentinel_memory)), "-o", str(OUTPUT))[1], "impact: ")
     assert [line.split(":")[0] for line in impact] == ["rolls the Sentinel pods (resources changed)"]
+
+
+def test_a_session_store_s_down_after_moves_its_write_fence_and_rolls_redis(tmp_path):
+    """min-replicas-max-lag is derived from down-after-milliseconds (model.WriteFence) and is in the redis command."""
+    def later_failover(spec):
+        spec["spec"]["sentinel"]["config"]["downAfterMilliseconds"] = 10000
+    impact = lines_starting(diff(str(edited(tmp_path, "session", later_failover)), "-o", str(OUTPUT))[1], "impact: ")
+    assert impact[0].startswith("rolls every Redis pod (command changed)")
+    assert any(line.startswith("redis config min-replicas-max-lag 2 → 7: applied live") for line in impact)
+    assert any(line.startswith("sentinel config down-after-milliseconds 5000 → 10000: applied live") for line in impact)
 
 
 def test_password_secret_change_rolls_redis_and_warns_about_the_mix(tmp_path):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ckredis import yamltext
 from ckredis.jsontext import indented_json
+
+pytestmark = pytest.mark.slow  # thousands of random values: left out of the fast run (README, Test it)
 
 _SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
             | st.text() | st.sampled_from(["", "\n", "\u2028", "é", "\x00", '"', "\\", "{}", "[]", "😀"]))

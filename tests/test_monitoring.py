@@ -9,36 +9,23 @@ import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis, documents, load_example, shared, tool
+from conftest import EXAMPLES, REPO, ckredis, documents, load_example, tool
+from crds import MONITORING_CRDS, monitoring_validator
 from ckredis import facts, model, render
 from ckredis.monitoring import catalogue, dashboard, promtool_tests
+from ckredis.monitoring.scope import Scope
 from ckredis.errors import SpecError
 from ckredis.plan import Plan
 from ckredis.validate import validate_data
-from test_crd_conformance import closed
 
-CRDS = {
-    "PodMonitor": "upstream/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",
-    "Probe": "upstream/prometheus-operator/monitoring.coreos.com_probes.yaml",
-    "PrometheusRule": "upstream/prometheus-operator/monitoring.coreos.com_prometheusrules.yaml",
-}
 SESSION = next(p for p in EXAMPLES if p.stem == "session")  # every alert is enabled for a session store
-CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|healthy|other cluster) \| (?P<title>.+)$")
-
-
-@cache
-def strict(kind: str) -> jsonschema.Draft7Validator:
-    crd = yaml.safe_load(shared(CRDS[kind]).read_text())
-    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return jsonschema.Draft7Validator(closed(served["schema"]["openAPIV3Schema"]))
+CASE = re.compile(r"^(?P<alert>\w+) \| (?P<kind>fires|silent|healthy|other cluster) \| (?P<title>.+)$")
 
 
 def cluster_of(spec: dict) -> model.Cluster:
@@ -84,10 +71,10 @@ def test_examples_render_every_monitoring_object():
     assert kinds == {"PodMonitor", "Probe", "PrometheusRule"}  # the dashboard ConfigMap is off by default
 
 
-@pytest.mark.parametrize("kind", CRDS)
+@pytest.mark.parametrize("kind", MONITORING_CRDS)
 def test_objects_conform_strictly_to_the_prometheus_operator_crds(kind, example):
     doc = objects(load_example(example))[kind]
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in strict(kind).iter_errors(doc)]
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in monitoring_validator(kind).iter_errors(doc)]
     assert errors == []
 
 
@@ -95,7 +82,7 @@ def test_the_strict_check_rejects_unknown_fields():
     doc = objects(load_example(SESSION))["PodMonitor"]
     doc["spec"]["podMetricsEndpoints"][0]["relabellings"] = []
     doc["spec"]["podTargetLabel"] = ["x"]
-    assert len(list(strict("PodMonitor").iter_errors(doc))) == 2
+    assert len(list(monitoring_validator("PodMonitor").iter_errors(doc))) == 2
 
 
 def test_podmonitor_scrapes_both_exporters_of_this_cluster_only(example):
@@ -227,6 +214,13 @@ def test_every_enabled_alert_has_the_three_cases(example):
         assert [expected for _, expected in kinds["healthy"]] == [[]], name
         assert [expected for _, expected in kinds["other cluster"]] == [[]] * len(kinds["fires"]), name
         assert {title.split(": ", 1)[1] for title, _ in kinds["other cluster"]} == {t for t, _ in kinds["fires"]}, name
+        assert [expected for _, expected in kinds.get("silent", [])] == [[]] * len(quiet_cases(example, name)), name
+
+
+def quiet_cases(example: Path, name: str) -> tuple:
+    cluster = cluster_of(load_example(example))
+    setting = catalogue.alert_settings(cluster.monitoring)[name]
+    return catalogue.CATALOG[name].build(Scope.of(cluster), setting).quiet
 
 
 def test_the_session_example_enables_every_alert():
@@ -272,7 +266,8 @@ def test_every_selector_is_scoped_to_the_cluster(example):
 def test_aggregations_keep_clusters_apart(example):
     for rule in rules(load_example(example)):
         for clause in re.findall(r"\b(?:count|max|min|sum) by \(([^)]*)\)", rule["expr"]):
-            assert clause in ("cluster, namespace, redisfailover", "cluster"), (rule["alert"], clause)
+            # Finer groupings (per db) keep clusters apart too, as long as they start with the cluster's labels.
+            assert clause == "cluster" or clause.startswith("cluster, namespace, redisfailover"), (rule["alert"], clause)
 
 
 def test_metric_names_are_the_pinned_exporter_ones(example):
@@ -280,7 +275,8 @@ def test_metric_names_are_the_pinned_exporter_ones(example):
     known = {
         "up", "probe_success", "redis_up", "redis_instance_info", "redis_connected_slaves", "redis_master_link_up",
         "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_memory_used_rss_bytes", "redis_connected_clients",
-        "redis_config_maxclients", "redis_rejected_connections_total", "redis_evicted_keys_total",
+        "redis_config_maxclients", "redis_rejected_connections_total", "redis_evicted_keys_total", "redis_db_keys",
+        "redis_uptime_in_seconds",
         "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
         "redis_sentinel_tilt", "redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ok_slaves",
         "redis_sentinel_master_status",
@@ -400,6 +396,32 @@ def test_a_broken_threshold_makes_promtool_fail(tmp_path):
     result = promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path)
     assert result.returncode != 0
     assert "RedisMemoryNearPodLimit | fires" in result.stdout + result.stderr
+
+
+def test_master_lost_keys_ignores_keys_leaving_a_long_running_master(tmp_path):
+    """Sessions expire or are deleted en masse (a quiet night): only a master that started within the hour is judged.
+    The control restarts the master in the same world, and the alert fires."""
+    files = alert_tests(load_example(SESSION))
+    tests = yaml.safe_load(files["alerts.test.yaml"])
+    (quiet,) = [group for group in tests["tests"] if group["name"].startswith("RedisMasterLostKeys | healthy")]
+    for series in quiet["input_series"]:
+        if series["series"].startswith("redis_db_keys{"):
+            samples = int(series["values"].split("x")[1])
+            series["values"] = f"1000x1 10x{samples - 1}"
+    restarted = copy.deepcopy(quiet)
+    for series in restarted["input_series"]:
+        if series["series"].startswith("redis_uptime_in_seconds{") and 'pod="rfr-sessions-0"' in series["series"]:
+            series["values"] = f"60+60x{samples}"
+
+    def run(group: dict, folder: Path) -> subprocess.CompletedProcess:
+        folder.mkdir()
+        (folder / "rules.yaml").write_text(files["rules.yaml"])
+        (folder / "alerts.test.yaml").write_text(yaml.safe_dump({**tests, "tests": [group]}, sort_keys=False))
+        return promtool("test", "rules", "alerts.test.yaml", cwd=folder)
+
+    assert run(quiet, tmp_path / "quiet").returncode == 0
+    control = run(restarted, tmp_path / "restarted")
+    assert control.returncode != 0 and "RedisMasterLostKeys" in control.stdout + control.stderr
 
 
 def mutants(rule: dict, name: str) -> dict[str, tuple[str, str]]:
@@ -565,7 +587,7 @@ def test_dashboard_configmap_is_optional_and_labelled():
 
 def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_path):
     cluster = cluster_of(load_example(example))
-    board = dashboard.dashboard(cluster)
+    board = dashboard.dashboard(cluster, catalogue.alert_settings(cluster.monitoring))
     assert len(board["uid"]) <= 40
     exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
     assert len(exprs) >= 20
@@ -578,6 +600,24 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
     for expr in exprs:
         for _metric, matchers in SELECTOR.findall(expr):
             assert f'name="{cluster.name}"' in matchers or f'redisfailover="{cluster.name}"' in matchers, expr
+
+
+def test_each_alert_panel_draws_pieces_of_that_alerts_expression(example):
+    """One record per alert: its panel's queries are parts of its rule's expr, and the dashboard shows them in catalogue
+    order (disabled alerts too, so a cache still sees its memory), ahead of the context panels."""
+    cluster = cluster_of(load_example(example))
+    settings = catalogue.alert_settings(cluster.monitoring)
+    scope = Scope.of(cluster)
+    built = [definition.build(scope, settings[name]) for name, definition in catalogue.CATALOG.items()
+             if definition.applies(cluster.monitoring.facts)]
+    for alert in built:
+        for expr, _ in alert.panel.targets:
+            assert expr in alert.expr, (alert.name, expr)
+    board = dashboard.dashboard(cluster, settings)
+    shown = [tuple(target["expr"] for target in panel["targets"]) for panel in board["panels"]]
+    assert shown[:len(built)] == [tuple(expr for expr, _ in alert.panel.targets) for alert in built]
+    context = shown[len(built):]
+    assert context and not any(expr in alert.expr for exprs in context for expr in exprs for alert in built)
 
 
 def test_every_alert_has_a_runbook():

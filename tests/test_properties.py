@@ -20,15 +20,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from typer.testing import CliRunner
 
 from conftest import tool
+from crds import failover_errors, monitoring_validator
 from go_yaml import chart_documents, disagreements
 from spec_strategies import mutated_specs, valid_specs
-from test_crd_conformance import errors as failover_errors
-from test_monitoring import strict as monitoring_validator
 from ckredis.cli import app
 from ckredis.errors import SpecError
 from ckredis.pipeline import render_specs
 
-pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Tests)
+pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Test it)
 
 # At least 1,000 examples in CI; fewer (or more) while working, e.g. CKREDIS_VALID_EXAMPLES=30.
 VALID_EXAMPLES = int(os.environ.get("CKREDIS_VALID_EXAMPLES", "200"))

@@ -9,10 +9,10 @@ import re
 import pytest
 
 from conftest import EXAMPLES, ckredis, load_example, shared
+from crds import failover_errors, failover_for
 from ckredis.pipeline import render_specs
 from ckredis.quantity import cpu_millicores, memory_bytes
 from ckredis.validate import schema
-from test_crd_conformance import errors, failover_for
 
 NUMBERS = ["0", "1", "256", "1.5", ".5", "1.", "007"]
 SUFFIXES = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "m", "n", "u",
@@ -72,7 +72,7 @@ def test_quantities_copied_from_other_manifests_render_and_the_crd_accepts_them(
     assert failover["spec"]["redis"]["resources"]["limits"]["memory"] == "1.5Gi"
     (maxmemory,) = [int(line.split()[1]) for line in failover["spec"]["redis"]["customConfig"] if line.startswith("maxmemory ")]
     assert 2**30 // 2 < maxmemory < 3 * 2**29, "maxmemory is a share of 1.5Gi"
-    assert errors(spec["spec"]["operator"]["version"], failover) == []
+    assert failover_errors(spec["spec"]["operator"]["version"], failover) == []
 
 
 @pytest.mark.parametrize("value, message", [

@@ -313,6 +313,12 @@ def _boot(command: list[str], data: Path) -> tuple[subprocess.Popen, redis.Redis
     return process, _connect(process, port, data / "redis.log", "redis-server with the rendered command")
 
 
+def alone(command: list[str]) -> list[str]:
+    """The rendered command for a master without replicas: a session store's write fence (min-replicas-to-write)
+    refuses every write of a master alone. tests/test_partition.py proves the fence on three hosts."""
+    return [*command, "--min-replicas-to-write", "0"]
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_a_restarted_pod_boots_with_every_directive(case, tmp_path):
     """customConfig only reaches a running server; the command must set the same values from the first second."""
@@ -332,7 +338,7 @@ def test_a_session_store_keeps_acknowledged_writes_through_a_crash(tmp_path):
     """With the append-only file on at boot, a killed and restarted master still has its writes (not just the last RDB)."""
     _, item = _render_case("example:session", tmp_path)
     (failover,) = _failovers(item)
-    command = failover["spec"]["redis"]["command"]
+    command = alone(failover["spec"]["redis"]["command"])
     process, client = _boot(command, tmp_path)
     client.set("session:1", "alice")
     time.sleep(1.5)  # appendfsync everysec: on disk within a second

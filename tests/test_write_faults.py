@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from conftest import EXAMPLES
 from ckredis import cli, pipeline
 
-pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Tests)
+pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Test it)
 
 KILLS = 120  # trials run until this many renders were killed...
 MAX_TRIALS = 400  # ...or this many ran

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def _search(folder: Path, found: Discovery, seen: set[str]) -> list[Issue]:
             for error in unreadable]
 
 
-def _yaml_files(folder: Path, on_error) -> list[Path]:
+def _yaml_files(folder: Path, on_error: Callable[[OSError], None]) -> list[Path]:
     files = []
     for root, directories, names in os.walk(folder, onerror=on_error):  # does not follow links to directories
         directories[:] = sorted(entry for entry in directories if not entry.startswith("."))

@@ -105,16 +105,22 @@ class Purpose:
     maxmemory_policy: str
     persists: bool
     backed_up: bool
+    fenced: bool  # a master cut off from every replica refuses writes (min-replicas-to-write), see model.WriteFence
     if_lost: str  # what the application loses with the data: Redis is never the primary store
 
 
 PURPOSES: Mapping[str, Purpose] = MappingProxyType({
     # A cache refills from the database: evict, keep nothing on disk, skip backups. Misses refill it: many writes.
+    # Not fenced: a cut-off master keeps taking writes that are lost when it rejoins (misses, refilled), rather
+    # than refusing every write whenever no replica is in sync (a full restart, both replicas down).
     "cache": Purpose(write_rate="8Mi/s", maxmemory_policy="allkeys-lru", persists=False, backed_up=False,
+                     fenced=False,
                      if_lost="A lost cache is rebuilt from the primary database: slower responses and more database "
                              "load until it refills, no data lost. Never keep data here that exists nowhere else."),
     # Losing sessions logs users out: never evict silently, persist (AOF + RDB). Logins and updates: fewer writes.
+    # Fenced: an error is better than a session write acknowledged and then silently dropped.
     "session": Purpose(write_rate="4Mi/s", maxmemory_policy="noeviction", persists=True, backed_up=True,
+                       fenced=True,
                        if_lost="A lost session store logs users out at worst: they sign in again. Keep nothing here "
                                "that must survive, such as carts or drafts, unless it is also in the primary database."),
 })

@@ -24,10 +24,21 @@ def backup_scope(cluster: Cluster) -> str:
             "It is a manual restore, not a failover; Sentinel failover is what keeps the cluster available.")
 
 
+def full_restart(cluster: Cluster) -> str:
+    """What happens when every redis pod stops at once, and where the manual recovery is (persisting stores)."""
+    runbook = f"{cluster.monitoring.runbook_base_url}RedisMasterLostKeys.md"
+    return ("Node drains evict one redis pod at a time (PodDisruptionBudget) and the operator rolls them one at a "
+            "time, so only a failure stops all of them at once: nodes rebooting together, a zone lost, the StatefulSet "
+            "deleted. Then the operator promotes the oldest pod, not the one with the newest data, and the others "
+            "resynchronise from it, dropping theirs: scale the operator down and promote the pod with the most keys "
+            f"first, as the runbook of alert RedisMasterLostKeys says ({runbook}).")
+
+
 def recovery(cluster: Cluster) -> list[str]:
     """No disaster recovery: Redis is never the primary store."""
-    return [f"Redis is not a primary store and this cluster has no disaster recovery. {cluster.if_lost}",
-            backup_scope(cluster)]
+    sentences = [f"Redis is not a primary store and this cluster has no disaster recovery. {cluster.if_lost}",
+                 backup_scope(cluster)]
+    return sentences + ([full_restart(cluster)] if cluster.persistence else [])
 
 
 def go_live(cluster: Cluster, alerts: list[AlertRule]) -> list[tuple[str, str]]:

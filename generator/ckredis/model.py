@@ -61,6 +61,52 @@ def _cpu_text(quantity: str | float) -> str:
 
 
 @dataclass(frozen=True)
+class WriteFence:
+    """How long a master cut off from every replica keeps acknowledging writes that are lost when it rejoins.
+
+    Redis refuses writes (NOREPLICAS) while fewer than `min-replicas-to-write` replicas have acknowledged the
+    replication stream within `min-replicas-max-lag` seconds. Replicas acknowledge every second (REPLCONF ACK);
+    the master counts the lag in whole seconds and re-checks it once a second (replicationCron), so after a cut
+    its last acknowledged write comes at most lag + 2 s later: the loss window.
+    Sentinel promotes nothing before down-after-milliseconds have passed without a reply to the PING it sends
+    every second, i.e. no earlier than down-after - 1 s after the cut. A lag of down-after - 3 s closes the fence
+    before another master can exist. Never below 2 s: a healthy link shows lag 1, and 2 after one late ACK; at 1
+    the master would refuse writes at random. So with down-after under 5 s the fence may close a little after
+    Sentinel could promote (overlap_seconds). tests/test_partition.py measures the window on real servers.
+    """
+
+    replicas: int  # min-replicas-to-write; 0: not fenced
+    max_lag: int  # min-replicas-max-lag, seconds (meaningful only when fenced)
+
+    CLOSING_SECONDS = 2  # the lag's rounding to whole seconds and the once-a-second re-check
+    SENTINEL_PING_SECONDS = 1
+    LAG_FLOOR_SECONDS = 2
+
+    @classmethod
+    def derive(cls, fenced: bool, down_after_ms: int) -> WriteFence:
+        if not fenced:
+            return cls(0, 0)
+        lag = down_after_ms // 1000 - cls.SENTINEL_PING_SECONDS - cls.CLOSING_SECONDS
+        return cls(1, max(cls.LAG_FLOOR_SECONDS, lag))
+
+    @property
+    def window_seconds(self) -> int:
+        """The longest a cut-off master keeps acknowledging writes, when fenced."""
+        return self.max_lag + self.CLOSING_SECONDS
+
+    def overlap_seconds(self, down_after_ms: int) -> int:
+        """How long the fence may stay open after Sentinel could promote a replica: 0 unless the lag floor forces it."""
+        return max(0, self.window_seconds - (down_after_ms // 1000 - self.SENTINEL_PING_SECONDS))
+
+    @property
+    def directives(self) -> tuple[str, ...]:
+        # Written even when off, so that a cluster that was fenced before is unfenced by CONFIG SET too.
+        if not self.replicas:
+            return ("min-replicas-to-write 0",)
+        return (f"min-replicas-to-write {self.replicas}", f"min-replicas-max-lag {self.max_lag}")
+
+
+@dataclass(frozen=True)
 class Resources:
     cpu_request: str
     memory_request: str
@@ -223,6 +269,8 @@ class Cluster:
     master_name: str
     unique_master_name: bool
     memory_budget: memory.Budget
+    write_fence: WriteFence
+    down_after_ms: int
     termination_grace_seconds: int
     persistence: Persistence | None
     backed_up: bool
@@ -423,6 +471,7 @@ def build(spec_document: dict) -> Cluster:
     registry = images.get("registry")
     unique_master = sentinel["uniqueMasterName"]
     budget = memory_budget(spec)
+    fence = WriteFence.derive(purpose.fenced, sentinel["config"]["downAfterMilliseconds"])
     persistence = None
     if purpose.persists:
         stored = spec.get("persistence", {})
@@ -444,11 +493,13 @@ def build(spec_document: dict) -> Cluster:
                            Resources.of(sentinel["resources"]), Resources.of(sentinel["exporter"]["resources"]),
                            SENTINEL_EXPORTER_PORT),
         exporter_image=image_reference(images["exporter"], registry),
-        redis_config=_redis_config(spec, budget),
+        redis_config=_redis_config(spec, budget, fence),
         sentinel_config=_sentinel_config(sentinel["config"]),
         master_name=name if unique_master else DEFAULT_MASTER_NAME,
         unique_master_name=unique_master,
         memory_budget=budget,
+        write_fence=fence,
+        down_after_ms=sentinel["config"]["downAfterMilliseconds"],
         termination_grace_seconds=redis["terminationGracePeriodSeconds"],
         persistence=persistence,
         backed_up=spec["backup"].get("enabled", purpose.backed_up),
@@ -491,7 +542,7 @@ def _client(cluster_name: str, engine: str, entry: dict) -> Client:
                   entry["egressPolicy"])
 
 
-def _redis_config(spec: dict, budget: memory.Budget) -> tuple[str, ...]:
+def _redis_config(spec: dict, budget: memory.Budget, fence: WriteFence) -> tuple[str, ...]:
     """customConfig lines: the operator applies each with CONFIG SET <first word> <rest>."""
     config, purpose = spec["redis"]["config"], purpose_of(spec)
     lines = [
@@ -503,6 +554,7 @@ def _redis_config(spec: dict, budget: memory.Budget) -> tuple[str, ...]:
         f"tcp-keepalive {config['tcpKeepalive']}",
         f"slowlog-log-slower-than {config['slowlogLogSlowerThan']}",
         f"slowlog-max-len {config['slowlogMaxLen']}",
+        *fence.directives,
     ]
     if purpose.persists:
         lines += ["appendonly yes", f"appendfsync {config.get('appendfsync', 'everysec')}", "save 900 1 300 10 60 10000"]

@@ -87,7 +87,7 @@ class Plan:
 
     @cached_property
     def dashboard(self) -> dict:
-        return dashboard.dashboard(self.cluster)
+        return dashboard.dashboard(self.cluster, self.alert_settings)
 
     @cached_property
     def dashboard_compact(self) -> str:

@@ -9,7 +9,7 @@ from ckredis.facts import METRICS_PORT, RF_NAME_LABEL
 from ckredis.model import Cluster
 from ckredis.monitoring.catalogue import CATALOG
 from ckredis.monitoring.probes import probe_commands
-from ckredis.monitoring.scope import AlertRule, Scope, increase_window
+from ckredis.monitoring.scope import AlertRule, Scope
 from ckredis.monitoring.settings import DASHBOARD_LABEL, SCOPE_LABEL, AlertSetting, ProbeTiming, object_name
 
 
@@ -54,22 +54,23 @@ def alerts(cluster: Cluster, settings: dict[str, AlertSetting]) -> list[AlertRul
 
 def catalogue_rows(cluster: Cluster, settings: dict[str, AlertSetting]) -> list[dict]:
     """Every alert of the catalogue with its effective setting, enabled or not (README)."""
-    mon = cluster.monitoring
+    mon, scope = cluster.monitoring, Scope.of(cluster)
     rows = []
     for name, definition in CATALOG.items():
         setting = settings[name]
         rows.append({"name": name, "enabled": setting.enabled and mon.enabled and mon.alerts_enabled,
                      "severity": setting.severity, "for": setting.for_,
-                     "threshold": _threshold_text(definition.threshold_unit, setting.threshold, mon.scrape_interval),
+                     "threshold": _threshold_text(definition.threshold_unit, setting.threshold,
+                                                  definition.build(scope, setting).window),
                      "when": definition.when, "link": f"[{name}]({mon.runbook_base_url}{name}.md)"})
     return rows
 
 
-def _threshold_text(unit: str | None, threshold: int | None, scrape_interval: str) -> str:
+def _threshold_text(unit: str | None, threshold: int | None, window: str | None) -> str:
     if unit == "percent":
         return f"{threshold} %"
     if unit == "count":
-        return f"{threshold} in {increase_window(scrape_interval)}"
+        return f"{threshold} in {window}"
     return ""
 
 

@@ -7,13 +7,14 @@ import re
 
 from ckredis.facts import (METRICS_PORT, OPERATOR_METRICS_PORT, REDIS_EXPORTER, REDIS_EXPORTER_PORT, SENTINEL_EXPORTER,
                            SENTINEL_EXPORTER_PORT, workload_name)
-from ckredis.monitoring.scope import AlertRule, Failure, Scope, Series, seconds, series_values
+from ckredis.monitoring.scope import HEALTHY_KEYS, AlertRule, Failure, Scope, Series, seconds, series_values
 from ckredis.monitoring.settings import SCOPE_LABEL, TEST_STEP_MINUTES
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# promtool unit tests: for every alert, it fires on each of its failures, it stays silent on a healthy cluster,
-# and it stays silent when only a different RedisFailover in the same namespace fails.
+# promtool unit tests: for every alert, it fires on each of its failures, it stays silent on a healthy cluster, on
+# the faults of something else it names (its quiet cases), and when only a different RedisFailover in the same
+# namespace fails.
 
 
 def healthy(scope: Scope, samples: int) -> list[Series]:
@@ -44,6 +45,8 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         add("redis_config_maxclients", target, scope.maxclients)
         add("redis_rejected_connections_total", target, 0)
         add("redis_evicted_keys_total", target, 0)
+        add("redis_db_keys", {**target, "db": "db0"}, HEALTHY_KEYS)
+        add("redis_uptime_in_seconds", target, 86400)
         for status in ("redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status"):
             add(status, target, 1)
     master = {"master_name": scope.master_name, "master_address": f"{master_ip}:{scope.redis_port}"}
@@ -88,7 +91,7 @@ def unit_tests(alerts: list[AlertRule], rule_file: str) -> dict:
 
 def alert_test_groups(alert: AlertRule) -> list[dict]:
     scope, other = alert.scope, alert.scope.neighbour()
-    eval_minutes = _minutes(alert.setting.for_) + _minutes(scope.window) + 2
+    eval_minutes = _minutes(alert.setting.for_) + (_minutes(alert.window) if alert.window else 0) + 2
     samples = eval_minutes + 1
 
     def world(failing: Scope | None, failure: Failure | None) -> tuple[list[Series], list[tuple[dict, float]]]:
@@ -115,6 +118,7 @@ def alert_test_groups(alert: AlertRule) -> list[dict]:
         }
 
     groups = [group("fires", failure.title, scope, failure) for failure in alert.failures]
+    groups += [group("silent", fault.title, scope, fault) for fault in alert.quiet]
     groups.append(group("healthy", f"{scope.title} and {other.title} are healthy", None, None))
     groups += [group("other cluster", f"only {other.title}: {failure.title}", other, failure) for failure in alert.failures]
     return groups

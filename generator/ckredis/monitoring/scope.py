@@ -35,7 +35,8 @@ class Scope:
     probe: bool
     probe_job: str
     probe_instance: str
-    window: str
+    window: str  # increase() window of events worth reporting for a while (evictions)
+    event_window: str  # increase() window of events that stop when their cause does (rejected connections)
     runbook_base_url: str
     alert_labels: tuple[tuple[str, str], ...]
     index: int = 0  # tells clusters apart in test data (pod IPs)
@@ -60,6 +61,7 @@ class Scope:
             probe_job=f"probe/{cluster.namespace}/{object_name(cluster.name)}",
             probe_instance=probe_target(cluster),
             window=increase_window(m.scrape_interval),
+            event_window=increase_window(m.scrape_interval, floor_minutes=1),
             runbook_base_url=m.runbook_base_url,
             alert_labels=tuple(m.alert_labels.items()),
         )
@@ -102,13 +104,17 @@ def probe_target(cluster: Cluster) -> str:
     return f"{cluster.sentinel_host}:{cluster.sentinel.port}"
 
 
-def increase_window(interval: str) -> str:
-    """Range for increase(): at least 5m and four scrapes, so a single missed scrape never hides an event."""
-    return f"{max(5, math.ceil(4 * seconds(interval) / 60))}m"
+def increase_window(interval: str, floor_minutes: int = 5) -> str:
+    """Range for increase(): at least `floor_minutes` and four scrapes, so a single missed scrape never hides an event.
+    An alert on it resolves one window after the last event; whole minutes keep promtool's 1m test steps inside it."""
+    return f"{max(floor_minutes, math.ceil(4 * seconds(interval) / 60))}m"
 
 
 def seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+HEALTHY_KEYS = 1000  # keys in db0 of each redis pod of the promtool tests' healthy cluster
 
 
 def series_values(value: float, samples: int) -> str:
@@ -144,6 +150,17 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """The dashboard panel of an alert: the parts of its expression as they are written there, before the comparison
+    that makes them alert (each target is a piece of the alert's expr, so a panel cannot re-spell it)."""
+
+    title: str
+    targets: tuple[tuple[str, str], ...]  # (expr, legend)
+    unit: str = "none"
+    threshold: float | None = None  # drawn as a line where the alert compares a target against a number
+
+
+@dataclass(frozen=True)
 class AlertRule:
     name: str
     expr: str
@@ -152,6 +169,9 @@ class AlertRule:
     description: str
     failures: tuple[Failure, ...]
     scope: Scope
+    panel: Panel  # its dashboard panel
+    quiet: tuple[Failure, ...] = ()  # faults of something else, on which the alert must stay silent (promtool tests)
+    window: str | None = None  # the increase() window of the expression, if any (README threshold text)
     labels: tuple[tuple[str, str], ...] = ()  # fixed labels beyond severity (when the expression cannot carry them)
 
     @property

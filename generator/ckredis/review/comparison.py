@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def objects(location: str, files: dict[str, str]) -> dict[str, dict]:
     return found
 
 
-def flows(documents) -> set[PolicyFlow]:
+def flows(documents: Iterable[dict]) -> set[PolicyFlow]:
     """The flows the NetworkPolicies allow, seen from both ends (an ingress and the matching egress are one flow)."""
     found = set()
     for policy in documents:
@@ -163,7 +164,7 @@ def _ports(rule: dict) -> str:
                      for port in ports)
 
 
-def alerts(documents) -> dict[str, AlertFields]:
+def alerts(documents: Iterable[dict]) -> dict[str, AlertFields]:
     found = {}
     for rule_object in documents:
         if rule_object.get("kind") != "PrometheusRule":

@@ -8,6 +8,7 @@ what the operator does with a changed RedisFailover come from shared/reference/s
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ckredis import advisories
 from ckredis.facts import ENGINES
@@ -42,7 +43,7 @@ def _failover(found: dict[str, dict]) -> dict | None:
     return next((data for data in found.values() if data.get("kind") == "RedisFailover"), None)
 
 
-def _spec(failover: dict, *path: str):
+def _spec(failover: dict, *path: str) -> Any:  # whatever the chart holds there
     value = failover.get("spec") or {}
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
@@ -171,7 +172,7 @@ def _storage_impact(old: dict, new: dict) -> list[str]:
 _UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
-def _quantity(text) -> float:
+def _quantity(text: object) -> float:
     match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(text))
     return float(match.group(1)) * _UNITS.get(match.group(2), 1) if match else 0.0
 
