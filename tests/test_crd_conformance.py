@@ -8,6 +8,7 @@ import pytest
 
 from conftest import EXAMPLES, load_example
 from crds import OPERATOR_CRDS, failover_errors, failover_for
+
 FORK_ONLY = ("preventMasterEviction", "disableMasterRollout")
 
 
@@ -59,7 +60,7 @@ def test_the_fork_gets_its_engine_group_and_rollout_fields_and_the_others_none(e
     assert (redis["preventMasterEviction"], redis["disableMasterRollout"], redis["reservedPodMemoryPercent"]) == \
         (True, False, 10)
     for version in ("v1.2.4", "v1.3.0-rc1", "freshworks"):
-        older = failover_for({**retargeted(spec, version)})
+        older = failover_for(retargeted(spec, version))
         assert "engine" not in older["spec"] and not set(FORK_ONLY) & set(older["spec"]["redis"])
         assert "redis-failover.freshworks.com/operator-group" not in older["metadata"]["labels"]
         assert failover_errors(version, older) == []
