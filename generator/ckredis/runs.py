@@ -208,7 +208,7 @@ def _valid(outcomes: list[pipeline.Outcome]) -> list[Issue]:
         raise error
     failures = [line for outcome in outcomes for line in outcome.failure]
     if failures:
-        raise OutputError("\n".join(failures))
+        raise OutputError(*failures)
     return [warning for outcome in outcomes for warning in outcome.warnings]
 
 

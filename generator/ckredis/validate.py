@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
@@ -16,7 +17,7 @@ from functools import cache
 import jsonschema
 
 from ckredis import quantity, rules
-from ckredis.errors import Issue, SpecError, clip
+from ckredis.errors import Issue, SpecError, clip, first_unsafe
 from ckredis.load import Ambiguous, Document, SpecPath, format_path
 from ckredis.paths import SCHEMA_FILE
 
@@ -259,6 +260,11 @@ def _value_message(value: object, kind: str, expected: object, node: dict, path:
     if kind == "not" and "pattern" in expected:
         return f"{shown} uses the 'latest' tag", "pin a version tag or a digest"
     if kind == "pattern":
+        unsafe = first_unsafe(value.replace("\n", ""))
+        if unsafe:
+            return (f"{shown} holds the character U+{ord(unsafe):04X} ({unicodedata.name(unsafe, 'a control character').lower()})",
+                    "remove it; control, line-separator and bidirectional characters could change what a terminal, "
+                    "Helm's NOTES or a review shows")
         if "\n" in value:
             return f"{shown} holds a line break", "remove it; a block scalar (|) ends with one, write the value on the key's line"
         problem = _image_problem(value) if node is schema()["$defs"]["image"] else None

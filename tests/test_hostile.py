@@ -1,0 +1,235 @@
+"""Issue 18: nothing deleted, nothing forged, under hostile or careless input.
+
+Each test names the item of the issue it covers; each failed on the code before its fix (see the commit messages).
+Commands run as users run them, in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO, ckredis
+from ckredis import write
+from ckredis.errors import OutputError
+from ckredis.pipeline import render_spec
+from specs import full, get, put, string_paths
+
+CACHE_SPEC = (REPO / "examples" / "cache.yaml").read_text()
+SHARED_CACHE_SPEC = REPO / "examples" / "shared-cache.yaml"
+
+
+def _rendered_output(tmp_path: Path) -> Path:
+    """A work folder with specs/cache.yaml and its chart in out/cache, rendered by ckredis."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "cache.yaml").write_text(CACHE_SPEC)
+    result = ckredis("render", "specs", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+# ---------------------------------------------------------------- 1. discovery decides by parsing
+
+def _as_json(text: str) -> str:
+    return json.dumps(yaml.safe_load(text))
+
+
+# A valid spec in the forms a byte regex for `^apiVersion: ckredis...` missed (name, bytes).
+SPEC_FORMS = {
+    "quoted key": ("cache.yaml", CACHE_SPEC.replace("\napiVersion:", "\n'apiVersion':")),
+    "space before the colon": ("cache.yaml", CACHE_SPEC.replace("\napiVersion:", "\napiVersion :")),
+    "JSON in a .json file": ("cache.json", _as_json(CACHE_SPEC)),
+    "flow style, upper-case suffix": ("CACHE.YAML", _as_json(CACHE_SPEC)),
+    "folded apiVersion": ("cache.yml", CACHE_SPEC.replace("\napiVersion: ", "\napiVersion: >-\n  ")),
+    "after 64 KiB of comments": ("cache.yaml", "#" * 70_000 + "\n" + CACHE_SPEC),
+    "kind before apiVersion": ("cache.yaml", "kind: RedisCluster\n" + CACHE_SPEC.replace("\nkind: RedisCluster", "")),
+}
+
+
+@pytest.mark.parametrize("form", SPEC_FORMS)
+def test_item1_a_valid_spec_in_any_form_is_found_and_its_chart_is_never_pruned(tmp_path, form):
+    work = _rendered_output(tmp_path)
+    name, text = SPEC_FORMS[form]
+    (work / "specs" / "cache.yaml").unlink()
+    (work / "specs" / name).write_text(text)
+    before = sorted(os.listdir(work / "out" / "cache"))
+    pruned = ckredis("render", "--prune", "specs", "-o", "out", cwd=work)
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout == "unchanged out/cache/\n"
+    assert sorted(os.listdir(work / "out" / "cache")) == before
+    assert ckredis("render", "--check", "specs", "-o", "out", cwd=work).returncode == 0
+
+
+# Files meant as specs that ckredis cannot read: each is a located error, and nothing is pruned (name, bytes, where).
+UNREADABLE_SPECS = {
+    "UTF-16": ("cache.yaml", CACHE_SPEC.encode("utf-16"), "cache.yaml:1:1: (document): UTF-16 text"),
+    "a typo in the group": ("cache.yaml", CACHE_SPEC.replace("elastisys.io", "elastisys.oi").encode(),
+                            "cache.yaml:3:13: apiVersion:"),
+    "broken YAML naming ckredis": ("cache.yaml", CACHE_SPEC.replace("  purpose: cache", "  purpose: [cache").encode(),
+                                   "cache.yaml:"),
+    "a second document": ("cache.yaml", ("kind: ConfigMap\n---\n" + CACHE_SPEC).encode(), "cache.yaml:"),
+    "a RedisCluster without apiVersion": ("cache.yaml", CACHE_SPEC.replace("apiVersion: ckredis.elastisys.io/v1alpha1\n", "")
+                                          .encode(), "cache.yaml:3:1: (document): missing required key 'apiVersion'"),
+    "larger than a spec may be": ("cache.yaml", (CACHE_SPEC + "#" * (1 << 20)).encode(), "cache.yaml:1:1: (document): larger"),
+}
+
+
+@pytest.mark.parametrize("case", UNREADABLE_SPECS)
+def test_item1_a_spec_ckredis_cannot_read_is_a_located_error_and_its_chart_stays(tmp_path, case):
+    work = _rendered_output(tmp_path)
+    name, raw, where = UNREADABLE_SPECS[case]
+    (work / "specs" / "cache.yaml").unlink()
+    (work / "specs" / "other.yaml").write_text(CACHE_SPEC.replace("name: cache", "name: other"))
+    (work / "specs" / name).write_bytes(raw)
+    before = write.existing_files(work / "out" / "cache")
+    for command in (["render", "--prune"], ["render", "--check"], ["diff", "--orphans"]):
+        result = ckredis(*command, "specs", "-o", "out", cwd=work)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert result.stderr.startswith(f"specs/{where}"), result.stderr
+    assert write.existing_files(work / "out" / "cache") == before
+
+
+def test_item1_other_yaml_is_still_ignored_with_why(tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "cache.yaml").write_text(CACHE_SPEC)
+    (tmp_path / "specs" / "deployment.YML").write_text("apiVersion: apps/v1\nkind: Deployment\n")
+    (tmp_path / "specs" / "other-operator.yaml").write_text("apiVersion: redis.redis.opstreelabs.in/v1beta2\n"
+                                                             "kind: RedisCluster\nmetadata: {name: x}\n")
+    (tmp_path / "specs" / "package.json").write_text('{"name": "x", "description": "mentions ckredis"}')
+    (tmp_path / "specs" / "chart-template.yaml").write_text("{{- if .Values.x }}\nkind: ConfigMap\n{{- end }}\n")
+    result = ckredis("validate", "-v", "specs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "specs/cache.yaml: ok (redis-system/cache, cache)\n"
+    assert sorted(line.split(":")[0] for line in result.stderr.splitlines()) == [
+        "ignored specs/chart-template.yaml", "ignored specs/deployment.YML", "ignored specs/other-operator.yaml",
+        "ignored specs/package.json"]
+
+
+# ---------------------------------------------------------------- 2. a file added during a write is kept
+
+def _chart_files(spec_text: str, tmp_path: Path, chart_dir: Path) -> dict[str, str]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_text)
+    return render_spec(str(spec)).chart_files(chart_dir)
+
+
+def test_item2_a_file_added_between_staging_and_the_swap_is_kept_and_stops_the_write(tmp_path):
+    work = _rendered_output(tmp_path)
+    chart_dir = work / "out" / "cache"
+    before = write.existing_files(chart_dir)
+    files = _chart_files(CACHE_SPEC.replace("purpose: cache", "purpose: cache\n  sentinel: {replicas: 5}"), tmp_path,
+                         chart_dir)
+    staged = write.stage_chart(files, chart_dir)  # a render checks the chart and stages the new one...
+    (chart_dir / "templates" / "mine.yaml").write_text("kind: ConfigMap\n")  # ...someone adds a file meanwhile...
+    with pytest.raises(OutputError, match=r"out/cache: holds files ckredis did not generate \(templates/mine.yaml\) "
+                                          "that appeared while ckredis was writing it"):
+        write.commit(chart_dir.parent, [staged])  # ...and the swap, seconds later, must not take it away
+    assert (chart_dir / "templates" / "mine.yaml").read_text() == "kind: ConfigMap\n"
+    assert {path: content for path, content in write.existing_files(chart_dir).items()
+            if path != "templates/mine.yaml"} == before
+    assert not [entry for entry in os.listdir(chart_dir.parent) if entry.startswith(".")]
+
+
+def test_item2_a_file_added_to_an_orphan_before_it_is_pruned_is_kept(tmp_path):
+    work = _rendered_output(tmp_path)
+    orphan = work / "out" / "cache"
+    write.check_writable(orphan)  # --prune checks the orphan...
+    (orphan / "notes.md").write_text("my notes\n")  # ...someone adds a file meanwhile...
+    with pytest.raises(OutputError, match="notes.md"):
+        write.remove_chart(orphan)  # ...and the removal must keep it
+    assert (orphan / "notes.md").read_text() == "my notes\n"
+    assert not [entry for entry in os.listdir(orphan.parent) if entry.startswith(".")]
+
+
+def test_item2_a_leftover_staging_folder_with_a_foreign_file_is_not_swept(tmp_path):
+    work = _rendered_output(tmp_path)
+    leftover = work / "out" / ".cache.abcd1234.ckredis-tmp"
+    shutil.copytree(work / "out" / "cache", leftover)
+    (leftover / "mine.txt").write_text("mine\n")
+    result = ckredis("render", "specs", "-o", "out", cwd=work)
+    assert result.returncode == 2 and "mine.txt" in result.stderr, result.stderr
+    assert (leftover / "mine.txt").read_text() == "mine\n"
+
+
+# ---------------------------------------------------------------- 3. no control characters in, none printed raw
+
+# YAML escapes of what a terminal or a renderer acts on: ESC (screen clearing), CR, NEL, LINE SEPARATOR, a bidi override.
+UNSAFE = {"ESC": "\\e[2J", "CR": "\\r", "NEL": "\\N", "LS": "\\L", "RLO": "\\u202E", "DEL": "\\x7f", "C1 CSI": "\\x9b"}
+
+
+def _with_text(field: str, text: str) -> str:
+    spec = SHARED_CACHE_SPEC.read_text()
+    if field == "alert label value":
+        return spec.replace("        team: platform", f'        team: "plat{text}form"')
+    if field == "multiTenant.reason":
+        return spec.replace("reason: One team owns", f'reason: "One{text} team owns').replace("within a minute.",
+                                                                                           'within a minute."')
+    return spec.replace("  monitoring:\n    alerts:\n",
+                        f'  monitoring:\n    alerts:\n      runbookBaseUrl: "https://runbooks.example.com/{text}x/"\n')
+
+
+@pytest.mark.parametrize("character", UNSAFE)
+@pytest.mark.parametrize("field", ["alert label value", "multiTenant.reason", "runbookBaseUrl"])
+def test_item3_control_and_line_separator_characters_are_a_located_error(tmp_path, field, character):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(_with_text(field, UNSAFE[character]))
+    result = ckredis("validate", str(spec))
+    assert result.returncode == 2
+    line = next(number for number, text in enumerate(spec.read_text().splitlines(), 1) if UNSAFE[character] in text)
+    assert re.match(rf"{re.escape(str(spec))}:{line}:\d+: \S+: .* holds the character U\+", result.stderr), result.stderr
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+
+
+def test_item3_every_string_field_refuses_every_unsafe_character():
+    from ckredis.validate import SpecError, validate_data
+    refused, accepted = 0, []
+    for path in string_paths(full()):
+        for character in ("\x1b", "\r", "\x85", "\u2028", "\u202e", "\x9b", "\u2066"):
+            data = full()
+            value = get(data, path)
+            put(data, path, value[:1] + character + value[1:])
+            try:
+                validate_data(data)
+                accepted.append((path, character))
+            except SpecError:
+                refused += 1
+    assert not accepted
+    assert refused >= 7 * 40  # the full spec has that many string fields: the loop really ran
+
+
+def test_item3_the_schema_patterns_refuse_unsafe_characters_as_editors_read_them():
+    # Editors validate with the schema alone: every free-text pattern must refuse them too, not only ckredis' rules.
+    schema = json.loads((REPO / "schemas" / "ckredis-spec.schema.json").read_text())
+    labels = schema["$defs"]["alertLabels"]["additionalProperties"]
+    validator = jsonschema.Draft202012Validator(labels)
+    assert validator.is_valid("payments")
+    assert not [c for c in ("\x1b", "\r", "\x85", "\u2028", "\u202e") if validator.is_valid(f"pay{c}ments")]
+
+
+def test_item3_a_committed_chart_with_terminal_escapes_is_shown_escaped_by_diff(tmp_path):
+    work = _rendered_output(tmp_path)
+    notes = work / "out" / "cache" / "templates" / "NOTES.txt"
+    notes.write_text(notes.read_text() + "\x1b[2J\x1b[Hall clear\r\u2028\u202e\n")
+    for output_format in ("text", "markdown", "json"):
+        result = ckredis("diff", "specs", "-o", "out", "--format", output_format, cwd=work)
+        assert result.returncode == 1, result.stderr
+        assert not re.search("[\x1b\r\u2028\u202e]", result.stdout), output_format
+        assert "\\u001b[2J" in result.stdout, output_format
+    assert json.loads(ckredis("diff", "specs", "-o", "out", "--format", "json", cwd=work).stdout)["changed"]
+
+
+def test_item7_a_file_name_with_a_newline_is_printed_escaped_and_cannot_forge_a_line(tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a: ok\nforged.yaml").write_text(CACHE_SPEC)
+    result = ckredis("validate", "specs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "specs/a: ok\\nforged.yaml: ok (redis-system/cache, cache)\n"
+    rendered = ckredis("render", "specs", "-o", "out\x1b[2J", cwd=tmp_path)
+    assert rendered.stdout == "wrote out\\u001b[2J/cache/ (18 files)\n", rendered.stdout
