@@ -1,7 +1,8 @@
 """The command line: a thin Typer layer. Each command parses its options, calls one function of `runs` and prints
 what it returns; errors become their message on stderr and an exit code.
 
-Exit codes: 0 ok, 1 `--check` found stale files, 2 invalid input or usage.
+Exit codes: 0 ok, 1 `--check` or `diff` found differences (or `test` a failing alert), 2 invalid input or usage,
+70 an internal error (a bug in ckredis: never 1, which CI reads as "changes", nor 2).
 """
 
 from __future__ import annotations
@@ -315,5 +316,34 @@ def init(
     typer.echo(text, nl=False)
 
 
+cache_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="The cache of unchanged specs ($CKREDIS_CACHE_DIR, else $XDG_CACHE_HOME/ckredis, "
+                             "else ~/.cache/ckredis).")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("prune", epilog="Example:\n\n  ckredis cache prune --older-than 7")
+@_reporting
+def cache_prune(
+    older_than: Annotated[float, typer.Option("--older-than", min=0, metavar="DAYS",
+                                              help="Remove entries no run has used for this many days.")] = 30,
+) -> None:
+    """Remove cache entries no run has used for a while (each use refreshes an entry); the cache otherwise grows
+    with every spec version ever rendered."""
+    pruned = runs.prune_cache(older_than)
+    _say(f"removed {pruned.removed} cache file(s) ({pruned.freed / 1024:.0f} KiB) unused for {older_than:g} days; "
+         f"kept {pruned.kept} in {pruned.folder}")
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE of sysexits.h
+
+
 def main() -> None:
-    app(prog_name="ckredis")  # also under `python -m ckredis`
+    try:
+        app(prog_name="ckredis")  # also under `python -m ckredis`
+    except Exception as error:  # not the input's fault (that is a CkredisError, exit 2): a bug to report
+        import traceback
+        typer.echo(visible("".join(traceback.format_exception(error)), keep="\n"), err=True, nl=False)
+        _say(f"ckredis {__version__}: internal error ({type(error).__name__}: {error}); this is a bug in ckredis, "
+             "please report it with the command line and the traceback above", err=True)
+        sys.exit(INTERNAL_ERROR)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ckredis import discover, parallel, pipeline, write
+from ckredis import cache, discover, parallel, pipeline, write
 from ckredis.errors import Issue, OutputError, SpecError
 
 # What the CLI hands a run to draw progress: (verb, how many specs) -> a callback per finished spec, and a close.
@@ -147,10 +147,9 @@ def diff(found: discover.Discovery, output: Path, *, orphans: bool, options: Opt
     outcomes = _run(pipeline.Review(output), found, "comparing", options)
     warnings = _valid(outcomes)
     reviews = [outcome.result for outcome in outcomes]
-    if orphans:
-        names = _names(outcomes)
-        reviews += [review.review(name, review.committed_chart(output / name), None, str(output / name))
-                    for name in review.committed_chart_names(output) if name not in names]
+    if orphans and output.is_dir():
+        reviews += [review.review(chart.name, review.committed_chart(chart), None, str(chart))
+                    for chart in write.orphan_charts(output, _names(outcomes))]
     return Comparison(warnings, reviews)
 
 
@@ -190,6 +189,11 @@ def connectivity(spec: str) -> list[tuple[str, str, str, str]]:
                       Options(jobs=1, use_cache=False))
     _valid([outcome])
     return outcome.result or []
+
+
+def prune_cache(older_than_days: float) -> cache.Pruned:
+    """Remove the cache entries no run has used for older_than_days."""
+    return cache.prune(older_than_days)
 
 
 def _run(task: pipeline.Task, found: discover.Discovery, verb: str, options: Options) -> list[pipeline.Outcome]:

@@ -156,21 +156,34 @@ def orphan_charts(output: Path, charts: Collection[str]) -> list[Path]:
     """Chart directories in output that ckredis generated (their Chart.yaml carries the marker) and that no
     chart of this run renders, sorted."""
     orphans = []
-    for entry in sorted(output.iterdir()):
-        chart_file = entry / "Chart.yaml"
+    try:
+        entries = sorted(output.iterdir())
+    except OSError as error:
+        raise OutputError(f"{output}: cannot read the output directory: {error.strerror or error}") from None
+    for entry in entries:
         if entry.name in charts or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
-        if chart_file.is_file() and not chart_file.is_symlink() and MARKER.encode() in _start_of(chart_file):
+        if MARKER.encode() in _start_of(entry / "Chart.yaml"):
             orphans.append(entry)
     return orphans
 
 
-def _start_of(path: Path) -> bytes:
+def _start_of(chart_file: Path) -> bytes:
+    """The start of a chart directory's Chart.yaml; empty when there is none (or it is a link or not a file). A chart
+    directory that cannot be read is an error: its chart must not pass unseen (not an orphan, not kept)."""
     try:
-        with path.open("rb") as handle:
-            return handle.read(512)
+        fd = os.open(chart_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
     except OSError as error:
-        raise OutputError(f"{path}: cannot read: {error.strerror or error}") from None
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            return b""
+        raise OutputError(f"{chart_file.parent}: cannot read: {error.strerror or error}") from None
+    with open(fd, "rb") as handle:
+        try:
+            return handle.read(512) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError as error:
+            raise OutputError(f"{chart_file}: cannot read: {error.strerror or error}") from None
 
 
 @dataclass(frozen=True)
