@@ -56,7 +56,7 @@ STAGES = {
              "ckredis.monitoring.probes", "ckredis.monitoring.chart"],
     "render": ["ckredis.render", "ckredis.stream"],
     "write": ["ckredis.write"],
-    "review": ["ckredis.review"],
+    "review": ["ckredis.review", "ckredis.review.impact", "ckredis.review.comparison", "ckredis.review.reporter"],
     "fleet": ["ckredis.discover", "ckredis.pipeline", "ckredis.parallel", "ckredis.clashes", "ckredis.progress"],
     "runs": ["ckredis.runs"],
     "cli": ["ckredis.cli", "ckredis.__main__"],
@@ -93,8 +93,7 @@ def test_every_module_has_a_stage_and_the_readme_lists_it():
     assert sorted(STAGE_OF) == sorted(GRAPH)
     design = README.split("## Design", 1)[1].split("\n### ", 1)[0]
     for module in STAGE_OF:
-        file = module.removeprefix("ckredis.").replace(".", "/") + ".py"
-        file = {"monitoring.py": "monitoring/__init__.py", "__main__.py": "__main__.py"}.get(file, file)
+        file = MODULES[module].relative_to(PACKAGE).as_posix()
         assert f"`{file}`" in design or f"`{file.rsplit('/', 1)[-1]}`" in design, file
     assert [line.split("|")[1].strip() for line in design.splitlines() if line.startswith("| ") and "`" in line] \
         == list(STAGES)

@@ -242,11 +242,9 @@ def diff(
     no_cache: NoCache = False,
 ) -> None:
     """Show what rendering would change: impact, objects, flows, alerts and a unified diff. Exit 1 on changes."""
-    from ckredis import review
-    formats = {"text": review.as_text, "markdown": review.as_markdown,
-               "json": lambda results: _json(review.as_json(results))}
-    if output_format not in formats:
-        raise typer.BadParameter(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
+    from ckredis.review.reporter import REPORTER_BY_NAME
+    if output_format not in REPORTER_BY_NAME:
+        raise typer.BadParameter(f"--format must be one of {', '.join(REPORTER_BY_NAME)}, not {output_format!r}")
     try:
         comparison = runs.diff(_find(specs, verbose), output, orphans=orphans, options=_options(jobs, no_cache))
     except SpecError as error:
@@ -255,7 +253,7 @@ def diff(
         _show(_json({"ok": False, "problems": [asdict(issue) for issue in error.issues]}))
         raise typer.Exit(2) from None
     _warn(comparison.warnings)
-    _show(formats[output_format](comparison.reviews))
+    _show(REPORTER_BY_NAME[output_format](comparison.reviews))
     if any(result.changed for result in comparison.reviews):
         raise typer.Exit(1)
 

@@ -22,7 +22,8 @@ from ckredis.load import STDIN, load, read_bytes
 from ckredis.plan import Plan
 
 if TYPE_CHECKING:
-    from ckredis import review, write
+    from ckredis import write
+    from ckredis.review import comparison
 
 
 @dataclass(frozen=True)
@@ -209,15 +210,16 @@ class Stage(_ChartTask["write.Staged | Unchanged"]):
         return Unchanged()
 
 
-class Review(_ChartTask["review.Review"]):
-    def __call__(self, item: Rendered) -> review.Review:
-        from ckredis import review
+class Review(_ChartTask["comparison.ChartReview"]):
+    def __call__(self, item: Rendered) -> comparison.ChartReview:
+        from ckredis.review import comparison
         chart_dir = self.chart_dir(item.name)
-        return review.review(item.name, review.committed_chart(chart_dir), item.chart_files(chart_dir), str(chart_dir))
+        return comparison.compare(item.name, comparison.committed_chart(chart_dir), item.chart_files(chart_dir),
+                                  str(chart_dir))
 
-    def as_wanted(self, entry: cache.Entry) -> review.Review:
-        from ckredis import review
-        return review.Review(entry.name, "unchanged")
+    def as_wanted(self, entry: cache.Entry) -> comparison.ChartReview:
+        from ckredis.review import comparison
+        return comparison.ChartReview(entry.name, "unchanged")
 
 
 def run(task: Task[Result], sources: list[str], *, jobs: int = 1, use_cache: bool = True,

@@ -13,9 +13,13 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ckredis import cache, discover, parallel, pipeline, write
 from ckredis.errors import Issue, OutputError, SpecError
+
+if TYPE_CHECKING:
+    from ckredis.review import comparison
 
 # What the CLI hands a run to draw progress: (verb, how many specs) -> a callback per finished spec, and a close.
 ProgressFactory = Callable[[str, int], tuple[Callable[[], None], Callable[[], None]]]
@@ -138,17 +142,17 @@ def validate(found: discover.Discovery, options: Options) -> Validation:
 @dataclass(frozen=True)
 class Comparison:
     warnings: list[Issue]
-    reviews: list  # review.Review, one per chart
+    reviews: list[comparison.ChartReview]  # one per chart
 
 
 def diff(found: discover.Discovery, output: Path, *, orphans: bool, options: Options) -> Comparison:
     """What rendering would change in each chart under output (and, with orphans, which charts it would leave)."""
-    from ckredis import review
+    from ckredis.review import comparison
     outcomes = _run(pipeline.Review(output), found, "comparing", options)
     warnings = _valid(outcomes)
     reviews = [outcome.result for outcome in outcomes]
     if orphans and output.is_dir():
-        reviews += [review.review(chart.name, review.committed_chart(chart), None, str(chart))
+        reviews += [comparison.compare(chart.name, comparison.committed_chart(chart), None, str(chart))
                     for chart in write.orphan_charts(output, _names(outcomes))]
     return Comparison(warnings, reviews)
 
