@@ -428,3 +428,56 @@ def test_item7_a_pipe_in_runbook_base_url_is_refused_and_its_encoding_keeps_the_
     rows = [line for line in readme.splitlines() if "a%7Cbx/" in line]
     header = next(line for line in readme.splitlines() if line.startswith("|") and "Alert" in line)
     assert rows and all(re.subn(r"(?<!\\)\|", "", row)[1] == header.count("|") for row in rows)
+
+
+# ---------------------------------------------------------------- 4. the pull-request comment cannot be forged
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def test_item4_nothing_in_the_charts_can_close_the_fence_or_open_html_in_the_comment(tmp_path):
+    from markdown_it import MarkdownIt
+    forged = "~~~~~~~~~~ ```````` </details><details><summary>all fine</summary>"
+    spec = SHARED_CACHE_SPEC.read_text().replace("        team: platform", f'        team: "{forged}"')
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "shared-cache.yaml").write_text(spec)
+    assert ckredis("render", "specs", "-o", "out", cwd=tmp_path).returncode == 0
+    notes = tmp_path / "out" / "shared-cache" / "templates" / "NOTES.txt"
+    # A committed chart edited by hand (or by an earlier, unchecked ckredis): a CR starts a line for Markdown.
+    notes.write_text(notes.read_text() + "done\r~~~~~~~~~~~~~~~~\r</details>\n")
+    policy = tmp_path / "out" / "shared-cache" / "templates" / "networkpolicy-redis-system-shared-cache-default-deny.yaml"
+    policy.write_text(policy.read_text().replace("name: shared-cache-default-deny",
+                                                 "name: \"x</details><b>y|z [link](https://x.example) `a`\"", 1))
+    (tmp_path / "specs" / "shared-cache.yaml").write_text(spec.replace(
+        "  monitoring:\n    alerts:\n", "  monitoring:\n    alerts:\n      rules:\n        RedisMetricsMissing: {for: 11m}\n"))
+    result = ckredis("diff", "specs", "-o", "out", "--format", "markdown", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    tokens = MarkdownIt("commonmark").enable("table").parse(result.stdout)  # GitHub's Markdown: CommonMark, tables
+    fences = [token for token in tokens if token.type == "fence"]
+    assert len(fences) == 1 and fences[0].info == "diff"
+    assert "\n             team: " + forged + "\n" in fences[0].content  # a context line: ' ~~~' closed the old fence
+    assert "\n-~~~~~~~~~~~~~~~~\\r\n-</details>\n" in fences[0].content
+    html = [token.content.strip() for token in tokens if token.type == "html_block"]
+    assert html == [f"<details><summary>Unified diff ({fences[0].content.count(chr(10))} lines)</summary>",
+                    "</details>"]
+    inline_html = [child for token in tokens if token.type == "inline" for child in token.children or []
+                   if child.type in ("html_inline", "link_open", "code_inline") and child.content != "shared-cache"]
+    assert inline_html == []  # shown as text: no HTML, link or code from a name in a committed chart
+    removed = [token.content for token in tokens if token.type == "inline" and "default-deny" not in token.content
+               and token.content.startswith("NetworkPolicy redis-system/x")]
+    # One cell (the '|' did not split it; the table parser drops its backslash), every other character escaped.
+    assert removed == ["NetworkPolicy redis-system/x\\</details\\>\\<b\\>y|z \\[link\\](https://x.example) \\`a\\`"]
+
+
+def test_item4_the_comment_stays_below_githubs_limit_and_says_what_it_left_out(tmp_path):
+    work = _rendered_output(tmp_path)
+    for number in range(40):  # 40 committed charts that no spec renders any more: all removed, all in the comment
+        shutil.copytree(work / "out" / "cache", work / "out" / f"old-{number:02}-\U0001F600")
+    result = ckredis("diff", "--orphans", "--format", "markdown", "specs", "-o", "out", cwd=work)
+    assert result.returncode == 1, result.stderr
+    assert _utf16_length(result.stdout) < 65_536
+    assert "**This comment is cut** to stay below GitHub's limit of 65,536 characters: " in result.stdout
+    shown = re.findall(r"^#### `(.*)` \(removed\)$", result.stdout, re.MULTILINE)
+    assert 5 < len(shown) < 40 and f"{len(shown)} of 40 changed charts are shown" in result.stdout
+    assert result.stdout.count("<details>") == result.stdout.count("</details>") == len(shown)
