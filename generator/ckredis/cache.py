@@ -117,8 +117,7 @@ def _own_file(status: os.stat_result) -> bool:
 
 def _entry(data: object) -> Entry | None:
     """An Entry from its JSON form, only when every field has exactly the type and shape store() writes."""
-    fields = {"name", "namespace", "purpose", "name_position", "objects", "warnings", "charts"}
-    if not (isinstance(data, dict) and set(data) == fields and all(isinstance(data[k], str) and data[k]
+    if not (isinstance(data, dict) and set(data) == _ENTRY_FIELDS and all(isinstance(data[k], str) and data[k]
                                                                      for k in ("name", "namespace", "purpose"))):
         return None
     position, objects, warnings, charts = data["name_position"], data["objects"], data["warnings"], data["charts"]
@@ -139,9 +138,8 @@ def _strings(value: object, count: int) -> bool:
 
 
 def _issue(value: object) -> bool:
-    names = {item.name: item.type for item in fields(Issue)}
-    return (isinstance(value, dict) and set(value) == set(names)
-            and all(type(value[name]) is (int if kind == "int" else str) for name, kind in names.items()))
+    return (isinstance(value, dict) and set(value) == set(_ISSUE_FIELDS)
+            and all(type(value[name]) is kind for name, kind in _ISSUE_FIELDS.items()))
 
 
 def store(entry_key: str, entry: Entry) -> None:
@@ -162,6 +160,10 @@ def store(entry_key: str, entry: Entry) -> None:
             pass
 
 
+_ENTRY_FIELDS = {item.name for item in fields(Entry)}
+_ISSUE_FIELDS = {item.name: int if item.type == "int" else str for item in fields(Issue)}
+
+
 @dataclass(frozen=True)
 class Pruned:
     folder: Path
@@ -175,7 +177,7 @@ def prune(older_than_days: float) -> Pruned:
     jinja/; other files (not named as ckredis names its own) are left alone."""
     root, cutoff = folder(), time.time() - older_than_days * 86400
     removed = kept = freed = 0
-    entries = [path for path in root.glob("[0-9a-f][0-9a-f]/*") if _ENTRY_NAME.fullmatch(path.name)]
+    entries = {path for path in root.glob("[0-9a-f][0-9a-f]/*") if _ENTRY_NAME.fullmatch(path.name)}
     for path in sorted(entries) + sorted(root.glob("jinja/*/__jinja2_*.cache")):
         try:
             status = path.lstat()
