@@ -481,3 +481,16 @@ def test_item4_the_comment_stays_below_githubs_limit_and_says_what_it_left_out(t
     shown = re.findall(r"^#### `(.*)` \(removed\)$", result.stdout, re.MULTILINE)
     assert 5 < len(shown) < 40 and f"{len(shown)} of 40 changed charts are shown" in result.stdout
     assert result.stdout.count("<details>") == result.stdout.count("</details>") == len(shown)
+
+
+def test_item3_names_from_committed_charts_cannot_start_a_line_of_diff_text(tmp_path):
+    work = _rendered_output(tmp_path)
+    shutil.copytree(work / "out" / "cache", work / "out" / "gone\n== cache: unchanged")  # an orphan's folder name
+    policy = work / "out" / "cache" / "templates" / "networkpolicy-redis-system-cache-default-deny.yaml"
+    policy.write_text(policy.read_text().replace("name: cache-default-deny", 'name: "x\\nobject forged: added"', 1))
+    result = ckredis("diff", "--orphans", "specs", "-o", "out", cwd=work)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert "== cache: changed" in lines and "== gone\\n== cache: unchanged: removed" in lines
+    assert "object NetworkPolicy redis-system/x\\nobject forged: added: removed" in lines
+    assert "== cache: unchanged" not in lines and not [line for line in lines if line.startswith("object forged")]

@@ -22,16 +22,18 @@ def summary_rows(result: ChartReview) -> list[tuple[str, str, str]]:
 
 
 def as_text(results: Sequence[ChartReview]) -> str:
+    """One line per fact, then the unified diff. Names and values come from the committed charts too (a folder name,
+    an object's name): a line break in them is written as an escape, so none can start a line of its own."""
     out = []
     for result in results:
-        out.append(f"== {result.chart}: {result.status}\n")
+        out.append(f"== {visible(result.chart)}: {result.status}\n")
         if not result.changed:
             continue
-        out += [f"impact: {line}\n" for line in result.impact]
-        out += [f"object {name}: {state}\n" for state in ("added", "changed", "removed")
+        out += [f"impact: {visible(line)}\n" for line in result.impact]
+        out += [f"object {visible(name)}: {state}\n" for state in ("added", "changed", "removed")
                 for name in result.objects[state]]
-        out += [f"flow {flow}: {state}\n" for state in ("added", "removed") for flow in result.flows[state]]
-        out += [f"alert {line}\n" for line in result.alerts]
+        out += [f"flow {visible(flow)}: {state}\n" for state in ("added", "removed") for flow in result.flows[state]]
+        out += [f"alert {visible(line)}\n" for line in result.alerts]
         out += result.diff
     return "".join(out)
 
