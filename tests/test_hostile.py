@@ -494,3 +494,14 @@ def test_item3_names_from_committed_charts_cannot_start_a_line_of_diff_text(tmp_
     assert "== cache: changed" in lines and "== gone\\n== cache: unchanged: removed" in lines
     assert "object NetworkPolicy redis-system/x\\nobject forged: added: removed" in lines
     assert "== cache: unchanged" not in lines and not [line for line in lines if line.startswith("object forged")]
+
+
+def test_item7_a_cpu_number_with_a_long_exponent_is_no_crash(tmp_path):
+    # Found by test_properties' mutations: a CPU written as a YAML number passes the schema, and the rules crashed on it.
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(CACHE_SPEC.replace("requests: {cpu: 100m,", "requests: {cpu: 5.0e-324,").replace(
+        "limits: {memory: 256Mi}", "limits: {memory: 256Mi, cpu: 1.0e-300}"))
+    assert "5.0e-324" in spec.read_text() and "1.0e-300" in spec.read_text()
+    result = ckredis("validate", str(spec))
+    assert result.returncode == 0, result.stderr
+
