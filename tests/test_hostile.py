@@ -505,3 +505,23 @@ def test_item7_a_cpu_number_with_a_long_exponent_is_no_crash(tmp_path):
     result = ckredis("validate", str(spec))
     assert result.returncode == 0, result.stderr
 
+
+
+def test_item5_a_read_only_cache_still_answers(cached, monkeypatch):
+    # An entry's modification time records its use (for `cache prune`); a cache that refuses it is still used.
+    from ckredis import discover, pipeline, runs
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("rendered although the cache knows the chart is unchanged")
+
+    refused = []
+
+    def read_only(*args, **kwargs):
+        refused.append(args)
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.chdir(cached)
+    monkeypatch.setattr(pipeline, "render_spec", no_render)
+    monkeypatch.setattr(os, "utime", read_only)
+    checked = runs.check(discover.discover(["specs"]), Path("out"), runs.Options(jobs=1))
+    assert not checked.findings and len(refused) == 2

@@ -103,12 +103,19 @@ def read(entry_key: str) -> Entry | None:
         with os.fdopen(os.dup(fd), "rb") as handle:
             entry = _entry(json.loads(handle.read(_MAX_ENTRY_BYTES)))
         if entry is not None:
-            os.utime(fd)
+            _mark_used(fd)
         return entry
     except (OSError, ValueError, RecursionError):
         return None
     finally:
         os.close(fd)
+
+
+def _mark_used(fd: int) -> None:
+    try:
+        os.utime(fd)  # what `prune` goes by
+    except OSError:
+        pass  # a read-only cache still answers
 
 
 def _own_file(status: os.stat_result) -> bool:
