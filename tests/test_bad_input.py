@@ -279,7 +279,8 @@ CASES = [
         "(hint: alert labels are plain text: Prometheus would expand braces as a template)"]),
     Case("prometheus-template-in-runbook-url", BASE + "  monitoring:\n    alerts:\n      runbookBaseUrl: https://x/{{.Values}}/\n", [
         '18:23: spec.monitoring.alerts.runbookBaseUrl: "https://x/{{.Values}}/" is not a valid runbookBaseUrl '
-        "(hint: write an http(s) URL without braces that ends with '/')"]),
+        "(hint: write an http(s) URL that ends with '/', percent-encoding spaces, braces, '|', '(' and ')' and "
+        "characters outside ASCII)"]),
     Case("duplicate-clients", BASE + "    - namespace: shop\n      podSelector:\n        app.kubernetes.io/name: shop-web\n", [
         "16:7: spec.clients[1]: a second client creates shop/redis-cache (entry 0 already does) "
         "(hint: give it another connectionName, or merge the entries)"]),
@@ -466,7 +467,7 @@ def test_missing_file(tmp_path, output):
 def test_directory(tmp_path, output):
     before = snapshot(output)
     assert_rejected(ckredis("render", str(tmp_path), "-o", str(output)), [
-        f"{tmp_path}:1:1: (document): no ckredis spec in this directory (searched .yaml, .yml files for apiVersion: "
+        f"{tmp_path}:1:1: (document): no ckredis spec in this directory (searched .yaml, .yml, .json files for apiVersion: "
         "ckredis.elastisys.io/...) (hint: check the path; `-v` lists the YAML files that were ignored)"],
         output, before)
 

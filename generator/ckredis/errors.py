@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -31,6 +32,27 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN - 20]}... ({len(text)} characters)"
 
 
+# Characters that move or rewrite what a terminal, a pull-request comment or a reviewer sees, rather than show text:
+# C0 and C1 controls (ESC starts terminal sequences, CR returns to the line's start, U+0085 ends a line), DEL, the
+# Unicode line and paragraph separators, and the bidirectional marks, embeddings, overrides and isolates (U+202E shows
+# text backwards). The schema refuses them in every text field (the same list, as patterns); output escapes them.
+UNSAFE_CHARACTERS = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def first_unsafe(text: str) -> str | None:
+    """The first character of text that a terminal or a renderer would act on instead of showing it, if any."""
+    found = _UNSAFE.search(text)
+    return found[0] if found else None
+
+
+def visible(text: str, keep: str = "") -> str:
+    """text with every unsafe character (but those in keep) written as an escape: \\n, \\r, \\t, \\u001b, \\u2028."""
+    return _UNSAFE.sub(lambda match: match[0] if match[0] in keep else
+                       _ESCAPES.get(match[0], f"\\u{ord(match[0]):04x}"), text)
+
+
 class CkredisError(Exception):
     """Base of every error ckredis reports to users (exit code 2)."""
 
@@ -54,4 +76,11 @@ class SpecError(CkredisError):
 
 
 class OutputError(CkredisError):
-    """The output directory cannot take the chart without losing something."""
+    """The output directory cannot take the chart without losing something (one message per line given)."""
+
+    def __init__(self, *messages: str):
+        super().__init__("\n".join(messages))
+        self.messages = list(messages)
+
+    def lines(self) -> list[str]:
+        return self.messages

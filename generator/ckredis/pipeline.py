@@ -252,6 +252,8 @@ def _run_one(task: Task[Result], use_cache: bool, source: str) -> Outcome[Result
         except OSError:
             pass  # unreadable: rendering says why, located
         entry = cache.read(key) if key else None
+        if entry is not None and (raw is None or not _describes(entry, raw)):
+            entry = None  # hand-made or damaged: it must not redirect --check or --prune to another chart
         if entry is not None:
             result = task.unchanged(entry)
             if result is not None:
@@ -268,6 +270,17 @@ def _run_one(task: Task[Result], use_cache: bool, source: str) -> Outcome[Result
     if key:
         _remember(key, entry, item, task)
     return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, warnings=item.warnings, result=result)
+
+
+def _describes(entry: cache.Entry, raw: bytes) -> bool:
+    """Whether the entry is about the chart the spec renders: the spec's own metadata name and namespace."""
+    import yaml
+    try:
+        data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return False
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return isinstance(meta, dict) and meta.get("name") == entry.name and meta.get("namespace") == entry.namespace
 
 
 def _remember(key: str, previous: cache.Entry | None, item: Rendered, task: Task) -> None:

@@ -27,7 +27,9 @@ def memory_bytes(quantity: str) -> int:
 
 def cpu_millicores(quantity: str | float) -> int:
     """Millicores in a CPU quantity such as '250m', '0.5', '1e-1' or 2 (less than a millicore rounds up)."""
-    match = CPU.fullmatch(str(quantity))
+    if not isinstance(quantity, str):  # a YAML number, which may have any exponent (5.0e-324): the text form may not
+        return math.ceil(Decimal(str(quantity)) * 1000)
+    match = CPU.fullmatch(quantity)
     if match is None:
         raise ValueError(f"not a CPU quantity: {quantity!r}")
     return math.ceil(_scaled(match) * (1 if match["milli"] else 1000))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ckredis import discover, parallel, pipeline, write
+from ckredis import cache, discover, parallel, pipeline, write
 from ckredis.errors import Issue, OutputError, SpecError
 
 if TYPE_CHECKING:
@@ -151,10 +151,9 @@ def diff(found: discover.Discovery, output: Path, *, orphans: bool, options: Opt
     outcomes = _run(pipeline.Review(output), found, "comparing", options)
     warnings = _valid(outcomes)
     reviews = [outcome.result for outcome in outcomes if outcome.result is not None]  # all, when _valid passed
-    if orphans:
-        names = _names(outcomes)
-        reviews += [comparison.compare(name, comparison.committed_chart(output / name), None, str(output / name))
-                    for name in comparison.committed_chart_names(output) if name not in names]
+    if orphans and output.is_dir():
+        reviews += [comparison.compare(chart.name, comparison.committed_chart(chart), None, str(chart))
+                    for chart in write.orphan_charts(output, _names(outcomes))]
     return Comparison(warnings, reviews)
 
 
@@ -196,6 +195,11 @@ def connectivity(spec: str) -> list[tuple[str, str, str, str]]:
     return outcome.result or []
 
 
+def prune_cache(older_than_days: float) -> cache.Pruned:
+    """Remove the cache entries no run has used for older_than_days."""
+    return cache.prune(older_than_days)
+
+
 def _run(task: pipeline.Task, found: discover.Discovery, verb: str, options: Options) -> list[pipeline.Outcome]:
     advance, close = options.progress(verb, len(found.specs))
     try:
@@ -212,7 +216,7 @@ def _valid(outcomes: list[pipeline.Outcome]) -> list[Issue]:
         raise error
     failures = [line for outcome in outcomes for line in outcome.failure]
     if failures:
-        raise OutputError("\n".join(failures))
+        raise OutputError(*failures)
     return [warning for outcome in outcomes for warning in outcome.warnings]
 
 

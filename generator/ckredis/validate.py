@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cache
@@ -17,7 +18,7 @@ from typing import Any, cast
 import jsonschema
 
 from ckredis import quantity, rules
-from ckredis.errors import Issue, SpecError, clip
+from ckredis.errors import Issue, SpecError, clip, first_unsafe
 from ckredis.load import Ambiguous, Document, SpecPath, format_path
 from ckredis.paths import SCHEMA_FILE
 
@@ -288,17 +289,7 @@ def _value_message(value: Any, kind: str, expected: Any, node: dict, path: SpecP
     if kind == "not" and "pattern" in expected:
         return f"{shown} uses the 'latest' tag", "pin a version tag or a digest"
     if kind == "pattern":
-        if "\n" in value:
-            return f"{shown} holds a line break", "remove it; a block scalar (|) ends with one, write the value on the key's line"
-        problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
-        if problem:
-            return f"{shown} {problem[0]}", problem[1]
-        hint_for = _QUANTITY_HINTS.get(_definition_name(node) or "")
-        fix = hint_for(value) if hint_for else None
-        if fix:
-            return f"{shown} is not {_pattern_noun(node, path)}", fix
-        example = f"write it like {node['examples'][0]}" if node.get("examples") else f"it must match {expected}"
-        return f"{shown} is not {_pattern_noun(node, path)}", node.get("x-hint", example)
+        return _pattern_message(value, expected, node, path, shown)
     if kind == "maxLength":
         return f"{shown} is longer than {expected} characters", node.get("x-length-hint", "")
     if kind == "minProperties":
@@ -306,6 +297,26 @@ def _value_message(value: Any, kind: str, expected: Any, node: dict, path: SpecP
     if kind == "maxProperties":
         return f"has more than {expected} entries", ""
     return f"{shown}: {kind} {expected} not satisfied", ""
+
+
+def _pattern_message(value: str, expected: Any, node: dict, path: SpecPath, shown: str) -> tuple[str, str]:
+    """Why a string does not match its pattern: an unsafe character, a line break, an image or quantity mistake."""
+    unsafe = first_unsafe(value.replace("\n", ""))
+    if unsafe:
+        return (f"{shown} holds the character U+{ord(unsafe):04X} ({unicodedata.name(unsafe, 'a control character').lower()})",
+                "remove it; control, line-separator and bidirectional characters could change what a terminal, "
+                "Helm's NOTES or a review shows")
+    if "\n" in value:
+        return f"{shown} holds a line break", "remove it; a block scalar (|) ends with one, write the value on the key's line"
+    problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
+    if problem:
+        return f"{shown} {problem[0]}", problem[1]
+    hint_for = _QUANTITY_HINTS.get(_definition_name(node) or "")
+    fix = hint_for(value) if hint_for else None
+    if fix:
+        return f"{shown} is not {_pattern_noun(node, path)}", fix
+    example = f"write it like {node['examples'][0]}" if node.get("examples") else f"it must match {expected}"
+    return f"{shown} is not {_pattern_noun(node, path)}", node.get("x-hint", example)
 
 
 _QUANTITY_HINTS: dict[str, Callable[[str], str | None]] = {"memory": quantity.memory_hint, "cpu": quantity.cpu_hint}

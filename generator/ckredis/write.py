@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Collection, Iterator
@@ -94,9 +95,7 @@ def check_writable(chart_dir: Path) -> None:
     _require_directory(chart_dir)
     foreign = foreign_files(chart_dir)
     if foreign:
-        listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-        raise OutputError(f"{chart_dir}: holds files ckredis did not generate ({listed}); "
-                          "move them out of the chart directory, then render again")
+        raise OutputError(_foreign_message(chart_dir, foreign))
 
 
 @contextmanager
@@ -144,7 +143,9 @@ def sweep_staging(output: Path) -> list[Path]:
             if name["parked"] and not os.path.lexists(chart):
                 os.rename(folder, chart)
             else:
-                shutil.rmtree(folder)
+                kept = _remove_generated(folder, empty_too=True)  # a kill between creating a file and writing it
+                if kept:
+                    raise OutputError(_foreign_message(folder, kept))
         if swept:
             _fsync(output)
     except OSError as error:
@@ -157,21 +158,34 @@ def orphan_charts(output: Path, charts: Collection[str]) -> list[Path]:
     """Chart directories in output that ckredis generated (their Chart.yaml carries the marker) and that no
     chart of this run renders, sorted."""
     orphans = []
-    for entry in sorted(output.iterdir()):
-        chart_file = entry / "Chart.yaml"
+    try:
+        entries = sorted(output.iterdir())
+    except OSError as error:
+        raise OutputError(f"{output}: cannot read the output directory: {error.strerror or error}") from None
+    for entry in entries:
         if entry.name in charts or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
-        if chart_file.is_file() and not chart_file.is_symlink() and MARKER.encode() in _start_of(chart_file):
+        if MARKER.encode() in _start_of(entry / "Chart.yaml"):
             orphans.append(entry)
     return orphans
 
 
-def _start_of(path: Path) -> bytes:
+def _start_of(chart_file: Path) -> bytes:
+    """The start of a chart directory's Chart.yaml; empty when there is none (or it is a link or not a file). A chart
+    directory that cannot be read is an error: its chart must not pass unseen (not an orphan, not kept)."""
     try:
-        with path.open("rb") as handle:
-            return handle.read(512)
+        fd = os.open(chart_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
     except OSError as error:
-        raise OutputError(f"{path}: cannot read: {error.strerror or error}") from None
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            return b""
+        raise OutputError(f"{chart_file.parent}: cannot read: {error.strerror or error}") from None
+    with open(fd, "rb") as handle:
+        try:
+            return handle.read(512) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError as error:
+            raise OutputError(f"{chart_file}: cannot read: {error.strerror or error}") from None
 
 
 @dataclass(frozen=True)
@@ -233,6 +247,7 @@ def commit(output: Path, staged: list[Staged]) -> None:
             try:
                 if chart.replacing:
                     _exchange(chart.staging, chart.chart_dir)  # staging now holds the previous chart
+                    _keep_foreign_files(chart)
                 else:
                     os.rename(chart.staging, chart.chart_dir)
             except OSError as error:
@@ -248,21 +263,72 @@ def commit(output: Path, staged: list[Staged]) -> None:
         discard(staged)
 
 
+def _keep_foreign_files(chart: Staged) -> None:
+    """After a swap: if a file ckredis did not generate appeared in the previous chart since it was staged (an editor,
+    a person), swap the previous chart back, so that file stays where it was put, and stop the write."""
+    foreign = foreign_files(chart.staging)
+    if foreign:
+        _exchange(chart.staging, chart.chart_dir)
+        raise OutputError(_foreign_message(chart.chart_dir, foreign, "appeared while ckredis was writing it"))
+
+
+def _foreign_message(chart_dir: Path, foreign: list[str], since: str = "") -> str:
+    listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+    return (f"{chart_dir}: holds files ckredis did not generate ({listed}){' that ' + since if since else ''}; "
+            "move them out of the chart directory, then render again")
+
+
 def discard(staged: list[Staged]) -> None:
-    """Remove staging folders (after a commit they hold the previous charts)."""
+    """Remove staging folders (after a commit they hold the previous charts): only what ckredis generated, so a file
+    someone put there meanwhile stays (the next render reports it)."""
     for chart in staged:
-        shutil.rmtree(chart.staging, ignore_errors=True)
+        try:
+            _remove_generated(chart.staging)
+        except OSError:
+            pass  # a leftover staging folder: the next render sweeps it, `--check` reports it
 
 
 def remove_chart(chart_dir: Path) -> None:
-    """Remove a chart directory: renamed out of sight first, so a kill leaves only a staging folder to sweep."""
+    """Remove a chart directory: renamed out of sight first, so a kill leaves only a staging folder to sweep. Only
+    files ckredis generated are deleted: a chart holding another file (put there since the check) is moved back."""
     try:
         doomed = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
         os.rename(chart_dir, doomed)  # onto the empty directory mkdtemp reserved
+        foreign = foreign_files(doomed)
+        if foreign or _remove_generated(doomed):
+            os.rename(doomed, chart_dir)
+            raise OutputError(_foreign_message(chart_dir, foreign or foreign_files(chart_dir),
+                                               "appeared while ckredis was removing it"))
         _fsync(chart_dir.parent)
-        shutil.rmtree(doomed)
     except OSError as error:
         raise OutputError(f"{chart_dir}: cannot remove the chart: {error.strerror or error}") from None
+
+
+def _remove_generated(folder: Path, *, empty_too: bool = False) -> list[str]:
+    """Delete the files ckredis generated (and empty files, if asked) under folder, then every folder left empty
+    (folder too); what is kept (files someone else put there), relative to folder."""
+    kept = []
+    for root, directories, names in os.walk(folder, topdown=False):  # does not follow links to directories
+        for name in names + [entry for entry in directories if os.path.islink(os.path.join(root, entry))]:
+            path = os.path.join(root, name)
+            if _generated(path, empty_too):
+                os.unlink(path)
+            else:
+                kept.append(os.path.relpath(path, folder))
+        if not os.listdir(root):
+            os.rmdir(root)
+    return sorted(kept)
+
+
+def _generated(path: str, empty_too: bool = False) -> bool:
+    """A regular file (not a link) that carries ckredis's marker where every generated file has it (or is empty)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    with open(fd, "rb") as handle:
+        start = handle.read(512) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    return start is not None and (MARKER.encode() in start or empty_too and not start)
 
 
 def _make_output_directory(output: Path) -> None:

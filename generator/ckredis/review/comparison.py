@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ckredis.errors import OutputError
-from ckredis.facts import MARKER, NAMESPACE_LABEL
+from ckredis.facts import NAMESPACE_LABEL
 from ckredis.review.impact import impact
 from ckredis.write import existing_files
 
@@ -218,11 +218,5 @@ def committed_chart(chart_dir: Path) -> dict[str, str] | None:
     if not chart_dir.is_dir():
         return None
     return {path: content.decode("utf-8", "replace") for path, content in existing_files(chart_dir).items()}
-
-
-def committed_chart_names(output: Path) -> list[str]:
-    """Names of the ckredis charts under output/ (a Chart.yaml carrying the generated-by marker)."""
-    return sorted(chart.parent.name for chart in output.glob("*/Chart.yaml")
-                  if MARKER in chart.read_text(encoding="utf-8", errors="replace")[:512])
 
 
