@@ -11,6 +11,7 @@ instead of slipping into the fast run.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import textwrap
 import types
@@ -106,7 +107,7 @@ def _read(function) -> tuple[list[frozenset[str] | str], list]:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError):  # no source to read (or a lambda inside an expression)
         return [frozenset({ANY})], []
-    namespace = {**function.__globals__, **_closure(function)}
+    namespace = {**function.__globals__, **_closure(function), **_local_imports(tree)}
     loops = _loop_values(tree)
     arguments: list[frozenset[str] | str] = []
     used = []
@@ -127,6 +128,16 @@ def _referenced(node: ast.AST, namespace: dict) -> object:
         owner = namespace.get(node.value.id)
         return getattr(owner, node.attr, None) if isinstance(owner, (types.ModuleType, type)) else None
     return None
+
+
+def _local_imports(tree: ast.AST) -> dict:
+    """What a function imports from tests/ inside its body (conftest's fixtures do, to keep imports acyclic)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in _test_modules():
+            module = importlib.import_module(node.module)
+            names.update({alias.asname or alias.name: getattr(module, alias.name, None) for alias in node.names})
+    return names
 
 
 def _closure(function) -> dict:
