@@ -29,9 +29,13 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def fleet_spec(index: int) -> dict:
     """One plausible spec: purposes, sizes, client counts and operator versions vary with the index."""
     purpose = "session" if index % 3 == 0 else "cache"
-    clients = [{"namespace": f"app-{(index + n) % NAMESPACES}",
-                "podSelector": {"app.kubernetes.io/name": f"svc-{index}-{n}",
-                                "app.kubernetes.io/part-of": f"shop-{index}"}} for n in range(1 + index % 3)]
+    clients = [
+        {
+            "namespace": f"app-{(index + n) % NAMESPACES}",
+            "podSelector": {"app.kubernetes.io/name": f"svc-{index}-{n}", "app.kubernetes.io/part-of": f"shop-{index}"},
+        }
+        for n in range(1 + index % 3)
+    ]
     spec = {
         "apiVersion": "ckredis.elastisys.io/v1alpha1",
         "kind": "RedisCluster",
@@ -40,8 +44,12 @@ def fleet_spec(index: int) -> dict:
             "purpose": purpose,
             "images": {"registry": "harbor.example.com/proxy"},
             "operator": {"version": ("v1.2.4", "v1.3.0-rc1", "freshworks")[index % 3]},
-            "redis": {"resources": {"requests": {"cpu": "100m", "memory": f"{256 << index % 3}Mi"},
-                                    "limits": {"memory": f"{256 << index % 3}Mi"}}},
+            "redis": {
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": f"{256 << index % 3}Mi"},
+                    "limits": {"memory": f"{256 << index % 3}Mi"},
+                }
+            },
             "clients": clients,
         },
     }
@@ -108,31 +116,43 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None, help="passed to ckredis as --jobs when given")
     parser.add_argument("--helm", default=str(REPO / ".tools" / "bin" / "helm3"))
     parser.add_argument("--files", action="store_true", help="pass spec files instead of the fleet directory")
-    parser.add_argument("--where", default=None, help="folder for the fleet and its charts (default: the temporary folder)")
+    parser.add_argument(
+        "--where", default=None, help="folder for the fleet and its charts (default: the temporary folder)"
+    )
     args = parser.parse_args()
     ckredis = [sys.executable, "-m", "ckredis"]
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-    print(f"machine: {os.cpu_count()} CPUs, {os.uname().machine}; medians of {args.runs} runs; "
-          f"folder on {args.where or tempfile.gettempdir()}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {os.uname().machine}; medians of {args.runs} runs; "
+        f"folder on {args.where or tempfile.gettempdir()}"
+    )
     print(f"{'specs':>6} {'command':28} {'wall':>8} {'per spec':>9} {'peak RSS':>9} {'vs helm template':>17}")
     for size in args.sizes:
         with tempfile.TemporaryDirectory(dir=args.where) as scratch:
             specs_dir, out = Path(scratch) / "specs", Path(scratch) / "out"
             files = write_fleet(specs_dir, size)
             targets = files if args.files else [str(specs_dir)]
-            first = subprocess.run([*ckredis, "render", *targets, "-o", str(out), *jobs], capture_output=True, text=True)
+            first = subprocess.run(
+                [*ckredis, "render", *targets, "-o", str(out), *jobs], capture_output=True, text=True
+            )
             if first.returncode:
                 sys.exit(f"render failed:\n{first.stderr[-2000:]}")
             chart = out / "redis-00001"
             helm = [args.helm, "template", chart.name, str(chart)]
-            runs: dict[str, list[tuple[float, int, int]]] = {"render (fresh output)": [], "render (unchanged)": [],
-                                                             "render --check": [], "helm template (1 chart)": [],
-                                                             "cp -r of the charts": []}
+            runs: dict[str, list[tuple[float, int, int]]] = {
+                "render (fresh output)": [],
+                "render (unchanged)": [],
+                "render --check": [],
+                "helm template (1 chart)": [],
+                "cp -r of the charts": [],
+            }
             for run in range(args.runs):
                 fresh = Path(scratch) / f"fresh-{run}"
                 runs["render (fresh output)"].append(measured([*ckredis, "render", *targets, "-o", str(fresh), *jobs]))
                 runs["render (unchanged)"].append(measured([*ckredis, "render", *targets, "-o", str(out), *jobs]))
-                runs["render --check"].append(measured([*ckredis, "render", "--check", *targets, "-o", str(out), *jobs]))
+                runs["render --check"].append(
+                    measured([*ckredis, "render", "--check", *targets, "-o", str(out), *jobs])
+                )
                 runs["helm template (1 chart)"].append(measured(helm))
                 runs["cp -r of the charts"].append(measured(["cp", "-r", str(out), str(Path(scratch) / f"copy-{run}")]))
             reference = statistics.median(seconds for seconds, _, _ in runs["helm template (1 chart)"])
@@ -142,8 +162,10 @@ def main() -> None:
                 wall = statistics.median(seconds for seconds, _, _ in samples)
                 peak = max(rss for _, rss, _ in samples)
                 count = 1 if label.startswith("helm") else size
-                print(f"{size:>6} {label:28} {wall:7.2f}s {wall / count * 1000:7.1f}ms {peak / 2**20:7.0f}MB "
-                      f"{wall / reference:16.1f}x")
+                print(
+                    f"{size:>6} {label:28} {wall:7.2f}s {wall / count * 1000:7.1f}ms {peak / 2**20:7.0f}MB "
+                    f"{wall / reference:16.1f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -39,21 +39,30 @@ def main() -> None:
         chart = next(Path(out).iterdir())
         helm = [args.helm, "template", chart.name, str(chart)]
         stdout = [sys.executable, "-m", "ckredis", "render", args.spec, "--stdout"]
-        times: dict[str, list[float]] = {"ckredis render (write chart)": [], "ckredis render, empty cache": [],
-                                         "ckredis render --stdout": [], "helm template": [], "python -c 'import typer'": []}
+        times: dict[str, list[float]] = {
+            "ckredis render (write chart)": [],
+            "ckredis render, empty cache": [],
+            "ckredis render --stdout": [],
+            "helm template": [],
+            "python -c 'import typer'": [],
+        }
         for _ in range(args.runs):
             # Re-render into a fresh directory each time so the write path is measured, not the no-op path.
             with tempfile.TemporaryDirectory() as fresh:
                 times["ckredis render (write chart)"].append(timed(render[:-1] + [fresh]))
             # ...and once with an empty cache folder: the templates compiled again, as on a fresh machine.
             with tempfile.TemporaryDirectory() as fresh, tempfile.TemporaryDirectory() as empty:
-                times["ckredis render, empty cache"].append(timed(render[:-1] + [fresh], {**os.environ, "CKREDIS_CACHE_DIR": empty}))
+                times["ckredis render, empty cache"].append(
+                    timed(render[:-1] + [fresh], {**os.environ, "CKREDIS_CACHE_DIR": empty})
+                )
             times["python -c 'import typer'"].append(timed([sys.executable, "-c", "import typer"]))
             times["ckredis render --stdout"].append(timed(stdout))
             times["helm template"].append(timed(helm))
     reference = statistics.median(times["helm template"])
-    print(f"spec: {Path(args.spec).relative_to(REPO) if Path(args.spec).is_relative_to(REPO) else args.spec} "
-          f"({name}), {args.runs} interleaved cold runs each")
+    print(
+        f"spec: {Path(args.spec).relative_to(REPO) if Path(args.spec).is_relative_to(REPO) else args.spec} "
+        f"({name}), {args.runs} interleaved cold runs each"
+    )
     print(f"{'command':32} {'median':>9} {'min':>9} {'vs helm template':>17}")
     for label, samples in times.items():
         median = statistics.median(samples)

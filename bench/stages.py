@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ckredis import model, render, yamltext  # noqa: E402
 from ckredis import load as loading  # noqa: E402
+from ckredis import model, render, yamltext  # noqa: E402
 from ckredis import plan as planning  # noqa: E402
 from ckredis import validate as validation  # noqa: E402
 
@@ -39,7 +39,11 @@ def run_stages(sources: list[str]) -> dict[str, float]:
     plans = timed("model+plan", lambda d: planning.Plan(model.build(d)), data)
     manifests = timed("manifests", render.manifests, plans)
     timed("dashboard_json", lambda p: p.dashboard_json if p.monitoring.enabled else "", plans)
-    timed("render_chart", lambda pair: render.render_chart(pair[0], pair[1], "charts/x"), list(zip(plans, manifests, strict=True)))
+    timed(
+        "render_chart",
+        lambda pair: render.render_chart(pair[0], pair[1], "charts/x"),
+        list(zip(plans, manifests, strict=True)),
+    )
     return seconds
 
 

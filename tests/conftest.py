@@ -49,8 +49,10 @@ def tool(name: str) -> str:
     """Path of a real tool installed by scripts/install-tools.sh; fails under CI, skips (visibly) elsewhere."""
     marker = tool_markers.FAMILIES.get(name, "tools")
     if _running and _running[-1].get_closest_marker(marker) is None:
-        pytest.fail(f"{_running[-1].nodeid} runs {name} but is not marked {marker!r}: tests/tool_markers.py did not "
-                    "see the call (pass tool() a literal, a loop over literals or a test parameter)")
+        pytest.fail(
+            f"{_running[-1].nodeid} runs {name} but is not marked {marker!r}: tests/tool_markers.py did not "
+            "see the call (pass tool() a literal, a loop over literals or a test parameter)"
+        )
     candidate = TOOLS_BIN / name
     found = str(candidate) if candidate.exists() else shutil.which(name)
     if found:
@@ -70,8 +72,14 @@ def shared(relative: str) -> Path:
 
 def ckredis(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real CLI in a fresh process, as users do."""
-    result = subprocess.run([sys.executable, "-m", "ckredis", *args], input=stdin, capture_output=True, text=True,
-                            cwd=cwd or REPO, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "ckredis", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=60,
+    )
     assert "Traceback" not in result.stderr, result.stderr
     return result
 

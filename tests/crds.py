@@ -30,7 +30,11 @@ def closed(node: object) -> object:
     """The schema with `additionalProperties: false` wherever it lists properties, as the API server prunes."""
     if isinstance(node, dict):
         node = {key: closed(value) for key, value in node.items()}
-        if "properties" in node and "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        if (
+            "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
             node["additionalProperties"] = False
         return node
     if isinstance(node, list):
@@ -60,4 +64,6 @@ def failover_for(spec: dict) -> dict:
 
 
 def failover_errors(version: str, failover: dict) -> list[str]:
-    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in failover_validator(version).iter_errors(failover)]
+    return [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in failover_validator(version).iter_errors(failover)
+    ]

@@ -17,9 +17,11 @@ import yaml
 
 from ckredis.pipeline import Rendered
 
-_READER = ('{{- range $path, $_ := .Files.Glob "docs/*" }}\n'
-           '{{ base $path }}: {{ $.Files.Get $path | fromYaml | toJson | b64enc }}\n'
-           '{{- end }}\n')
+_READER = (
+    '{{- range $path, $_ := .Files.Glob "docs/*" }}\n'
+    "{{ base $path }}: {{ $.Files.Get $path | fromYaml | toJson | b64enc }}\n"
+    "{{- end }}\n"
+)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # alert unit tests are long: read them with libyaml
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
@@ -75,6 +77,8 @@ def disagreements(helms: list[str], documents: list[str]) -> list[str]:
     for helm in helms:
         for document, go, ours in zip(documents, go_read(helm, documents), python, strict=True):
             if go != ours or "PythonError" in ours:
-                found.append(f"{document[:2000]!r}\n  Go ({helm}) reads: {json.dumps(go)[:2000]}\n"
-                             f"  PyYAML reads: {json.dumps(ours)[:2000]}")
+                found.append(
+                    f"{document[:2000]!r}\n  Go ({helm}) reads: {json.dumps(go)[:2000]}\n"
+                    f"  PyYAML reads: {json.dumps(ours)[:2000]}"
+                )
     return found

@@ -62,8 +62,14 @@ class Processes:
         assert name not in self.running, name
         log = open(self.folder / f"{name}.log", "ab")
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=self.folder, env={**os.environ, **(env or {})})
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.folder,
+                env={**os.environ, **(env or {})},
+            )
         finally:
             log.close()
         self.running[name] = process
@@ -96,9 +102,13 @@ class Processes:
 # The pod labels and container names the Spotahome operator gives a RedisFailover's pods (operator facts:
 # ../shared/reference/spotahome-operator.md section 4.1, service/constants.go), which the PodMonitor selects on.
 def operator_pod_labels(rf_name: str, component: str) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": "redis-operator", "redisfailovers.databases.spotahome.com/name": rf_name,
-            "app.kubernetes.io/name": rf_name, "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "redis-failover"}
+    return {
+        "app.kubernetes.io/managed-by": "redis-operator",
+        "redisfailovers.databases.spotahome.com/name": rf_name,
+        "app.kubernetes.io/name": rf_name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "redis-failover",
+    }
 
 
 EXPORTER_CONTAINER = {"redis": "redis-exporter", "sentinel": "sentinel-exporter"}
@@ -123,8 +133,9 @@ class Pod:
         return f"{self.name}-exporter"
 
     def client(self, timeout: float = 2.0) -> redis.Redis:
-        return redis.Redis(HOST, self.port, socket_timeout=timeout, socket_connect_timeout=timeout,
-                           decode_responses=True)
+        return redis.Redis(
+            HOST, self.port, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+        )
 
 
 @dataclass
@@ -145,11 +156,14 @@ class SentinelCluster:
     sentinel_pods: list[Pod] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.redis_pods = [Pod(f"rfr-{self.name}-{i}", "redis", free_port(), free_port())
-                           for i in range(self.redis_count)]
+        self.redis_pods = [
+            Pod(f"rfr-{self.name}-{i}", "redis", free_port(), free_port()) for i in range(self.redis_count)
+        ]
         # A Deployment's pods: rfs-<name>-<replicaset hash>-<suffix>.
-        self.sentinel_pods = [Pod(f"rfs-{self.name}-7c9d8f6b5-{i}", "sentinel", free_port(), free_port())
-                              for i in range(self.sentinel_count)]
+        self.sentinel_pods = [
+            Pod(f"rfs-{self.name}-7c9d8f6b5-{i}", "sentinel", free_port(), free_port())
+            for i in range(self.sentinel_count)
+        ]
 
     @property
     def folder(self) -> Path:
@@ -175,8 +189,13 @@ class SentinelCluster:
         data = self.folder / pod.name
         data.mkdir(exist_ok=True)
         conf = data / "redis.conf"
-        lines = [f"port {pod.port}", f"bind {HOST}", f"dir {data}", "repl-diskless-sync-delay 0",
-                 f"replica-announce-ip {HOST}"]
+        lines = [
+            f"port {pod.port}",
+            f"bind {HOST}",
+            f"dir {data}",
+            "repl-diskless-sync-delay 0",
+            f"replica-announce-ip {HOST}",
+        ]
         if replica_of is not None:
             lines.append(f"replicaof {HOST} {replica_of}")
         conf.write_text("\n".join(lines) + "\n")
@@ -188,17 +207,26 @@ class SentinelCluster:
         data.mkdir(exist_ok=True)
         conf = data / "sentinel.conf"  # sentinel rewrites it: a file of its own
         if not conf.exists():
-            lines = [f"port {pod.port}", f"bind {HOST}", f"dir {data}", f"sentinel announce-ip {HOST}",
-                     f"sentinel monitor {self.master_name} {HOST} {master_port} {self.quorum}"]
-            lines += [f"sentinel {key} {self.master_name} {value}"
-                      for key, value in (setting.split(" ", 1) for setting in self.sentinel_settings)]
+            lines = [
+                f"port {pod.port}",
+                f"bind {HOST}",
+                f"dir {data}",
+                f"sentinel announce-ip {HOST}",
+                f"sentinel monitor {self.master_name} {HOST} {master_port} {self.quorum}",
+            ]
+            lines += [
+                f"sentinel {key} {self.master_name} {value}"
+                for key, value in (setting.split(" ", 1) for setting in self.sentinel_settings)
+            ]
             conf.write_text("\n".join(lines) + "\n")
         self.processes.start(pod.server, self.engine.sentinel(conf))
         wait_until(lambda: pod.client().ping(), 10, f"{pod.name} answers")
 
     def start_exporter(self, binary: str, pod: Pod) -> None:
-        self.processes.start(pod.exporter, [binary, "-redis.addr", f"redis://{HOST}:{pod.port}",
-                                            "-web.listen-address", f"{HOST}:{pod.exporter_port}"])
+        self.processes.start(
+            pod.exporter,
+            [binary, "-redis.addr", f"redis://{HOST}:{pod.port}", "-web.listen-address", f"{HOST}:{pod.exporter_port}"],
+        )
         wait_until(lambda: scrape(pod.exporter_port), 10, f"{pod.exporter} serves /metrics")
 
     def master_address(self, pod: Pod) -> tuple[str, int] | None:
@@ -206,8 +234,11 @@ class SentinelCluster:
         return (reply[0], int(reply[1])) if reply else None
 
     def master_pod(self) -> Pod:
-        (master,) = [p for p in self.redis_pods if p.server in self.processes.running
-                     and p.client().info("replication")["role"] == "master"]
+        (master,) = [
+            p
+            for p in self.redis_pods
+            if p.server in self.processes.running and p.client().info("replication")["role"] == "master"
+        ]
         return master
 
     def wait_healthy(self, timeout: float = 30) -> None:
@@ -217,15 +248,19 @@ class SentinelCluster:
         def agreed() -> bool:
             for pod in self.sentinel_pods:
                 state = pod.client().sentinel_master(self.master_name)
-                if (state["flags"] != "master" or int(state["port"]) != master.port
-                        or int(state["num-other-sentinels"]) != self.sentinel_count - 1):
+                if (
+                    state["flags"] != "master"
+                    or int(state["port"]) != master.port
+                    or int(state["num-other-sentinels"]) != self.sentinel_count - 1
+                ):
                     return False
                 replicas = pod.client().sentinel_slaves(self.master_name)
                 if sum(replica["flags"] == "slave" for replica in replicas) != self.redis_count - 1:
                     return False
             info = master.client().info("replication")
             return info["connected_slaves"] == self.redis_count - 1 and all(
-                info[f"slave{i}"]["state"] == "online" for i in range(self.redis_count - 1))
+                info[f"slave{i}"]["state"] == "online" for i in range(self.redis_count - 1)
+            )
 
         wait_until(agreed, timeout, f"{self.name}: sentinels agree on a healthy master", step=0.3)
 
@@ -235,9 +270,12 @@ class SentinelCluster:
         """One static target per exporter, labelled as the kubernetes `pod` role reports it (__meta_kubernetes_*)."""
         targets = []
         for pod in self.pods:
-            labels = {"__meta_kubernetes_namespace": self.namespace, "__meta_kubernetes_pod_name": pod.name,
-                      "__meta_kubernetes_pod_container_name": EXPORTER_CONTAINER[pod.component],
-                      "__meta_kubernetes_pod_container_port_name": EXPORTER_PORT_NAME}
+            labels = {
+                "__meta_kubernetes_namespace": self.namespace,
+                "__meta_kubernetes_pod_name": pod.name,
+                "__meta_kubernetes_pod_container_name": EXPORTER_CONTAINER[pod.component],
+                "__meta_kubernetes_pod_container_port_name": EXPORTER_PORT_NAME,
+            }
             for key, value in operator_pod_labels(self.name, pod.component).items():
                 labels[f"__meta_kubernetes_pod_label_{sanitize(key)}"] = value
                 labels[f"__meta_kubernetes_pod_labelpresent_{sanitize(key)}"] = "true"

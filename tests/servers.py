@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import documents, tool
 from ckredis.pipeline import Rendered
+from conftest import documents, tool
 
 ENGINES = ("redis", "valkey")
 # The names a pod's command may start with: the Valkey image provides redis-server as a symlink (operator v1.2.4 and
@@ -69,8 +69,9 @@ def start(argv: list[str], port: int, log: Path, password: str | None = None) ->
 def connect(process: subprocess.Popen, port: int, log: Path, what: str, password: str | None = None) -> redis.Redis:
     """A client once the server answers; the test fails with the server's log if it never does."""
     # RESP2, as the operator's go-redis v8 speaks it: replies are flat lists, not RESP3 maps.
-    client = redis.Redis(host="127.0.0.1", port=port, password=password, protocol=2, decode_responses=True,
-                         socket_timeout=5)
+    client = redis.Redis(
+        host="127.0.0.1", port=port, password=password, protocol=2, decode_responses=True, socket_timeout=5
+    )
     deadline = time.monotonic() + 15
     while True:
         try:
@@ -98,11 +99,17 @@ def boot(engine: Engine, command: list[str], data: Path) -> tuple[subprocess.Pop
     """Start the server as the pod does: the rendered command, with the operator's redis.conf stand-in."""
     port = free_port()
     conf = data / "redis.conf"  # what matters of the operator's rfr-<name> ConfigMap, plus a private address
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
-                    "tcp-keepalive 60\nsave 900 1\nsave 300 10\n")
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
+        "tcp-keepalive 60\nsave 900 1\nsave 300 10\n"
+    )
     assert command[0] in SERVER_COMMANDS and command[1] == OPERATOR_CONF, command
-    process = subprocess.Popen([engine.server, str(conf), *command[2:]], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [engine.server, str(conf), *command[2:]],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     return process, connect(process, port, data / "redis.log", f"{engine.name} with the rendered command")
 
 

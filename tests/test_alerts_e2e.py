@@ -54,14 +54,20 @@ SPEC = {
     "spec": {
         "purpose": "session",
         "operator": {"version": "v1.2.4"},
-        "redis": {"replicas": 3, "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
-                  "memoryBudget": {"writeRate": "1Mi/s"},  # a small test cluster, lightly written
-                  "config": {"maxclients": 100}},
+        "redis": {
+            "replicas": 3,
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
+            "memoryBudget": {"writeRate": "1Mi/s"},  # a small test cluster, lightly written
+            "config": {"maxclients": 100},
+        },
         "sentinel": {"replicas": 3, "config": {"downAfterMilliseconds": 2000, "failoverTimeout": 20000}},
         "persistence": {"size": "1Gi"},
         "clients": [{"namespace": "login", "podSelector": {"app.kubernetes.io/name": "login-api"}}],
-        "monitoring": {"scrape": {"interval": "1s", "timeout": "1s"}, "uptimeProbe": {"interval": "1s"},
-                       "dashboard": {"enabled": True}},
+        "monitoring": {
+            "scrape": {"interval": "1s", "timeout": "1s"},
+            "uptimeProbe": {"interval": "1s"},
+            "dashboard": {"enabled": True},
+        },
     },
 }
 NEIGHBOUR = "sessions-b"  # starts with the other's name: regex and prefix traps included
@@ -81,7 +87,8 @@ def rendered_chart(name: str, engine: Engine) -> dict[str, dict]:
     names = [rule["alert"] for group in render(spec)["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]]
     spec["spec"]["monitoring"]["alerts"] = {
         "rules": {alert: {"for": FOR_NO_MASTER if alert in NO_MASTER_ALERTS else FOR} for alert in names}
-        | {alert: {"enabled": False} for alert in OFF}}
+        | {alert: {"enabled": False} for alert in OFF}
+    }
     return render(spec)
 
 
@@ -101,8 +108,9 @@ def podmonitor_scrape_config(monitor: dict, targets: list[dict]) -> dict:
         keep.append(_keep_label(expression["key"], "|".join(expression["values"])))
     assert spec["namespaceSelector"]["matchNames"] == [meta["namespace"]]
     keep.append({"action": "keep", "source_labels": ["__meta_kubernetes_namespace"], "regex": meta["namespace"]})
-    keep.append({"action": "keep", "source_labels": ["__meta_kubernetes_pod_container_port_name"],
-                 "regex": endpoint["port"]})
+    keep.append(
+        {"action": "keep", "source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": endpoint["port"]}
+    )
     standard = [
         {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
         {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
@@ -111,20 +119,37 @@ def podmonitor_scrape_config(monitor: dict, targets: list[dict]) -> dict:
         {"target_label": "endpoint", "replacement": endpoint["port"]},
     ]
     own = [_snake(relabeling) for relabeling in endpoint.get("relabelings", [])]
-    return {"job_name": f"podMonitor/{meta['namespace']}/{meta['name']}/0", "honor_labels": False,
-            "scrape_interval": endpoint["interval"], "scrape_timeout": endpoint["scrapeTimeout"],
-            "static_configs": targets, "relabel_configs": keep + standard + own}
+    return {
+        "job_name": f"podMonitor/{meta['namespace']}/{meta['name']}/0",
+        "honor_labels": False,
+        "scrape_interval": endpoint["interval"],
+        "scrape_timeout": endpoint["scrapeTimeout"],
+        "static_configs": targets,
+        "relabel_configs": keep + standard + own,
+    }
 
 
 def _keep_label(key: str, regex: str) -> dict:
-    return {"action": "keep", "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(key)}",
-                                                f"__meta_kubernetes_pod_labelpresent_{sanitize(key)}"],
-            "regex": f"({regex});true"}
+    return {
+        "action": "keep",
+        "source_labels": [
+            f"__meta_kubernetes_pod_label_{sanitize(key)}",
+            f"__meta_kubernetes_pod_labelpresent_{sanitize(key)}",
+        ],
+        "regex": f"({regex});true",
+    }
 
 
 def _snake(relabeling: dict) -> dict:
-    names = {"sourceLabels": "source_labels", "targetLabel": "target_label", "action": "action", "regex": "regex",
-             "replacement": "replacement", "separator": "separator", "modulus": "modulus"}
+    names = {
+        "sourceLabels": "source_labels",
+        "targetLabel": "target_label",
+        "action": "action",
+        "regex": "regex",
+        "replacement": "replacement",
+        "separator": "separator",
+        "modulus": "modulus",
+    }
     unknown = set(relabeling) - set(names)
     assert not unknown, f"translate these PodMonitor relabeling fields too: {unknown}"
     return {names[key]: value for key, value in relabeling.items()}
@@ -136,13 +161,20 @@ def probe_scrape_config(probe: dict, target: str, prober: str) -> dict:
     meta, spec = probe["metadata"], probe["spec"]
     static = spec["targets"]["staticConfig"]
     assert len(static["static"]) == 1, static
-    return {"job_name": f"probe/{meta['namespace']}/{meta['name']}", "honor_timestamps": True,
-            "metrics_path": "/probe", "params": {"module": [spec["module"]]}, "scrape_interval": spec["interval"],
-            "scrape_timeout": spec["interval"],
-            "static_configs": [{"targets": [target], "labels": static["labels"]}],
-            "relabel_configs": [{"source_labels": ["__address__"], "target_label": "__param_target"},
-                                {"source_labels": ["__param_target"], "target_label": "instance"},
-                                {"target_label": "__address__", "replacement": prober}]}
+    return {
+        "job_name": f"probe/{meta['namespace']}/{meta['name']}",
+        "honor_timestamps": True,
+        "metrics_path": "/probe",
+        "params": {"module": [spec["module"]]},
+        "scrape_interval": spec["interval"],
+        "scrape_timeout": spec["interval"],
+        "static_configs": [{"targets": [target], "labels": static["labels"]}],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": prober},
+        ],
+    }
 
 
 # -- the world: two clusters, exporters, blackbox exporter, Prometheus ---------------------------------------------
@@ -162,18 +194,29 @@ class Loopback:
 
     def alerts(self) -> list[dict]:
         alerts = get_json(self.prometheus_port, "/api/v1/alerts")["data"]["alerts"]
-        self.neighbour_alerts += [a for a in alerts if a["labels"].get("redisfailover") == self.neighbour.name
-                                  or f"/{self.neighbour.name}" in a["annotations"].get("summary", "")]
+        self.neighbour_alerts += [
+            a
+            for a in alerts
+            if a["labels"].get("redisfailover") == self.neighbour.name
+            or f"/{self.neighbour.name}" in a["annotations"].get("summary", "")
+        ]
         return alerts
 
     def firing(self, name: str) -> list[dict]:
-        return [a for a in self.alerts() if a["state"] == "firing" and a["labels"]["alertname"] == name
-                and a["labels"].get("redisfailover") == self.cluster.name]
+        return [
+            a
+            for a in self.alerts()
+            if a["state"] == "firing"
+            and a["labels"]["alertname"] == name
+            and a["labels"].get("redisfailover") == self.cluster.name
+        ]
 
     def wait_firing(self, name: str, since: float, **labels: str) -> float:
         """Seconds from `since` until `name` fires for this cluster (with `labels`)."""
+
         def fired() -> bool:
             return any(all(a["labels"].get(k) == v for k, v in labels.items()) for a in self.firing(name))
+
         try:
             wait_until(fired, ALERT_TIMEOUT, f"{name} {labels} fires for {self.cluster.name}", step=0.25)
         except TimeoutError as error:
@@ -207,7 +250,9 @@ def _binaries() -> dict[str, str]:
 
 def _master_name(chart: dict[str, dict]) -> str:
     """The master name of the connection object (a Secret or a ConfigMap; REDIS_* or VALKEY_* keys, or both)."""
-    data = next(chart[kind].get("stringData") or chart[kind]["data"] for kind in ("Secret", "ConfigMap") if kind in chart)
+    data = next(
+        chart[kind].get("stringData") or chart[kind]["data"] for kind in ("Secret", "ConfigMap") if kind in chart
+    )
     (name,) = {value for key, value in data.items() if key.endswith("_MASTER_NAME")}
     return name
 
@@ -218,11 +263,17 @@ def _cluster(chart: dict[str, dict], processes: Processes, engine: Engine) -> Se
     assert command[1:2] == ["/redis/redis.conf"] and command[0] in SERVER_COMMANDS, command
     sentinels = failover["spec"]["sentinel"]["replicas"]
     return SentinelCluster(
-        engine=engine, name=failover["metadata"]["name"], namespace=failover["metadata"]["namespace"],
+        engine=engine,
+        name=failover["metadata"]["name"],
+        namespace=failover["metadata"]["namespace"],
         master_name=_master_name(chart),
         quorum=sentinels // 2 + 1,  # what the operator configures (operator fact)
-        redis_args=command[2:], sentinel_settings=failover["spec"]["sentinel"]["customConfig"],
-        redis_count=failover["spec"]["redis"]["replicas"], sentinel_count=sentinels, processes=processes)
+        redis_args=command[2:],
+        sentinel_settings=failover["spec"]["sentinel"]["customConfig"],
+        redis_count=failover["spec"]["redis"]["replicas"],
+        sentinel_count=sentinels,
+        processes=processes,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -238,27 +289,50 @@ def world(tmp_path_factory, engine):
             cluster.start(binaries["prometheus-redis-exporter"])
             assert engine.is_running(cluster.redis_pods[0].client()), f"not {engine.name}"
         blackbox_port, prometheus_port = free_port(), free_port()
-        modules = {"modules": {probe["spec"]["module"]: {"prober": "tcp", "timeout": "1s"}
-                               for probe in (chart["Probe"] for chart in charts.values())}}
+        modules = {
+            "modules": {
+                probe["spec"]["module"]: {"prober": "tcp", "timeout": "1s"}
+                for probe in (chart["Probe"] for chart in charts.values())
+            }
+        }
         (folder / "blackbox.yml").write_text(yaml.safe_dump(modules))
-        processes.start("blackbox", [binaries["prometheus-blackbox-exporter"], f"--config.file={folder / 'blackbox.yml'}",
-                                     f"--web.listen-address={HOST}:{blackbox_port}"])
-        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-                  "rule_files": [], "scrape_configs": []}
+        processes.start(
+            "blackbox",
+            [
+                binaries["prometheus-blackbox-exporter"],
+                f"--config.file={folder / 'blackbox.yml'}",
+                f"--web.listen-address={HOST}:{blackbox_port}",
+            ],
+        )
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+            "rule_files": [],
+            "scrape_configs": [],
+        }
         for cluster, chart in zip(clusters, charts.values()):
             rules = folder / f"rules-{cluster.name}.yaml"
             rules.write_text(yaml.safe_dump({"groups": chart["PrometheusRule"]["spec"]["groups"]}, width=1000))
-            check = subprocess.run([tool("promtool"), "check", "rules", str(rules)], capture_output=True, text=True,
-                                   timeout=60)
+            check = subprocess.run(
+                [tool("promtool"), "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
+            )
             assert check.returncode == 0, check.stdout + check.stderr
             config["rule_files"].append(str(rules))
             config["scrape_configs"].append(podmonitor_scrape_config(chart["PodMonitor"], cluster.discovered_targets()))
-            config["scrape_configs"].append(probe_scrape_config(
-                chart["Probe"], f"{HOST}:{cluster.sentinel_pods[0].port}", f"{HOST}:{blackbox_port}"))
+            config["scrape_configs"].append(
+                probe_scrape_config(
+                    chart["Probe"], f"{HOST}:{cluster.sentinel_pods[0].port}", f"{HOST}:{blackbox_port}"
+                )
+            )
         (folder / "prometheus.yml").write_text(yaml.safe_dump(config, width=1000))
-        processes.start("prometheus", [binaries["prometheus"], f"--config.file={folder / 'prometheus.yml'}",
-                                       f"--storage.tsdb.path={folder / 'tsdb'}",
-                                       f"--web.listen-address={HOST}:{prometheus_port}"])
+        processes.start(
+            "prometheus",
+            [
+                binaries["prometheus"],
+                f"--config.file={folder / 'prometheus.yml'}",
+                f"--storage.tsdb.path={folder / 'tsdb'}",
+                f"--web.listen-address={HOST}:{prometheus_port}",
+            ],
+        )
         world = Loopback(*clusters, processes, prometheus_port, blackbox_port, binaries, charts)
         targets = len(config["scrape_configs"]) // 2 * (len(clusters[0].pods) + 1)
 
@@ -270,10 +344,13 @@ def world(tmp_path_factory, engine):
         world.wait_quiet()
         assert world.alerts() == [], "two healthy clusters raise no alert"
         world.neighbour_alerts.clear()  # from here on both clusters are healthy: the neighbour must stay silent
-        world.measured.append(f"{engine.name}: start-up (2 clusters, exporters, Prometheus) "
-                              f"{time.monotonic() - started:.1f} s")
+        world.measured.append(
+            f"{engine.name}: start-up (2 clusters, exporters, Prometheus) {time.monotonic() - started:.1f} s"
+        )
         yield world
-        raised = sorted({(a["labels"]["alertname"], a["labels"].get("pod"), a["state"]) for a in world.neighbour_alerts})
+        raised = sorted(
+            {(a["labels"]["alertname"], a["labels"].get("pod"), a["state"]) for a in world.neighbour_alerts}
+        )
         assert raised == [], "the healthy neighbour raised alerts"
     finally:
         processes.stop_all()
@@ -283,8 +360,9 @@ def world(tmp_path_factory, engine):
         sys.stderr.write("\n" + "\n".join(f"e2e: {line}" for line in report) + "\n")
 
 
-def _fault(world: Loopback, title: str, alerts: list[tuple[str, dict[str, str]]], inject, restore,
-           silent: tuple[str, ...] = ()) -> list[float]:
+def _fault(
+    world: Loopback, title: str, alerts: list[tuple[str, dict[str, str]]], inject, restore, silent: tuple[str, ...] = ()
+) -> list[float]:
     """Inject a fault; wait for each of `alerts` (name, labels it must carry) to fire for this cluster, naming it;
     check that the `silent` alerts are neither pending nor firing then; restore; wait until all is quiet."""
     started = time.monotonic()
@@ -295,15 +373,22 @@ def _fault(world: Loopback, title: str, alerts: list[tuple[str, dict[str, str]]]
             for alert in world.firing(name):
                 assert alert["labels"]["namespace"] == world.cluster.namespace, alert
                 assert f"{world.cluster.namespace}/{world.cluster.name}" in alert["annotations"]["summary"], alert
-        states = [(a["labels"]["alertname"], a["state"]) for a in world.alerts()
-                  if a["labels"].get("redisfailover") == world.cluster.name and a["labels"]["alertname"] in silent]
+        states = [
+            (a["labels"]["alertname"], a["state"])
+            for a in world.alerts()
+            if a["labels"].get("redisfailover") == world.cluster.name and a["labels"]["alertname"] in silent
+        ]
         assert states == [], states
         assert world.neighbour_alerts == [], "the healthy neighbour raised alerts"
     finally:
         restore()
-    world.measured.append(f"{title}: " + ", ".join(
-        f"{name}{'{' + ','.join(labels.values()) + '}' if labels else ''} after {delay:.1f} s"
-        for (name, labels), delay in zip(alerts, delays)))
+    world.measured.append(
+        f"{title}: "
+        + ", ".join(
+            f"{name}{'{' + ','.join(labels.values()) + '}' if labels else ''} after {delay:.1f} s"
+            for (name, labels), delay in zip(alerts, delays)
+        )
+    )
     world.wait_quiet()
     return delays
 
@@ -327,8 +412,9 @@ def _live_scrapes(world: Loopback) -> dict[str, str]:
         "redis-exporter-master.prom": scrape(master.exporter_port),
         "redis-exporter-replica.prom": scrape(replica.exporter_port),
         "redis-exporter-sentinel.prom": scrape(cluster.sentinel_pods[0].exporter_port),
-        "blackbox-exporter-probe.prom": scrape(world.blackbox_port, f"/probe?module={module}&target="
-                                                                    f"{HOST}:{cluster.sentinel_pods[0].port}"),
+        "blackbox-exporter-probe.prom": scrape(
+            world.blackbox_port, f"/probe?module={module}&target={HOST}:{cluster.sentinel_pods[0].port}"
+        ),
     }
 
 
@@ -343,8 +429,11 @@ def test_the_exporter_fixtures_are_what_the_exporters_expose(world):
             (FIXTURES / name).write_text(text)
     for name, text in live.items():
         recorded, scraped = metric_families((FIXTURES / name).read_text()), metric_families(text)
-        missing = {metric: labels - scraped.get(metric, set()) for metric, labels in recorded.items()
-                   if metric not in scraped or labels - scraped[metric]}
+        missing = {
+            metric: labels - scraped.get(metric, set())
+            for metric, labels in recorded.items()
+            if metric not in scraped or labels - scraped[metric]
+        }
         assert missing == {}, name
 
 
@@ -395,8 +484,13 @@ def test_memory_filling_up_raises_memory_high(world):
             client.set(f"fill:{number}", value)
         raise AssertionError(f"the data never reached {(threshold + 1) / 2:.0%} of maxmemory")
 
-    _fault(world, "memory above the threshold of maxmemory", [("RedisMemoryHigh", {"pod": master.name})],
-           fill, client.flushall)
+    _fault(
+        world,
+        "memory above the threshold of maxmemory",
+        [("RedisMemoryHigh", {"pod": master.name})],
+        fill,
+        client.flushall,
+    )
 
 
 def test_a_master_full_to_maxclients_raises_redis_down_not_no_master(world):
@@ -427,8 +521,14 @@ def test_a_master_full_to_maxclients_raises_redis_down_not_no_master(world):
         for connection in held:
             connection.close()
 
-    _fault(world, "maxclients reached on the master (its exporter turned away)", [("RedisDown", {"pod": master.name})],
-           crowd, release, silent=NO_MASTER_ALERTS)
+    _fault(
+        world,
+        "maxclients reached on the master (its exporter turned away)",
+        [("RedisDown", {"pod": master.name})],
+        crowd,
+        release,
+        silent=NO_MASTER_ALERTS,
+    )
 
 
 def test_exhausted_maxclients_raise_rejected_connections_and_too_many_clients(world):
@@ -453,8 +553,13 @@ def test_exhausted_maxclients_raise_rejected_connections_and_too_many_clients(wo
         for connection in held:
             connection.close()
 
-    _fault(world, "maxclients exhausted", [("RedisTooManyClients", {"pod": master.name}),
-                                           ("RedisRejectedConnections", {"pod": master.name})], crowd, release)
+    _fault(
+        world,
+        "maxclients exhausted",
+        [("RedisTooManyClients", {"pod": master.name}), ("RedisRejectedConnections", {"pod": master.name})],
+        crowd,
+        release,
+    )
 
 
 def test_a_broken_replica_link_raises_replica_link_down(world):
@@ -466,9 +571,13 @@ def test_a_broken_replica_link_raises_replica_link_down(world):
         replica.client().replicaof(HOST, master.port)
         world.cluster.wait_healthy()
 
-    _fault(world, "a replica's link broken", [("RedisReplicaLinkDown", {"pod": replica.name}),
-                                              ("RedisReplicasMissing", {})],
-           lambda: replica.client().replicaof(HOST, closed_port), restore)
+    _fault(
+        world,
+        "a replica's link broken",
+        [("RedisReplicaLinkDown", {"pod": replica.name}), ("RedisReplicasMissing", {})],
+        lambda: replica.client().replicaof(HOST, closed_port),
+        restore,
+    )
 
 
 def test_a_killed_replica_raises_redis_down(world):
@@ -480,17 +589,26 @@ def test_a_killed_replica_raises_redis_down(world):
         cluster.start_redis(replica, master.port)
         cluster.wait_healthy()
 
-    _fault(world, "a replica SIGKILLed", [("RedisDown", {"pod": replica.name}), ("RedisSentinelReplicasMissing", {})],
-           lambda: cluster.processes.kill(replica.server), restart)
+    _fault(
+        world,
+        "a replica SIGKILLed",
+        [("RedisDown", {"pod": replica.name}), ("RedisSentinelReplicasMissing", {})],
+        lambda: cluster.processes.kill(replica.server),
+        restart,
+    )
 
 
 def test_a_stopped_exporter_raises_redis_down(world):
     cluster = world.cluster
     master = cluster.master_pod()
     pod = next(p for p in cluster.redis_pods if p is not master)
-    _fault(world, "an exporter stopped", [("RedisDown", {"pod": pod.name})],
-           lambda: cluster.processes.stop(pod.exporter),
-           lambda: cluster.start_exporter(world.binaries["prometheus-redis-exporter"], pod))
+    _fault(
+        world,
+        "an exporter stopped",
+        [("RedisDown", {"pod": pod.name})],
+        lambda: cluster.processes.stop(pod.exporter),
+        lambda: cluster.start_exporter(world.binaries["prometheus-redis-exporter"], pod),
+    )
 
 
 def test_two_stopped_sentinels_raise_sentinel_down_and_quorum_lost(world):
@@ -526,10 +644,14 @@ def test_sentinels_monitoring_a_dead_address_raise_no_usable_master_only(world):
     The redis pods look fine and, on v1.2.4, so does the uptime probe: only the sentinel view shows it."""
     cluster = world.cluster
     master = cluster.master_pod()
-    _fault(world, "sentinels monitor a dead address (v1.2.4 uptime probe still up)",
-           [("RedisSentinelNoUsableMaster", {})], lambda: _monitor(cluster, free_port()),
-           lambda: (_monitor(cluster, master.port), cluster.wait_healthy()),
-           silent=("RedisNoMaster", "RedisUptimeProbeFailed"))
+    _fault(
+        world,
+        "sentinels monitor a dead address (v1.2.4 uptime probe still up)",
+        [("RedisSentinelNoUsableMaster", {})],
+        lambda: _monitor(cluster, free_port()),
+        lambda: (_monitor(cluster, master.port), cluster.wait_healthy()),
+        silent=("RedisNoMaster", "RedisUptimeProbeFailed"),
+    )
 
 
 def test_a_master_without_promotable_replica_raises_no_usable_master(world):
@@ -544,8 +666,12 @@ def test_a_master_without_promotable_replica_raises_no_usable_master(world):
             pod.client().config_set("replica-priority", value)
 
         def known() -> bool:  # sentinels read replica priorities from INFO every 10 s
-            return all(int(replica["slave-priority"]) == value for sentinel in cluster.sentinel_pods
-                       for replica in sentinel.client().sentinel_slaves(cluster.master_name))
+            return all(
+                int(replica["slave-priority"]) == value
+                for sentinel in cluster.sentinel_pods
+                for replica in sentinel.client().sentinel_slaves(cluster.master_name)
+            )
+
         wait_until(known, 20, f"sentinels know the replicas' priority {value}", step=0.5)
 
     def restore() -> None:
@@ -556,9 +682,14 @@ def test_a_master_without_promotable_replica_raises_no_usable_master(world):
         cluster.wait_healthy()
 
     priorities(0)  # no replica may be promoted
-    _fault(world, "master SIGKILLed, no promotable replica (v1.2.4 uptime probe still up)",
-           [("RedisDown", {"pod": master.name}), ("RedisNoMaster", {}), ("RedisSentinelNoUsableMaster", {})],
-           lambda: cluster.processes.kill(master.server), restore, silent=("RedisUptimeProbeFailed",))
+    _fault(
+        world,
+        "master SIGKILLed, no promotable replica (v1.2.4 uptime probe still up)",
+        [("RedisDown", {"pod": master.name}), ("RedisNoMaster", {}), ("RedisSentinelNoUsableMaster", {})],
+        lambda: cluster.processes.kill(master.server),
+        restore,
+        silent=("RedisUptimeProbeFailed",),
+    )
 
 
 def test_a_killed_master_fails_over_and_raises_redis_down_only(world):
@@ -568,8 +699,9 @@ def test_a_killed_master_fails_over_and_raises_redis_down_only(world):
     cluster.processes.kill(master.server)
 
     def new_master() -> bool:
-        return all((address := cluster.master_address(pod)) and address[1] != master.port
-                   for pod in cluster.sentinel_pods)
+        return all(
+            (address := cluster.master_address(pod)) and address[1] != master.port for pod in cluster.sentinel_pods
+        )
 
     wait_until(new_master, 30, "every sentinel reports a new master", step=0.1)
     failover = time.monotonic() - killed

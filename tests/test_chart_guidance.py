@@ -11,10 +11,10 @@ import re
 import pytest
 import yaml
 
-from conftest import EXAMPLES
 from ckredis.facts import NOBACKUP_LABEL, PURPOSES
 from ckredis.pipeline import render_specs
 from ckredis.plan import Plan
+from conftest import EXAMPLES
 
 # One snippet per client library: (README heading, the library's Sentinel entry point).
 LIBRARIES = {
@@ -91,8 +91,13 @@ def _checklist(notes: str) -> dict[str, str]:
 def test_notes_go_live_checklist_has_this_clusters_values(path):
     cluster, _, notes = _rendered(path)
     items = _checklist(notes)
-    assert list(items) == ["High availability", "Capacity", "Alerts routed to someone", "Access reviewed",
-                           "Disaster recovery"]
+    assert list(items) == [
+        "High availability",
+        "Capacity",
+        "Alerts routed to someone",
+        "Access reviewed",
+        "Disaster recovery",
+    ]
     assert f"{cluster.redis.replicas} Redis pods" in items["High availability"]
     assert f"{cluster.sentinel.replicas} Sentinels (quorum {cluster.quorum})" in items["High availability"]
     assert f"{round(cluster.maxmemory / 2**20)} MiB" in items["Capacity"]

@@ -12,7 +12,9 @@ import yaml
 
 from conftest import REPO, ckredis, tool
 
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$")
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
 
 
 def spec_with_memory(tmp_path, memory: str):
@@ -25,8 +27,11 @@ def spec_with_memory(tmp_path, memory: str):
 def render(spec, output) -> dict[str, str]:
     result = ckredis("render", str(spec), "-o", str(output))
     assert result.returncode == 0, result.stderr
-    return {path.relative_to(output / "cache").as_posix(): path.read_text()
-            for path in (output / "cache").rglob("*") if path.is_file()}
+    return {
+        path.relative_to(output / "cache").as_posix(): path.read_text()
+        for path in (output / "cache").rglob("*")
+        if path.is_file()
+    }
 
 
 def chart_version(files: dict[str, str]) -> str:
@@ -51,14 +56,21 @@ def test_version_changes_with_the_content_and_only_then(tmp_path):
 def test_helm_lints_and_packages_the_versioned_chart(helm_name, tmp_path):
     chart = REPO / "output" / "cache"
     version = yaml.safe_load((chart / "Chart.yaml").read_text())["version"]
-    lint = subprocess.run([tool(helm_name), "lint", "--strict", str(chart)], capture_output=True, text=True, timeout=120)
+    lint = subprocess.run(
+        [tool(helm_name), "lint", "--strict", str(chart)], capture_output=True, text=True, timeout=120
+    )
     assert lint.returncode == 0 and "[WARNING]" not in lint.stdout, lint.stdout + lint.stderr
-    package = subprocess.run([tool(helm_name), "package", str(chart), "-d", str(tmp_path)],
-                             capture_output=True, text=True, timeout=120)
+    package = subprocess.run(
+        [tool(helm_name), "package", str(chart), "-d", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert package.returncode == 0, package.stderr
     assert (tmp_path / f"cache-{version}.tgz").is_file()
-    shown = subprocess.run([tool(helm_name), "show", "chart", str(tmp_path / f"cache-{version}.tgz")],
-                           capture_output=True, text=True, timeout=120)
+    shown = subprocess.run(
+        [tool(helm_name), "show", "chart", str(tmp_path / f"cache-{version}.tgz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert yaml.safe_load(shown.stdout)["version"] == version
 
 
@@ -72,8 +84,13 @@ def test_readme_names_the_path_relative_to_the_git_root(tmp_path):
     subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=30)
     spec = spec_with_memory(tmp_path, "256Mi")
     # rendered from inside the repository, with a relative -o
-    result = subprocess.run([sys.executable, "-m", "ckredis", "render", str(spec), "-o", "charts/redis"], cwd=repo / "clusters",
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "ckredis", "render", str(spec), "-o", "charts/redis"],
+        cwd=repo / "clusters",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     readme = (repo / "clusters" / "charts" / "redis" / "cache" / "README.md").read_text()
     assert "    path: clusters/charts/redis/cache\n" in readme

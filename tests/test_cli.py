@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis, documents
 from ckredis import __version__
 from ckredis.pipeline import render_specs
+from conftest import EXAMPLES, REPO, ckredis, documents
 
 MODELINE = "# yaml-language-server: $schema="
 
@@ -46,8 +46,11 @@ def test_help_lists_the_commands_and_shows_examples():
     for command in ("render", "validate", "schema", "init"):
         assert f"  {command} " in result.stdout
     assert "Examples:" in result.stdout
-    for example in ("ckredis init cache > cache.yaml", "ckredis render --check examples/*.yaml",
-                    "ckredis render cache.yaml --stdout | kubectl apply -f -"):
+    for example in (
+        "ckredis init cache > cache.yaml",
+        "ckredis render --check examples/*.yaml",
+        "ckredis render cache.yaml --stdout | kubectl apply -f -",
+    ):
         assert example in result.stdout
 
 
@@ -58,8 +61,9 @@ def test_render_help_shows_its_options_and_examples():
         assert option in result.stdout
 
 
-@pytest.mark.parametrize("command, usage", [("render", "SPEC..."), ("validate", "SPEC..."), ("connectivity", "SPEC"),
-                                            ("init", "NAME")])
+@pytest.mark.parametrize(
+    "command, usage", [("render", "SPEC..."), ("validate", "SPEC..."), ("connectivity", "SPEC"), ("init", "NAME")]
+)
 def test_usage_lines_name_the_arguments_plainly(command, usage):
     result = ckredis(command, "--help")
     assert result.stdout.splitlines()[0] == f"Usage: ckredis {command} [OPTIONS] {usage}"
@@ -76,8 +80,13 @@ def test_shell_completion_is_available():
     script = ckredis("--show-completion", "bash")
     assert script.returncode == 0 and "_CKREDIS_COMPLETE" in script.stdout, script.stdout + script.stderr
     env = {**os.environ, "_CKREDIS_COMPLETE": "complete_bash", "COMP_WORDS": "ckredis ren", "COMP_CWORD": "1"}
-    completed = subprocess.run([sys.executable, "-c", "from ckredis.cli import main; main()"], env=env,
-                               capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, "-c", "from ckredis.cli import main; main()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert completed.stdout.split() == ["render"], completed.stdout + completed.stderr
 
 
@@ -127,8 +136,9 @@ def test_conditions_only_restate_fields_that_exist_and_set_valid_defaults():
 def test_docs_spec_md_is_fresh():
     result = ckredis("schema", "--markdown")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == (REPO / "docs" / "spec.md").read_text(encoding="utf-8"), \
+    assert result.stdout == (REPO / "docs" / "spec.md").read_text(encoding="utf-8"), (
         "run `ckredis schema --markdown > docs/spec.md` and commit it"
+    )
 
 
 def _schema_nodes(node: object, path: str):
@@ -172,8 +182,12 @@ def test_every_field_has_a_description_and_an_example_and_every_object_is_closed
         if node.get("type") == "object" or "properties" in node:
             closed = node.get("additionalProperties") is False
             # A map (labels): no fixed keys, every key and value constrained instead.
-            is_map = ("properties" not in node and isinstance(node.get("additionalProperties"), dict)
-                      and "propertyNames" in node and "maxProperties" in node)
+            is_map = (
+                "properties" not in node
+                and isinstance(node.get("additionalProperties"), dict)
+                and "propertyNames" in node
+                and "maxProperties" in node
+            )
             if not (closed or is_map):
                 problems.append(f"{path}: object without additionalProperties: false")
     assert fields > 50
@@ -235,13 +249,16 @@ def test_every_example_modeline_resolves_to_the_shipped_schema():
         assert _modeline_target(example).resolve() == (REPO / "schemas" / "ckredis-spec.schema.json").resolve()
 
 
-@pytest.mark.parametrize("args, complaint", [
-    (["init", "Bad_Name"], "metadata.name"),
-    (["init", "cache", "--purpose", "archive"], "'archive' is not one of 'cache', 'session'"),
-    (["init", "cache", "--namespace", "Apps"], "metadata.namespace"),
-    (["init", "x" * 49], "longer than 48"),
-    (["init", "a: b"], "must be plain DNS names"),
-])
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["init", "Bad_Name"], "metadata.name"),
+        (["init", "cache", "--purpose", "archive"], "'archive' is not one of 'cache', 'session'"),
+        (["init", "cache", "--namespace", "Apps"], "metadata.namespace"),
+        (["init", "x" * 49], "longer than 48"),
+        (["init", "a: b"], "must be plain DNS names"),
+    ],
+)
 def test_init_refuses_what_would_not_validate(args, complaint):
     result = ckredis(*args)
     assert result.returncode == 2, result.stdout
@@ -275,12 +292,15 @@ def test_stdout_and_check_together_are_a_usage_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, complaint", [
-    (["render", "--no-such-option", "x.yaml"], "No such option"),
-    (["no-such-command"], "No such command"),
-    (["render"], "Missing argument"),
-    (["validate"], "Missing argument"),
-])
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["render", "--no-such-option", "x.yaml"], "No such option"),
+        (["no-such-command"], "No such command"),
+        (["render"], "Missing argument"),
+        (["validate"], "Missing argument"),
+    ],
+)
 def test_usage_errors_are_exit_2(args, complaint):
     result = ckredis(*args)
     assert result.returncode == 2
@@ -330,7 +350,9 @@ def test_the_reference_says_true_things():
                     continue  # a map such as labels: its keys are data, not fields
                 _, child_default, child_example = rows[f"{field}.{key}"]
                 if json.loads(child_default) != value or json.loads(child_example) != value:
-                    contradictions.append(f"{field}.{key}: default {child_default}, example {child_example}, not {value}")
+                    contradictions.append(
+                        f"{field}.{key}: default {child_default}, example {child_example}, not {value}"
+                    )
     assert contradictions == []
     assert rows["spec.redis.exporter.resources.requests.cpu"][1:] == ('"10m"', '"10m"')
     examples_of_enabled = {rows[field][2] for field in rows if field.endswith(".enabled")}

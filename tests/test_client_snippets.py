@@ -23,9 +23,9 @@ import pytest
 import redis
 import yaml
 
+from ckredis.pipeline import Rendered, render_specs
 from conftest import EXAMPLES, documents
 from servers import Engine, WriteLoad, acknowledged_write, connect, failovers, free_port, stop, with_engine
-from ckredis.pipeline import Rendered, render_specs
 
 SNIPPET = re.compile(r"^### redis-py\n\n```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FAILOVER_DEADLINE = 45  # seconds from the kill; down-after-milliseconds is 5 s in the examples
@@ -67,13 +67,17 @@ def _wait_until(check, timeout: float, what: str):
 def _connection_variables(item: Rendered) -> dict[str, str]:
     """The data of the first rendered connection Secret/ConfigMap, as a container's envFrom would see it."""
     for doc in documents(item.stream()):
-        if doc["kind"] in ("Secret", "ConfigMap") and doc["metadata"]["name"] == item.cluster.clients[0].connection_name:
+        if (
+            doc["kind"] in ("Secret", "ConfigMap")
+            and doc["metadata"]["name"] == item.cluster.clients[0].connection_name
+        ):
             return {**doc.get("data", {}), **doc.get("stringData", {})}
     pytest.fail(f"{item.source} renders no connection object")
 
 
-def _start_cluster(loopback: Loopback, engine: Engine, item: Rendered,
-                   password: str | None) -> tuple[list[int], list[int]]:
+def _start_cluster(
+    loopback: Loopback, engine: Engine, item: Rendered, password: str | None
+) -> tuple[list[int], list[int]]:
     (failover,) = failovers(item)
     redis_args = failover["spec"]["redis"]["command"][2:]  # the rendered options after `redis-server /redis/redis.conf`
     master_name, quorum = item.cluster.master_name, item.cluster.quorum
@@ -83,26 +87,45 @@ def _start_cluster(loopback: Loopback, engine: Engine, item: Rendered,
     for index, port in enumerate(redis_ports):
         data = loopback.folder / f"redis-{port}"
         data.mkdir()
-        lines = [f"port {port}", "bind 127.0.0.1", f"dir {data}", f"logfile {data / 'log'}", "repl-diskless-sync-delay 0",
-                 *auth, *([f"replicaof 127.0.0.1 {redis_ports[0]}"] if index else [])]
+        lines = [
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {data}",
+            f"logfile {data / 'log'}",
+            "repl-diskless-sync-delay 0",
+            *auth,
+            *([f"replicaof 127.0.0.1 {redis_ports[0]}"] if index else []),
+        ]
         (data / "redis.conf").write_text("\n".join(lines) + "\n")
         loopback.start([engine.server, str(data / "redis.conf"), *redis_args], port, data / "log", password)
     for port in sentinel_ports:
         data = loopback.folder / f"sentinel-{port}"
         data.mkdir()
-        lines = [f"port {port}", "bind 127.0.0.1", f"dir {data}", f"logfile {data / 'log'}",
-                 f"sentinel monitor {master_name} 127.0.0.1 {redis_ports[0]} {quorum}",
-                 *([f"sentinel auth-pass {master_name} {password}"] if password else []),
-                 *(f"sentinel {line.split(' ', 1)[0]} {master_name} {line.split(' ', 1)[1]}"
-                   for line in failover["spec"]["sentinel"]["customConfig"])]
+        lines = [
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {data}",
+            f"logfile {data / 'log'}",
+            f"sentinel monitor {master_name} 127.0.0.1 {redis_ports[0]} {quorum}",
+            *([f"sentinel auth-pass {master_name} {password}"] if password else []),
+            *(
+                f"sentinel {line.split(' ', 1)[0]} {master_name} {line.split(' ', 1)[1]}"
+                for line in failover["spec"]["sentinel"]["customConfig"]
+            ),
+        ]
         (data / "sentinel.conf").write_text("\n".join(lines) + "\n")  # sentinel rewrites it: one file each
         loopback.start(engine.sentinel(data / "sentinel.conf"), port, data / "log")
 
     def settled() -> bool:
         for port in sentinel_ports:
-            state = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2).sentinel_master(master_name)
-            if (state["num-slaves"] != len(redis_ports) - 1 or state["num-other-sentinels"] != len(sentinel_ports) - 1
-                    or state["flags"] != "master"):
+            state = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2).sentinel_master(
+                master_name
+            )
+            if (
+                state["num-slaves"] != len(redis_ports) - 1
+                or state["num-other-sentinels"] != len(sentinel_ports) - 1
+                or state["flags"] != "master"
+            ):
                 return False
         return True
 
@@ -146,8 +169,9 @@ def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, 
         exec(compile(snippet, f"{example.stem} README redis-py snippet", "exec"), namespace)
         client = namespace["redis_client"]
 
-        acknowledged = {f"before:{i}": str(i) for i in range(WRITES)
-                        if acknowledged_write(client, f"before:{i}", str(i))}
+        acknowledged = {
+            f"before:{i}": str(i) for i in range(WRITES) if acknowledged_write(client, f"before:{i}", str(i))
+        }
         assert len(acknowledged) == WRITES
         sentinel = redis.Redis(host="127.0.0.1", port=sentinel_ports[-1], decode_responses=True, socket_timeout=2)
 
@@ -171,22 +195,28 @@ def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, 
                 except redis.RedisError:  # the master is gone until Sentinel promotes a replica
                     time.sleep(0.2)
             assert failover_seconds is not None, (
-                f"the snippet's client did not write again within {FAILOVER_DEADLINE} s")
+                f"the snippet's client did not write again within {FAILOVER_DEADLINE} s"
+            )
             new_master = master_address()
             assert new_master != old_master and new_master[1] in redis_ports
 
             acknowledged["after:0"] = "0"
-            acknowledged.update({f"after:{i}": str(i) for i in range(1, WRITES)
-                                 if acknowledged_write(client, f"after:{i}", str(i))})
+            acknowledged.update(
+                {f"after:{i}": str(i) for i in range(1, WRITES) if acknowledged_write(client, f"after:{i}", str(i))}
+            )
         under_load = {when < killed_at for when in load.acknowledged.values()}
         assert under_load == {True, False}, "the load wrote both before the kill and after the failover"
         assert len(acknowledged) == 2 * WRITES
         acknowledged.update({key: key for key in load.acknowledged})
-        read_back = dict(zip(acknowledged, (value.decode() if value else None for value in client.mget(list(acknowledged)))))
+        read_back = dict(
+            zip(acknowledged, (value.decode() if value else None for value in client.mget(list(acknowledged))))
+        )
         lost = [key for key, value in acknowledged.items() if read_back[key] != value]
-        print(f"\n{engine.name}, {example.stem}: failover {failover_seconds:.1f} s after SIGKILL of the master; "
-              f"{len(lost)} of {len(acknowledged)} acknowledged writes lost ({len(load.acknowledged)} by the load, "
-              f"{load.failed} of its writes failed meanwhile; auth {'on' if password else 'off'})")
+        print(
+            f"\n{engine.name}, {example.stem}: failover {failover_seconds:.1f} s after SIGKILL of the master; "
+            f"{len(lost)} of {len(acknowledged)} acknowledged writes lost ({len(load.acknowledged)} by the load, "
+            f"{load.failed} of its writes failed meanwhile; auth {'on' if password else 'off'})"
+        )
         assert lost == []
     finally:
         loopback.stop_all()

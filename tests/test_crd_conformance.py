@@ -57,8 +57,11 @@ def test_the_fork_gets_its_engine_group_and_rollout_fields_and_the_others_none(e
     assert failover["spec"]["engine"] == {"redis": "Redis", "valkey": "Valkey"}[engine]
     assert failover["metadata"]["labels"]["redis-failover.freshworks.com/operator-group"] == "platform"
     redis = failover["spec"]["redis"]
-    assert (redis["preventMasterEviction"], redis["disableMasterRollout"], redis["reservedPodMemoryPercent"]) == \
-        (True, False, 10)
+    assert (redis["preventMasterEviction"], redis["disableMasterRollout"], redis["reservedPodMemoryPercent"]) == (
+        True,
+        False,
+        10,
+    )
     for version in ("v1.2.4", "v1.3.0-rc1", "freshworks"):
         older = failover_for(retargeted(spec, version))
         assert "engine" not in older["spec"] and not set(FORK_ONLY) & set(older["spec"]["redis"])
@@ -81,7 +84,10 @@ def test_unique_master_name_is_emitted_only_for_freshworks():
 def test_cpu_written_as_a_number_travels_as_text():
     """Kubernetes accepts `cpu: 0.5`, but the CRD types quantities as integer-or-string: 0.5 must become '0.5'."""
     spec = load_example(EXAMPLES[0])
-    spec["spec"]["redis"]["resources"] = {"requests": {"cpu": 0.5, "memory": "256Mi"}, "limits": {"cpu": 2, "memory": "256Mi"}}
+    spec["spec"]["redis"]["resources"] = {
+        "requests": {"cpu": 0.5, "memory": "256Mi"},
+        "limits": {"cpu": 2, "memory": "256Mi"},
+    }
     resources = failover_for(spec)["spec"]["redis"]["resources"]
     assert resources["requests"]["cpu"] == "0.5" and resources["limits"]["cpu"] == "2"
     assert failover_errors("v1.3.0-rc1", failover_for(spec)) == []

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, ckredis
-
 from ckredis import memory
 from ckredis.facts import PURPOSES
+from conftest import REPO, ckredis
 
 OUTPUT = REPO / "output"
 
@@ -37,14 +36,17 @@ def lines_starting(text: str, prefix: str) -> list[str]:
 def test_no_change_exits_0(tmp_path):
     code, out, err = diff(*(str(path) for path in sorted((REPO / "examples").glob("*.yaml"))), "-o", str(OUTPUT))
     assert (code, err) == (0, "")
-    assert out == ("== cache: unchanged\n== checkout-sessions: unchanged\n== sessions: unchanged\n"
-                   "== shared-cache: unchanged\n== valkey-cluster: unchanged\n")
+    assert out == (
+        "== cache: unchanged\n== checkout-sessions: unchanged\n== sessions: unchanged\n"
+        "== shared-cache: unchanged\n== valkey-cluster: unchanged\n"
+    )
 
 
 def test_memory_change_rolls_redis_and_sets_maxmemory_live(tmp_path):
     def more_memory(spec):
         spec["spec"]["redis"]["resources"]["limits"]["memory"] = "512Mi"
         spec["spec"]["redis"]["resources"]["requests"]["memory"] = "512Mi"
+
     code, out, err = diff(str(edited(tmp_path, "cache", more_memory)), "-o", str(OUTPUT))
     assert (code, err) == (1, "")
     impact = lines_starting(out, "impact: ")
@@ -53,11 +55,15 @@ def test_memory_change_rolls_redis_and_sets_maxmemory_live(tmp_path):
     before, after = (memory.budget(limit, PURPOSES["cache"].write_rate, "redis") for limit in ("256Mi", "512Mi"))
     assert impact[1].startswith("redis config client-output-buffer-limit replica ")
     assert f"maxmemory {before.maxmemory} → {after.maxmemory}, repl-backlog-size " in impact[1]
-    assert impact[1].endswith(": applied live by the operator with CONFIG SET at its next reconcile (within 30 s), "
-                              "and at start-up by the rolled pods")
+    assert impact[1].endswith(
+        ": applied live by the operator with CONFIG SET at its next reconcile (within 30 s), "
+        "and at start-up by the rolled pods"
+    )
     assert not any("Sentinel pods" in line for line in impact)
-    assert lines_starting(out, "object ") == ["PrometheusRule redis-system/redis-cache: changed",
-                                              "RedisFailover redis-system/cache: changed"]
+    assert lines_starting(out, "object ") == [
+        "PrometheusRule redis-system/redis-cache: changed",
+        "RedisFailover redis-system/cache: changed",
+    ]
     # the alert's threshold is the pod's memory limit in bytes
     assert lines_starting(out, "alert ") == ["RedisMemoryNearPodLimit: threshold 268435456 → 536870912"]
     assert lines_starting(out, "flow ") == []
@@ -68,18 +74,25 @@ def test_memory_change_rolls_redis_and_sets_maxmemory_live(tmp_path):
 def test_removed_client_removes_its_flows_and_its_connection_object(tmp_path):
     def drop_reports(spec):
         spec["spec"]["clients"] = [c for c in spec["spec"]["clients"] if c["namespace"] != "reports"]
+
     code, out, _ = diff(str(edited(tmp_path, "shared-cache", drop_reports)), "-o", str(OUTPUT))
     assert code == 1
     flows = lines_starting(out, "flow ")
     assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → redis 6379: removed" in flows
-    assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → kube-system/kube-dns 53/UDP, 53/TCP: removed" in flows
-    assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → sentinel 26379: removed" in flows
+    assert (
+        "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → kube-system/kube-dns 53/UDP, 53/TCP: removed"
+        in flows
+    )
+    assert (
+        "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → sentinel 26379: removed" in flows
+    )
     assert all(line.endswith(": removed") and line.startswith("reports/") for line in flows)
     objects = lines_starting(out, "object ")
     assert "ConfigMap reports/redis-shared-cache: removed" in objects
     assert "NetworkPolicy reports/redis-shared-cache-egress: removed" in objects
     assert lines_starting(out, "impact: ") == [
-        "ConfigMap reports/redis-shared-cache is removed: client pods that read it fail to start on their next restart"]
+        "ConfigMap reports/redis-shared-cache is removed: client pods that read it fail to start on their next restart"
+    ]
 
 
 def test_pvc_growth_needs_volume_expansion_and_shrinking_cannot_be_applied(tmp_path):
@@ -105,6 +118,7 @@ def test_purpose_change_turns_eviction_on_and_persistence_off(tmp_path):
         spec["spec"]["purpose"] = "cache"
         del spec["spec"]["persistence"]
         del spec["spec"]["redis"]["config"]["appendfsync"]
+
     code, out, _ = diff(str(edited(tmp_path, "session", to_cache)), "-o", str(OUTPUT))
     assert code == 1
     impact = lines_starting(out, "impact: ")
@@ -122,6 +136,7 @@ def test_purpose_change_turns_eviction_on_and_persistence_off(tmp_path):
 def test_alert_for_change_is_named_with_old_and_new(tmp_path):
     def slower(spec):
         spec["spec"]["monitoring"]["alerts"]["rules"] = {"RedisDown": {"for": "5m", "severity": "critical"}}
+
     code, out, _ = diff(str(edited(tmp_path, "shared-cache", slower)), "-o", str(OUTPUT))
     assert code == 1
     assert lines_starting(out, "alert ") == ["RedisDown: for 2m → 5m, severity high → critical"]
@@ -161,7 +176,10 @@ def test_new_chart_and_removed_chart(tmp_path):
     assert code == 1
     charts = {chart["chart"]: chart for chart in json.loads(out)["charts"]}
     assert {name: chart["status"] for name, chart in charts.items()} == {
-        "cache2": "added", "cache": "removed", "old-sessions": "removed"}
+        "cache2": "added",
+        "cache": "removed",
+        "old-sessions": "removed",
+    }
     assert "RedisFailover redis-system/cache2" in charts["cache2"]["objects"]["added"]
     assert charts["cache2"]["diff"].count("--- /dev/null") == len(list((OUTPUT / "cache").rglob("*.*")))
     assert charts["old-sessions"]["impact"][0].startswith("the RedisFailover is deleted")
@@ -183,22 +201,30 @@ def test_unknown_format_is_a_usage_error():
 def test_sentinel_settings_apply_live_and_sentinel_resources_roll_only_sentinels(tmp_path):
     def sentinel_changes(spec):
         spec["spec"]["sentinel"]["config"]["failoverTimeout"] = 60000
+
     code, out, _ = diff(str(edited(tmp_path, "session", sentinel_changes)), "-o", str(OUTPUT))
     assert code == 1
     assert lines_starting(out, "impact: ") == [
         "sentinel config failover-timeout 30000 → 60000: applied live by the operator with SENTINEL SET at "
-        "its next reconcile (within 30 s), no restart"]
+        "its next reconcile (within 30 s), no restart"
+    ]
 
     def sentinel_memory(spec):
-        spec["spec"]["sentinel"]["resources"] = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
+        spec["spec"]["sentinel"]["resources"] = {
+            "requests": {"cpu": "20m", "memory": "64Mi"},
+            "limits": {"memory": "64Mi"},
+        }
+
     impact = lines_starting(diff(str(edited(tmp_path, "session", sentinel_memory)), "-o", str(OUTPUT))[1], "impact: ")
     assert [line.split(":")[0] for line in impact] == ["rolls the Sentinel pods (resources changed)"]
 
 
 def test_a_session_store_s_down_after_moves_its_write_fence_and_rolls_redis(tmp_path):
     """min-replicas-max-lag is derived from down-after-milliseconds (model.WriteFence) and is in the redis command."""
+
     def later_failover(spec):
         spec["spec"]["sentinel"]["config"]["downAfterMilliseconds"] = 10000
+
     impact = lines_starting(diff(str(edited(tmp_path, "session", later_failover)), "-o", str(OUTPUT))[1], "impact: ")
     assert impact[0].startswith("rolls every Redis pod (command changed)")
     assert any(line.startswith("redis config min-replicas-max-lag 2 → 7: applied live") for line in impact)
@@ -234,18 +260,24 @@ def test_a_hand_broken_committed_chart_is_a_located_error(tmp_path):
 def test_an_engine_change_says_what_rolls_which_data_loads_and_what_clients_do(tmp_path):
     def to_valkey(spec):
         spec["spec"]["engine"] = "valkey"
+
     code, out, _ = diff(str(edited(tmp_path, "cache", to_valkey)), "-o", str(OUTPUT))
     assert code == 1
     impact = lines_starting(out, "impact: ")
-    assert impact[0].startswith("engine Redis → Valkey: every Redis and Sentinel pod rolls onto the new image. "
-                                "Valkey loads the RDB/AOF files of Redis 7.2.16")
-    assert impact[0].endswith("clients must restart to read the new connection keys, as the old ones go: set "
-                              "connection.keys: both first and move the applications one at a time")
+    assert impact[0].startswith(
+        "engine Redis → Valkey: every Redis and Sentinel pod rolls onto the new image. "
+        "Valkey loads the RDB/AOF files of Redis 7.2.16"
+    )
+    assert impact[0].endswith(
+        "clients must restart to read the new connection keys, as the old ones go: set "
+        "connection.keys: both first and move the applications one at a time"
+    )
     assert any(line.startswith("clients must restart to pick up Secret shop/redis-cache") for line in impact)
 
     def to_valkey_with_both_keys(spec):
         spec["spec"]["engine"] = "valkey"
         spec["spec"]["connection"] = {"keys": "both"}
+
     _, out, _ = diff(str(edited(tmp_path, "cache", to_valkey_with_both_keys)), "-o", str(OUTPUT))
     assert lines_starting(out, "impact: ")[0].endswith("clients keep their connection keys (both key sets are emitted)")
 
@@ -253,21 +285,29 @@ def test_an_engine_change_says_what_rolls_which_data_loads_and_what_clients_do(t
 def test_redis_7_4_or_valkey_going_back_to_redis_is_not_a_rolling_change(tmp_path):
     def newer_redis_to_valkey(spec):
         spec["spec"]["engine"] = "valkey"
+
     committed = tmp_path / "committed"
     shutil.copytree(OUTPUT / "cache", committed / "cache")
     failover = committed / "cache" / "templates" / "redisfailover.yaml"
     failover.write_text(failover.read_text().replace("library/redis:7.2.16-alpine", "library/redis:7.4.11-alpine"))
     _, out, _ = diff(str(edited(tmp_path, "cache", newer_redis_to_valkey)), "-o", str(committed))
-    assert "Valkey loads RDB/AOF files only from Redis 7.2 or older, not from Redis 7.4.11: the rolled pods start " \
-           "empty" in lines_starting(out, "impact: ")[0]
+    assert (
+        "Valkey loads RDB/AOF files only from Redis 7.2 or older, not from Redis 7.4.11: the rolled pods start "
+        "empty" in lines_starting(out, "impact: ")[0]
+    )
 
     def back_to_redis(spec):
         spec["spec"]["engine"] = "redis"
+
     _, out, _ = diff(str(edited(tmp_path, "welkin-valkey", back_to_redis)), "-o", str(OUTPUT))
     first = lines_starting(out, "impact: ")[0]
-    assert first.startswith("engine Valkey → Redis: every Redis and Sentinel pod rolls onto the new image. Redis "
-                            "cannot load Valkey's RDB/AOF files (signed VALKEY080)")
+    assert first.startswith(
+        "engine Valkey → Redis: every Redis and Sentinel pod rolls onto the new image. Redis "
+        "cannot load Valkey's RDB/AOF files (signed VALKEY080)"
+    )
     assert "do not switch back in place" in first
     # the access label changes with the engine: the flows show the pods that lose access
-    assert any("elastisys.io/valkey-valkey-cluster-access=allow" in line and line.endswith(": removed")
-               for line in lines_starting(out, "flow "))
+    assert any(
+        "elastisys.io/valkey-valkey-cluster-access=allow" in line and line.endswith(": removed")
+        for line in lines_starting(out, "flow ")
+    )

@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from conftest import EXAMPLES, ckredis, documents, load_example, shared
 from ckredis import model, render
 from ckredis.validate import validate_data
+from conftest import EXAMPLES, ckredis, documents, load_example, shared
 
 VERSIONS = ("v1.2.4", "v1.3.0-rc1", "freshworks")
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
@@ -36,9 +36,13 @@ def objects(spec: dict) -> list[dict]:
 
 def operator_pod_labels(cluster: str, component: str) -> dict:
     """The labels the operator puts on its pods (reference §4.1), without propagated RedisFailover labels."""
-    return {"app.kubernetes.io/managed-by": "redis-operator", "redisfailovers.databases.spotahome.com/name": cluster,
-            "app.kubernetes.io/name": cluster, "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "redis-failover"}
+    return {
+        "app.kubernetes.io/managed-by": "redis-operator",
+        "redisfailovers.databases.spotahome.com/name": cluster,
+        "app.kubernetes.io/name": cluster,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "redis-failover",
+    }
 
 
 def selects(selector: dict, labels: dict) -> bool:
@@ -54,19 +58,26 @@ def pods_left_in_the_worst_drain(budget: dict, pods: int) -> int:
 def test_own_budgets_keep_a_sentinel_majority_and_a_redis_replica(version, sentinels):
     docs = objects(spec_for(version, sentinels=sentinels, redis=5))
     (failover,) = [d for d in docs if d["kind"] == "RedisFailover"]
-    budgets = {d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]: d
-               for d in docs if d["kind"] == "PodDisruptionBudget"}
+    budgets = {
+        d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]: d
+        for d in docs
+        if d["kind"] == "PodDisruptionBudget"
+    }
     assert sorted(budgets) == ["redis", "sentinel"]
     for kind, budget in budgets.items():
         assert failover["spec"][kind]["disablePodDisruptionBudget"] is True
-        assert "minAvailable" not in budget["spec"] and budget["spec"]["maxUnavailable"] >= 1  # Compliant Kubernetes: never 0
+        assert (
+            "minAvailable" not in budget["spec"] and budget["spec"]["maxUnavailable"] >= 1
+        )  # Compliant Kubernetes: never 0
         assert selects(budget["spec"]["selector"]["matchLabels"], operator_pod_labels("cache", kind))
         other = "sentinel" if kind == "redis" else "redis"
         assert not selects(budget["spec"]["selector"]["matchLabels"], operator_pod_labels("cache", other))
         assert not selects(budget["spec"]["selector"]["matchLabels"], operator_pod_labels("cache-two", kind))
     quorum = sentinels // 2 + 1
     assert pods_left_in_the_worst_drain(budgets["sentinel"], failover["spec"]["sentinel"]["replicas"]) >= quorum
-    assert pods_left_in_the_worst_drain(budgets["redis"], failover["spec"]["redis"]["replicas"]) >= 2  # master and a replica
+    assert (
+        pods_left_in_the_worst_drain(budgets["redis"], failover["spec"]["redis"]["replicas"]) >= 2
+    )  # master and a replica
 
 
 def test_v1_2_4_keeps_the_operator_budgets_and_renders_none_of_its_own():
@@ -102,6 +113,8 @@ spec:
       podSelector:
         app.kubernetes.io/name: shop-web
 """
+
+
 #  9 version   13 redis replicas   18 sentinel replicas
 
 
@@ -110,8 +123,10 @@ def test_v1_2_4_refuses_counts_its_fixed_budgets_cannot_protect(tmp_path):
     path.write_text(spec_text("v1.2.4", sentinels=5, redis=4))
     result = ckredis("validate", str(path))
     assert result.returncode == 2
-    hint = ("or set spec.operator.version to v1.3.0-rc1 or freshworks-v3.3.5 "
-            "(ckredis then renders budgets that evict one pod at a time)")
+    hint = (
+        "or set spec.operator.version to v1.3.0-rc1 or freshworks-v3.3.5 "
+        "(ckredis then renders budgets that evict one pod at a time)"
+    )
     assert result.stderr.splitlines() == [
         f"{path}:13:15: spec.redis.replicas: the v1.2.4 operator's PodDisruptionBudget, which cannot be disabled, keeps only 2 "
         f"redis pods available: a node drain may evict 2 of 4 at once, the master and its replicas together "
@@ -133,8 +148,11 @@ def test_three_and_three_is_valid_everywhere_and_more_only_where_budgets_are_our
 
 def operator_emptydir_volumes() -> set[str]:
     """The emptyDir volumes of the operator's pods, as the shared Compliant Kubernetes reference lists them."""
-    (line,) = [line for line in shared("reference/compliant-kubernetes.md").read_text().splitlines()
-               if line.startswith("- emptyDir volumes:")]
+    (line,) = [
+        line
+        for line in shared("reference/compliant-kubernetes.md").read_text().splitlines()
+        if line.startswith("- emptyDir volumes:")
+    ]
     return set(re.findall(r"`([a-z-]+)`", line))
 
 

@@ -8,10 +8,10 @@ import itertools
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis, load_example
 from ckredis import memory, model, render
 from ckredis.facts import ENGINES, RESERVED_POD_MEMORY_PERCENT
 from ckredis.validate import validate_data
+from conftest import EXAMPLES, REPO, ckredis, load_example
 
 VALKEY_IMAGE = "docker.io/valkey/valkey:9.1.2-alpine"
 
@@ -62,17 +62,24 @@ def _on(version: str, engine: str, **spec_fields) -> dict:
     return data
 
 
-@pytest.mark.parametrize("version, engine, server, cli", [
-    ("v1.2.4", "valkey", "redis-server", None),  # no custom probes: the operator's own, which call redis-cli
-    ("v1.3.0-rc1", "valkey", "redis-server", "redis-cli"),  # the Valkey image's symlinks
-    ("freshworks-v3.3.5", "valkey", "valkey-server", "valkey-cli"),  # the fork's Valkey mode
-    ("freshworks-v3.3.5", "redis", "redis-server", "redis-cli"),
-])
+@pytest.mark.parametrize(
+    "version, engine, server, cli",
+    [
+        ("v1.2.4", "valkey", "redis-server", None),  # no custom probes: the operator's own, which call redis-cli
+        ("v1.3.0-rc1", "valkey", "redis-server", "redis-cli"),  # the Valkey image's symlinks
+        ("freshworks-v3.3.5", "valkey", "valkey-server", "valkey-cli"),  # the fork's Valkey mode
+        ("freshworks-v3.3.5", "redis", "redis-server", "redis-cli"),
+    ],
+)
 def test_commands_and_probes_call_what_the_operator_runs(version, engine, server, cli):
     failover = _render(_on(version, engine))["templates/redisfailover.yaml"]["spec"]
     assert failover["redis"]["command"][0] == server
-    probes = [failover[kind][field]["exec"]["command"][-1] for kind in ("redis", "sentinel")
-              for field in ("customLivenessProbe", "customStartupProbe") if field in failover[kind]]
+    probes = [
+        failover[kind][field]["exec"]["command"][-1]
+        for kind in ("redis", "sentinel")
+        for field in ("customLivenessProbe", "customStartupProbe")
+        if field in failover[kind]
+    ]
     if cli is None:
         assert probes == []
     else:
@@ -92,17 +99,29 @@ def test_a_valkey_chart_on_an_operator_without_engines_explains_the_symlinks():
 # ---------------------------------------------------------------- Welkin's contract
 
 
-@pytest.mark.parametrize("engine, keys, prefixes", [
-    ("redis", "engine", ["REDIS_"]), ("valkey", "engine", ["VALKEY_"]),
-    ("redis", "both", ["REDIS_", "VALKEY_"]), ("valkey", "both", ["REDIS_", "VALKEY_"])])
+@pytest.mark.parametrize(
+    "engine, keys, prefixes",
+    [
+        ("redis", "engine", ["REDIS_"]),
+        ("valkey", "engine", ["VALKEY_"]),
+        ("redis", "both", ["REDIS_", "VALKEY_"]),
+        ("valkey", "both", ["REDIS_", "VALKEY_"]),
+    ],
+)
 def test_the_connection_object_carries_the_engines_keys_or_both(engine, keys, prefixes):
     data = _cache(engine=engine, connection={"kind": "ConfigMap", "keys": keys})
     (connection,) = [doc for path, doc in _render(data).items() if path.startswith("templates/connection-")]
     host = "rfs-cache.redis-system.svc.cluster.local"
     expected = {}
     for prefix in prefixes:
-        expected.update({f"{prefix}CLUSTER_NAME": "cache", f"{prefix}SENTINEL_HOST": host,
-                         f"{prefix}SENTINEL_PORT": "26379", f"{prefix}MASTER_NAME": "mymaster"})
+        expected.update(
+            {
+                f"{prefix}CLUSTER_NAME": "cache",
+                f"{prefix}SENTINEL_HOST": host,
+                f"{prefix}SENTINEL_PORT": "26379",
+                f"{prefix}MASTER_NAME": "mymaster",
+            }
+        )
     assert connection["kind"] == "ConfigMap" and connection["data"] == expected
 
 
@@ -119,9 +138,14 @@ def test_access_label_clients_are_admitted_by_the_engines_label_and_told_which(e
     data["spec"]["clients"] = [{"namespace": "shop", "accessLabel": True}]
     label = f"elastisys.io/{engine}-cache-access"
     rendered = _render(data)
-    selectors = [rule["from"][0]["podSelector"] for doc in rendered.values() if doc["kind"] == "NetworkPolicy"
-                 for rule in doc["spec"].get("ingress", []) if rule["from"][0].get("namespaceSelector", {})
-                 .get("matchLabels", {}).get("kubernetes.io/metadata.name") == "shop"]
+    selectors = [
+        rule["from"][0]["podSelector"]
+        for doc in rendered.values()
+        if doc["kind"] == "NetworkPolicy"
+        for rule in doc["spec"].get("ingress", [])
+        if rule["from"][0].get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+        == "shop"
+    ]
     assert selectors and all(selector == {"matchLabels": {label: "allow"}} for selector in selectors)
     chart = render.render_chart(model.build(validate_data(data)))
     assert f"{label}: allow" in chart["README.md"]
@@ -136,11 +160,16 @@ def test_port_forward_grants_exactly_what_kubectl_port_forward_needs_on_the_redi
     assert (role["kind"], role["metadata"]["namespace"]) == ("Role", "redis-system")
     assert role["rules"] == [
         {"apiGroups": [""], "resourceNames": pods, "resources": ["pods"], "verbs": ["get"]},
-        {"apiGroups": [""], "resourceNames": pods, "resources": ["pods/portforward"], "verbs": ["create"]}]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                  "name": role["metadata"]["name"]}
-    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name}
-                                   for name in ("team-shop", "oncall")]
+        {"apiGroups": [""], "resourceNames": pods, "resources": ["pods/portforward"], "verbs": ["create"]},
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name} for name in ("team-shop", "oncall")
+    ]
     assert not any("port-forward" in path for path in _render(_cache()))
 
 
@@ -151,15 +180,22 @@ def test_maxmemory_stays_below_the_forks_reserved_pod_memory_cut_off():
     """The fork skips a maxmemory line above (100 - reservedPodMemoryPercent) % of the limit: every budget that
     validation accepts, derived or given in percent, must stay below it."""
     checked = 0
-    for limit, rate, engine in itertools.product(("64Mi", "100Mi", "256Mi", "1Gi", "3Gi", "16Gi", "64Gi"),
-                                                 ("1Ki/s", "1Mi/s", "4Mi/s", "8Mi/s", "64Mi/s"), ENGINES):
+    for limit, rate, engine in itertools.product(
+        ("64Mi", "100Mi", "256Mi", "1Gi", "3Gi", "16Gi", "64Gi"),
+        ("1Ki/s", "1Mi/s", "4Mi/s", "8Mi/s", "64Mi/s"),
+        ENGINES,
+    ):
         budgets = [memory.budget(limit, rate, engine)]
         budgets += [memory.budget(limit, rate, engine, percent) for percent in range(10, 91)]
         for budget in budgets:
             if budget.fits:
                 checked += 1
-                assert budget.maxmemory * 100 <= budget.limit * (100 - RESERVED_POD_MEMORY_PERCENT), \
-                    (limit, rate, engine, budget.maxmemory)
+                assert budget.maxmemory * 100 <= budget.limit * (100 - RESERVED_POD_MEMORY_PERCENT), (
+                    limit,
+                    rate,
+                    engine,
+                    budget.maxmemory,
+                )
     assert checked > 500
     failover = _render(_on("freshworks-v3.3.5", "redis"))["templates/redisfailover.yaml"]
     assert failover["spec"]["redis"]["reservedPodMemoryPercent"] == RESERVED_POD_MEMORY_PERCENT

@@ -41,17 +41,21 @@ def _validate(tmp_path, **fields):
 def test_the_forks_valkey_mode_refuses_the_redis_image(tmp_path):
     path, code, lines = _validate(tmp_path, engine="valkey", operator=FORK, image=REDIS_IMAGE)
     assert code == 2
-    assert lines == [f"{path}:12:12: spec.images.redis: the freshworks-v3.3.5 operator's Valkey mode runs valkey-server "
-                     "and valkey-cli, which the official redis image does not have: the pods would never start "
-                     "(hint: pin a valkey/valkey image, or leave images.redis unset for the Valkey default)"]
+    assert lines == [
+        f"{path}:12:12: spec.images.redis: the freshworks-v3.3.5 operator's Valkey mode runs valkey-server "
+        "and valkey-cli, which the official redis image does not have: the pods would never start "
+        "(hint: pin a valkey/valkey image, or leave images.redis unset for the Valkey default)"
+    ]
 
 
 def test_an_image_of_the_other_engine_elsewhere_is_a_warning(tmp_path):
     path, code, lines = _validate(tmp_path, engine="valkey", operator="{version: v1.2.4}", image=REDIS_IMAGE)
     assert code == 0
-    assert lines == [f"{path}:12:12: spec.images.redis: warning: an official Redis image while spec.engine is valkey: "
-                     "the connection keys, the access label and the chart's documents say Valkey (hint: set "
-                     "spec.engine: redis, or pin a valkey image)"]
+    assert lines == [
+        f"{path}:12:12: spec.images.redis: warning: an official Redis image while spec.engine is valkey: "
+        "the connection keys, the access label and the chart's documents say Valkey (hint: set "
+        "spec.engine: redis, or pin a valkey image)"
+    ]
     # Welkin's older way: engine redis with the Valkey image swapped in works (the image has the redis-* links)
     path, code, lines = _validate(tmp_path, engine="redis", operator=FORK, image=VALKEY_IMAGE)
     assert code == 0 and len(lines) == 1 and "an official Valkey image while spec.engine is redis" in lines[0]

@@ -11,9 +11,9 @@ import copy
 import pytest
 import yaml
 
-from conftest import EXAMPLES, ckredis
 from ckredis.errors import SpecError
 from ckredis.validate import validate_data
+from conftest import EXAMPLES, ckredis
 
 SPEC = """\
 apiVersion: ckredis.elastisys.io/v1alpha1
@@ -47,13 +47,13 @@ def test_one_run_reports_reading_schema_and_cross_field_problems_in_document_ord
     result = ckredis("validate", str(spec))
     assert result.returncode == 2
     assert [line.split(": ", 2)[1] for line in result.stderr.splitlines()] == [
-        "metadata.namespace",                    # duplicate key (reading)
-        "spec.replicas",                         # unknown key (schema)
-        "spec.persistence",                      # a cache keeps nothing on disk (cross-field)
+        "metadata.namespace",  # duplicate key (reading)
+        "spec.replicas",  # unknown key (schema)
+        "spec.persistence",  # a cache keeps nothing on disk (cross-field)
         "spec.redis.resources.requests.memory",  # request above limit (cross-field)
-        "spec.sentinel.replicas",                # even (schema)
-        "spec.monitoring",                       # a tag on a mapping (reading)
-        "spec.clients[0].namespace",             # client in the Redis namespace (cross-field)
+        "spec.sentinel.replicas",  # even (schema)
+        "spec.monitoring",  # a tag on a mapping (reading)
+        "spec.clients[0].namespace",  # client in the Redis namespace (cross-field)
     ]
     assert [int(line.split(":")[1]) for line in result.stderr.splitlines()] == [6, 9, 10, 14, 17, 18, 20]
 

@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-from conftest import EXAMPLES, REPO, ckredis
 from ckredis.pipeline import render_specs
 from ckredis.write import existing_files
+from conftest import EXAMPLES, REPO, ckredis
 
 
 def test_there_are_examples_of_every_kind():
@@ -38,8 +38,14 @@ def test_render_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
     streams = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-m", "ckredis", "render", "--stdout", *map(str, EXAMPLES)],
-                             capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "ckredis", "render", "--stdout", *map(str, EXAMPLES)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=True,
+        )
         streams.append(out.stdout)
     assert streams[0] == streams[1]
     assert streams[0].count("kind: RedisFailover") == len(EXAMPLES)

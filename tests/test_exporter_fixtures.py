@@ -60,8 +60,12 @@ def metric_families(text: str) -> dict[str, set[str]]:
 @cache
 def exposed() -> dict[str, set[str]]:
     files = sorted(FIXTURES.glob("*.prom"))
-    assert {path.name for path in files} == {"redis-exporter-master.prom", "redis-exporter-replica.prom",
-                                             "redis-exporter-sentinel.prom", "blackbox-exporter-probe.prom"}
+    assert {path.name for path in files} == {
+        "redis-exporter-master.prom",
+        "redis-exporter-replica.prom",
+        "redis-exporter-sentinel.prom",
+        "blackbox-exporter-probe.prom",
+    }
     families: dict[str, set[str]] = {}
     for path in files:
         for metric, labels in metric_families(path.read_text()).items():
@@ -98,20 +102,27 @@ def rule_problems(chart: dict[str, dict], families: dict[str, set[str]]) -> list
     problems = []
     for group in chart["PrometheusRule"]["spec"]["groups"]:
         for rule in group["rules"]:
-            problems += expression_problems(rule["alert"], rule["expr"], list(rule["annotations"].values()),
-                                            target_labels(chart), families)
+            problems += expression_problems(
+                rule["alert"], rule["expr"], list(rule["annotations"].values()), target_labels(chart), families
+            )
     return problems
 
 
 def panel_problems(chart: dict[str, dict], board: dict, families: dict[str, set[str]]) -> list[str]:
     """The same for every query of the dashboard, its legends read as the annotations are."""
-    return [problem for panel in board["panels"] for target in panel["targets"]
-            for problem in expression_problems(panel["title"], target["expr"], [target["legendFormat"]],
-                                               target_labels(chart), families)]
+    return [
+        problem
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for problem in expression_problems(
+            panel["title"], target["expr"], [target["legendFormat"]], target_labels(chart), families
+        )
+    ]
 
 
-def expression_problems(name: str, expr: str, texts: list[str], targets: set[str],
-                        families: dict[str, set[str]]) -> list[str]:
+def expression_problems(
+    name: str, expr: str, texts: list[str], targets: set[str], families: dict[str, set[str]]
+) -> list[str]:
     selectors = SELECTOR.findall(expr)
     readable = targets | set(LABEL_REPLACE.findall(expr))
     problems = []
@@ -122,16 +133,25 @@ def expression_problems(name: str, expr: str, texts: list[str], targets: set[str
             problems.append(f"{name}: metric {metric} is not exposed")
             continue
         readable |= families[metric]
-        problems += [f"{name}: {metric} has no label {label}" for label in MATCHER.findall(matchers)
-                     if label not in targets | families[metric]]
+        problems += [
+            f"{name}: {metric} has no label {label}"
+            for label in MATCHER.findall(matchers)
+            if label not in targets | families[metric]
+        ]
     if any(metric in NOT_FROM_EXPORTERS and metric != "up" for metric, _ in selectors):
         return problems  # the operator's series: its labels are proven by the promtool tests only
     for clause in CLAUSE.findall(expr):
-        problems += [f"{name}: grouping label {label} is on no series it reads"
-                     for label in (part.strip() for part in clause.split(",")) if label and label not in readable]
+        problems += [
+            f"{name}: grouping label {label} is on no series it reads"
+            for label in (part.strip() for part in clause.split(","))
+            if label and label not in readable
+        ]
     for text in texts:
-        problems += [f"{name}: label {label} in its text is on no series it reads"
-                     for label in TEMPLATE_LABEL.findall(text) + LEGEND_LABEL.findall(text) if label not in readable]
+        problems += [
+            f"{name}: label {label} in its text is on no series it reads"
+            for label in TEMPLATE_LABEL.findall(text) + LEGEND_LABEL.findall(text)
+            if label not in readable
+        ]
     return problems
 
 
@@ -153,21 +173,34 @@ def test_the_check_finds_a_metric_and_labels_the_exporter_lacks():
     chart = rendered(REPO / "examples" / "session.yaml")
     rules = {rule["alert"]: rule for group in chart["PrometheusRule"]["spec"]["groups"] for rule in group["rules"]}
     rules["RedisReplicasMissing"]["expr"] = rules["RedisReplicasMissing"]["expr"].replace(
-        "redis_connected_slaves{", "redis_connected_replicas{")
+        "redis_connected_slaves{", "redis_connected_replicas{"
+    )
     rules["RedisSentinelNoUsableMaster"]["expr"] = rules["RedisSentinelNoUsableMaster"]["expr"].replace(
-        'master_name="', 'master="')
+        'master_name="', 'master="'
+    )
     rules["RedisReplicaLinkDown"]["annotations"]["summary"] += " {{ $labels.master_ip }}"
     assert sorted(rule_problems(chart, exposed())) == [
         "RedisReplicaLinkDown: label master_ip in its text is on no series it reads",
         "RedisReplicasMissing: metric redis_connected_replicas is not exposed",
         "RedisSentinelNoUsableMaster: redis_sentinel_master_status has no label master",
     ]
-    board = {"panels": [
-        {"title": "Failovers", "targets": [{"expr": 'changes(redis_sentinel_master_config_epoch{master_name="m"}[5m])',
-                                            "legendFormat": "{{pod}}"}]},
-        {"title": "Replica lag", "targets": [{"expr": "redis_connected_slave_lag_seconds{}",
-                                              "legendFormat": "{{replica_ip}}"}]},
-    ]}
+    board = {
+        "panels": [
+            {
+                "title": "Failovers",
+                "targets": [
+                    {
+                        "expr": 'changes(redis_sentinel_master_config_epoch{master_name="m"}[5m])',
+                        "legendFormat": "{{pod}}",
+                    }
+                ],
+            },
+            {
+                "title": "Replica lag",
+                "targets": [{"expr": "redis_connected_slave_lag_seconds{}", "legendFormat": "{{replica_ip}}"}],
+            },
+        ]
+    }
     assert panel_problems(chart, board, exposed()) == [
         "Failovers: metric redis_sentinel_master_config_epoch is not exposed",
         "Replica lag: label replica_ip in its text is on no series it reads",
@@ -197,16 +230,25 @@ def test_every_metric_and_label_is_in_the_source_of_the_charts_exporter(example,
 
 def test_the_source_list_is_what_the_rules_and_panels_read():
     """No family listed that nothing reads (the list stays the chart's, and each line stays checked)."""
-    exprs = [rule["expr"] for path in sorted((REPO / "output").glob("*/templates/prometheusrule.yaml"))
-             for group in yaml.safe_load(path.read_text())["spec"]["groups"] for rule in group["rules"]]
-    exprs += [target["expr"] for path in sorted((REPO / "output").glob("*/dashboards/*.json"))
-              for panel in json.loads(path.read_text())["panels"] for target in panel["targets"]]
+    exprs = [
+        rule["expr"]
+        for path in sorted((REPO / "output").glob("*/templates/prometheusrule.yaml"))
+        for group in yaml.safe_load(path.read_text())["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    exprs += [
+        target["expr"]
+        for path in sorted((REPO / "output").glob("*/dashboards/*.json"))
+        for panel in json.loads(path.read_text())["panels"]
+        for target in panel["targets"]
+    ]
     read = {metric for expr in exprs for metric, _ in SELECTOR.findall(expr)}
     assert set(source_families()) == read - set(NOT_FROM_EXPORTERS) - {"probe_success"}
 
 
-@pytest.mark.parametrize("fixture", ["redis-exporter-master.prom", "redis-exporter-replica.prom",
-                                     "redis-exporter-sentinel.prom"])
+@pytest.mark.parametrize(
+    "fixture", ["redis-exporter-master.prom", "redis-exporter-replica.prom", "redis-exporter-sentinel.prom"]
+)
 def test_each_redis_exporter_fixture_is_one_redis_role(fixture):
     families = metric_families((FIXTURES / fixture).read_text())
     is_sentinel = "redis_sentinel_masters" in families

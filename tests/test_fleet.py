@@ -14,25 +14,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis, without_dac_override
 from ckredis import clashes, progress
 from ckredis.pipeline import render_spec
+from conftest import EXAMPLES, REPO, ckredis, without_dac_override
 
 sys.path.insert(0, str(REPO / "bench"))
 from fleet import write_fleet  # noqa: E402  the benchmark's own generator: plausible, varied specs
-
 
 HARBOR = "  images:\n    registry: harbor.example.com/proxy\n"
 
 
 def _spec(name: str, namespace: str = "redis-system", clients: list[dict] | None = None) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "ckredis.elastisys.io/v1alpha1", "kind": "RedisCluster",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"purpose": "cache", "images": {"registry": "harbor.example.com/proxy"},
-                 "redis": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}},
-                 "clients": clients or [{"namespace": "shop", "podSelector": {"app": name}}]},
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": "ckredis.elastisys.io/v1alpha1",
+            "kind": "RedisCluster",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "purpose": "cache",
+                "images": {"registry": "harbor.example.com/proxy"},
+                "redis": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}},
+                "clients": clients or [{"namespace": "shop", "podSelector": {"app": name}}],
+            },
+        },
+        sort_keys=False,
+    )
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -40,6 +46,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 # ---------------------------------------------------------------- directories
+
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
@@ -61,8 +68,10 @@ def test_a_directory_renders_every_spec_in_it_and_ignores_other_yaml(repo):
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(repo / "charts")) == ["a-cache", "b-sessions"]
     ignored = [line for line in result.stderr.splitlines() if line.startswith("ignored ")]
-    assert ignored == ["ignored specs/kustomization.yaml: no top-level apiVersion: ckredis.elastisys.io/...",
-                       "ignored specs/team-a/deployment.yaml: no top-level apiVersion: ckredis.elastisys.io/..."]
+    assert ignored == [
+        "ignored specs/kustomization.yaml: no top-level apiVersion: ckredis.elastisys.io/...",
+        "ignored specs/team-a/deployment.yaml: no top-level apiVersion: ckredis.elastisys.io/...",
+    ]
     quiet = ckredis("render", "specs", "-o", "charts", cwd=repo)
     assert quiet.returncode == 0 and "ignored" not in quiet.stderr
 
@@ -70,8 +79,10 @@ def test_a_directory_renders_every_spec_in_it_and_ignores_other_yaml(repo):
 def test_directories_and_files_mix_and_a_spec_named_twice_is_read_once(repo):
     result = ckredis("validate", "specs", "specs/team-a/cache.yaml", cwd=repo)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["specs/team-a/cache.yaml: ok (redis-system/a-cache, cache)",
-                                          "specs/team-b/deep/sessions.yml: ok (redis-b/b-sessions, cache)"]
+    assert result.stdout.splitlines() == [
+        "specs/team-a/cache.yaml: ok (redis-system/a-cache, cache)",
+        "specs/team-b/deep/sessions.yml: ok (redis-b/b-sessions, cache)",
+    ]
 
 
 def test_a_spec_is_found_however_it_starts_and_read_once_however_it_is_named(repo):
@@ -80,16 +91,24 @@ def test_a_spec_is_found_however_it_starts_and_read_once_however_it_is_named(rep
     (repo / "specs" / "alias.yaml").symlink_to(cache)
     result = ckredis("validate", "./specs/team-a/cache.yaml", "specs", str(cache), cwd=repo)
     assert result.returncode == 0, result.stderr
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["./specs/team-a/cache.yaml",
-                                                                           "specs/team-b/deep/sessions.yml"]
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        "./specs/team-a/cache.yaml",
+        "specs/team-b/deep/sessions.yml",
+    ]
 
 
 def test_an_unreadable_folder_in_a_search_is_an_error_not_a_silent_skip(repo):
     locked = repo / "specs" / "team-b"
     locked.chmod(0)
     try:
-        result = subprocess.run([sys.executable, "-m", "ckredis", "validate", "specs"], capture_output=True, text=True,
-                                cwd=repo, timeout=60, preexec_fn=without_dac_override if os.geteuid() == 0 else None)  # root reads any folder
+        result = subprocess.run(
+            [sys.executable, "-m", "ckredis", "validate", "specs"],
+            capture_output=True,
+            text=True,
+            cwd=repo,
+            timeout=60,
+            preexec_fn=without_dac_override if os.geteuid() == 0 else None,
+        )  # root reads any folder
     finally:
         locked.chmod(0o755)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -121,14 +140,23 @@ def test_a_symlink_loop_is_not_followed(repo):
 
 # ---------------------------------------------------------------- clashes
 
+
 def test_two_specs_with_one_name_are_an_error_in_both_files_and_nothing_is_written(tmp_path):
     (tmp_path / "one.yaml").write_text(_spec("cache"))
-    (tmp_path / "two.yaml").write_text(_spec("cache", "redis-other", [{"namespace": "shop", "podSelector": {"a": "b"}}]))
+    (tmp_path / "two.yaml").write_text(
+        _spec("cache", "redis-other", [{"namespace": "shop", "podSelector": {"a": "b"}}])
+    )
     result = ckredis("render", "one.yaml", "two.yaml", "-o", "out", cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("one.yaml:4:9: metadata.name: 'cache' is the cluster name in both") and "(with two.yaml)" in lines[0]
-    assert lines[1].startswith("two.yaml:4:9: metadata.name: 'cache' is the cluster name in both") and "(with one.yaml)" in lines[1]
+    assert (
+        lines[0].startswith("one.yaml:4:9: metadata.name: 'cache' is the cluster name in both")
+        and "(with two.yaml)" in lines[0]
+    )
+    assert (
+        lines[1].startswith("two.yaml:4:9: metadata.name: 'cache' is the cluster name in both")
+        and "(with one.yaml)" in lines[1]
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -139,30 +167,41 @@ def test_two_clusters_writing_one_client_object_are_an_error_naming_it(tmp_path)
     result = ckredis("validate", "one.yaml", "two.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert "both render the NetworkPolicy shop/redis-egress" in result.stderr
-    assert any(line.startswith("one.yaml:") and "(with two.yaml)" in line and "clients[].connectionName" in line
-               for line in result.stderr.splitlines())
+    assert any(
+        line.startswith("one.yaml:") and "(with two.yaml)" in line and "clients[].connectionName" in line
+        for line in result.stderr.splitlines()
+    )
 
 
 def test_the_header_scan_finds_the_objects_a_yaml_parser_finds():
     specs = [str(path) for path in EXAMPLES]
     for item in map(render_spec, specs):
-        parsed = sorted((doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
-                        for text in item.manifests.values() for doc in yaml.safe_load_all(text) if doc)
+        parsed = sorted(
+            (doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
+            for text in item.manifests.values()
+            for doc in yaml.safe_load_all(text)
+            if doc
+        )
         assert list(clashes.objects_of(item.manifests.values())) == parsed, item.source
 
 
 # ---------------------------------------------------------------- parallel runs
 
+
 def test_any_number_of_jobs_writes_the_same_charts_and_messages(tmp_path):
     write_fleet(tmp_path / "specs", 40)
     (tmp_path / "specs" / "team-3" / "broken.yaml").write_text(_spec("broken").replace("cpu: 100m", "cpu: lots"))
-    runs = {jobs: ckredis("render", "specs", "-o", f"out-{jobs}", "--jobs", str(jobs), "--no-cache", cwd=tmp_path)
-            for jobs in (1, 2)}
+    runs = {
+        jobs: ckredis("render", "specs", "-o", f"out-{jobs}", "--jobs", str(jobs), "--no-cache", cwd=tmp_path)
+        for jobs in (1, 2)
+    }
     assert runs[1].returncode == runs[2].returncode == 2
     assert runs[1].stderr == runs[2].stderr and "broken.yaml" in runs[1].stderr
     (tmp_path / "specs" / "team-3" / "broken.yaml").unlink()
-    runs = {jobs: ckredis("render", "specs", "-o", f"out-{jobs}", "--jobs", str(jobs), "--no-cache", cwd=tmp_path)
-            for jobs in (1, 2)}
+    runs = {
+        jobs: ckredis("render", "specs", "-o", f"out-{jobs}", "--jobs", str(jobs), "--no-cache", cwd=tmp_path)
+        for jobs in (1, 2)
+    }
     assert runs[1].returncode == runs[2].returncode == 0, runs[2].stderr
     assert runs[1].stdout.replace("out-1", "out-N") == runs[2].stdout.replace("out-2", "out-N")
     assert runs[1].stderr == runs[2].stderr
@@ -178,7 +217,9 @@ def test_one_invalid_spec_in_a_fleet_leaves_every_chart_as_it_was(tmp_path):
     before = _tree(tmp_path / "out")
     for path in (tmp_path / "specs").rglob("*.yaml"):
         path.write_text(path.read_text().replace("cpu: 100m", "cpu: 200m"))
-    (tmp_path / "specs" / "team-0" / "redis-00000.yaml").write_text("apiVersion: ckredis.elastisys.io/v1alpha1\nkind: [\n")
+    (tmp_path / "specs" / "team-0" / "redis-00000.yaml").write_text(
+        "apiVersion: ckredis.elastisys.io/v1alpha1\nkind: [\n"
+    )
     result = ckredis("render", "specs", "-o", "out", "--jobs", "2", cwd=tmp_path)
     assert result.returncode == 2 and "redis-00000.yaml:3:1:" in result.stderr
     assert _tree(tmp_path / "out") == before
@@ -186,6 +227,7 @@ def test_one_invalid_spec_in_a_fleet_leaves_every_chart_as_it_was(tmp_path):
 
 
 # ---------------------------------------------------------------- the cache of unchanged specs
+
 
 @pytest.fixture
 def rendered(tmp_path: Path, monkeypatch) -> Path:
@@ -248,6 +290,7 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path, monkeypatch, broken):
 
 # ---------------------------------------------------------------- reports for scripts and people
 
+
 def test_validate_json_reports_specs_warnings_problems_and_ignored_files(repo):
     (repo / "specs" / "team-a" / "cache.yaml").write_text(_spec("a-cache").replace(HARBOR, ""))
     result = ckredis("validate", "--format", "json", "specs", cwd=repo)
@@ -286,4 +329,3 @@ def test_the_progress_bar_appears_only_on_a_terminal_outside_ci_after_a_second(m
     assert not progress.Progress("rendering", 3, _Terminal()).enabled
     monkeypatch.delenv("CI")
     assert not progress.Progress("rendering", 3, io.StringIO()).enabled
-

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import EXAMPLES, REPO, TOOLS_BIN, documents, tool
 from ckredis.pipeline import render_specs
+from conftest import EXAMPLES, REPO, TOOLS_BIN, documents, tool
 from loopback import HOST, Processes, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -60,8 +60,10 @@ class Pods:
         data = self.folder / name
         data.mkdir(exist_ok=True)
         upstream = self.ports[master] if master else self.ports[name]
-        (data / "redis.conf").write_text(f"port {self.ports[name]}\nbind {HOST}\ndir {data}\n"
-                                         f"repl-diskless-sync-delay 0\nreplicaof {HOST} {upstream}\n")
+        (data / "redis.conf").write_text(
+            f"port {self.ports[name]}\nbind {HOST}\ndir {data}\n"
+            f"repl-diskless-sync-delay 0\nreplicaof {HOST} {upstream}\n"
+        )
         self.processes.start(name, [self.binary, str(data / "redis.conf"), *self.args])
         client = self.client(name)
         wait_until(client.ping, 30, f"{name} answers")
@@ -72,8 +74,9 @@ class Pods:
 
     def aof_idle(self, name: str) -> bool:
         persistence = self.client(name).info("persistence")
-        return persistence["aof_enabled"] == 1 and not (persistence["aof_rewrite_in_progress"]
-                                                         or persistence["aof_rewrite_scheduled"])
+        return persistence["aof_enabled"] == 1 and not (
+            persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]
+        )
 
     def following(self, name: str) -> bool:
         """The replica's own view: link up and its copy loaded (a master may call it online earlier)."""
@@ -83,17 +86,21 @@ class Pods:
     def synced(self, master: str, replicas: int) -> bool:
         info = self.client(master).info("replication")
         return info["connected_slaves"] == replicas and all(
-            info[f"slave{number}"]["state"] == "online" for number in range(replicas))
+            info[f"slave{number}"]["state"] == "online" for number in range(replicas)
+        )
 
     def recover(self) -> subprocess.CompletedProcess:
         """The runbook's block, with its kubectl transport replaced by redis-cli on loopback."""
         ports = " ".join(f"[{name}]={port}" for name, port in self.ports.items())
-        transport = (f"declare -A PORT=({ports})\n"
-                     f'redis() {{ {tool("redis-cli")} -h {HOST} -p "${{PORT[$1]}}" $2; }}\n'
-                     f'address() {{ echo "{HOST} ${{PORT[$1]}}"; }}\n'
-                     f'pods="{" ".join(self.names)}"\n')
-        return subprocess.run(["bash", "-euo", "pipefail", "-c", transport + recovery_block()], capture_output=True,
-                              text=True, timeout=60)
+        transport = (
+            f"declare -A PORT=({ports})\n"
+            f'redis() {{ {tool("redis-cli")} -h {HOST} -p "${{PORT[$1]}}" $2; }}\n'
+            f'address() {{ echo "{HOST} ${{PORT[$1]}}"; }}\n'
+            f'pods="{" ".join(self.names)}"\n'
+        )
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", transport + recovery_block()], capture_output=True, text=True, timeout=60
+        )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -123,7 +130,9 @@ def test_the_runbook_promotes_the_pod_with_the_newest_data(engine, tmp_path):
         clients = {name: pods.start(name, None) for name in pods.names}
         wait_until(lambda: all(client.dbsize() is not None for client in clients.values()), 30, "every pod loaded")
         before = {name: client.dbsize() for name, client in clients.items()}
-        assert before[oldest] == BEFORE, "the operator's choice, the oldest pod, lacks the writes made while it was down"
+        assert before[oldest] == BEFORE, (
+            "the operator's choice, the oldest pod, lacks the writes made while it was down"
+        )
         offsets = {client.info("replication")["master_repl_offset"] for client in clients.values()}
         assert offsets == {0}, "as the runbook says, the replication offset cannot tell the pods apart after a restart"
 
@@ -133,16 +142,21 @@ def test_the_runbook_promotes_the_pod_with_the_newest_data(engine, tmp_path):
         others = [name for name in pods.names if name != newest]
         assert before[newest] == BEFORE + BEHIND, f"the runbook promoted {newest}, holding {before[newest]} keys"
         assert all(clients[name].info("replication")["role"] == "slave" for name in others)
-        wait_until(lambda: pods.synced(newest, 2) and all(pods.following(name) for name in others), 30,
-                   "the others resync from the promoted pod")
+        wait_until(
+            lambda: pods.synced(newest, 2) and all(pods.following(name) for name in others),
+            30,
+            "the others resync from the promoted pod",
+        )
         assert clients[oldest].dbsize() == BEFORE + BEHIND
         pipe = clients[newest].pipeline(transaction=False)
         for number in range(BEFORE + BEHIND):
             pipe.exists(f"session:{number}")
         assert all(pipe.execute()), "every acknowledged write survives"
         assert clients[newest].set("session:new", "1"), "with a replica in sync, the fenced master takes writes"
-        print(f"\n{engine}: keys per pod after the restart {before}; the runbook promoted {newest}; the operator's "
-              f"choice {oldest} would have lost {BEFORE + BEHIND - before[oldest]} of {BEFORE + BEHIND} acknowledged "
-              "writes")
+        print(
+            f"\n{engine}: keys per pod after the restart {before}; the runbook promoted {newest}; the operator's "
+            f"choice {oldest} would have lost {BEFORE + BEHIND - before[oldest]} of {BEFORE + BEHIND} acknowledged "
+            "writes"
+        )
     finally:
         pods.processes.stop_all()

@@ -34,8 +34,9 @@ def repository_with(tmp_path: Path, charts: str) -> Path:
 
 
 def sh(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", "-c", command], cwd=cwd, env=host_env(**env), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        ["sh", "-c", command], cwd=cwd, env=host_env(**env), capture_output=True, text=True, timeout=120
+    )
 
 
 # ---------------------------------------------------------------- pre-commit
@@ -48,8 +49,14 @@ def hook() -> dict:
 
 def run_hook(filenames: list[str], args: list[str]) -> subprocess.CompletedProcess:
     """What pre-commit runs: the entry split like a shell would, then args, then the staged file names."""
-    return subprocess.run([*shlex.split(hook()["entry"]), *args, *filenames], cwd=REPO, env=host_env(),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*shlex.split(hook()["entry"]), *args, *filenames],
+        cwd=REPO,
+        env=host_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_hook_declares_a_python_hook_on_the_whole_fleet():
@@ -143,9 +150,16 @@ def generate(app_dir: Path, **env: str) -> subprocess.CompletedProcess:
     """Run the plugin's generate command as argocd-cmp-server does: its command with its args, in the app path."""
     spec = plugin()["spec"]["generate"]
     assert spec["command"] == ["sh", "-c"]
-    return subprocess.run([*spec["command"], *spec["args"]], cwd=app_dir, capture_output=True, text=True,
-                          timeout=120, env=host_env(ARGOCD_APP_NAME="redis-cache", ARGOCD_APP_NAMESPACE="argocd",
-                                                    ARGOCD_APP_REVISION="0123456789abcdef", **env))
+    return subprocess.run(
+        [*spec["command"], *spec["args"]],
+        cwd=app_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=host_env(
+            ARGOCD_APP_NAME="redis-cache", ARGOCD_APP_NAMESPACE="argocd", ARGOCD_APP_REVISION="0123456789abcdef", **env
+        ),
+    )
 
 
 def test_plugin_prints_only_manifests(tmp_path):
@@ -161,7 +175,9 @@ def test_plugin_prints_only_manifests(tmp_path):
     objects = documents(result.stdout)
     assert all({"apiVersion", "kind", "metadata"} <= obj.keys() and obj["metadata"]["name"] for obj in objects)
     assert [obj["metadata"]["name"] for obj in objects if obj["kind"] == "RedisFailover"] == ["cache", "sessions"]
-    assert len(objects) == sum(len(list((REPO / "output" / name / "templates").glob("*.yaml"))) for name in ("cache", "sessions"))
+    assert len(objects) == sum(
+        len(list((REPO / "output" / name / "templates").glob("*.yaml"))) for name in ("cache", "sessions")
+    )
 
 
 def test_plugin_selects_specs_from_the_application_env(tmp_path):
@@ -179,7 +195,9 @@ def test_plugin_selects_specs_from_the_application_env(tmp_path):
 def test_plugin_fails_with_a_located_error_and_no_output(tmp_path):
     app = tmp_path / "app"
     app.mkdir()
-    (app / "cache.yaml").write_text((REPO / "examples" / "cache.yaml").read_text().replace("purpose: cache", "purpose: archive"))
+    (app / "cache.yaml").write_text(
+        (REPO / "examples" / "cache.yaml").read_text().replace("purpose: cache", "purpose: archive")
+    )
     result = generate(app)
     assert (result.returncode, result.stdout) == (2, "")
     assert re.match(r"cache\.yaml:\d+:\d+: spec\.purpose: ", result.stderr)
@@ -188,7 +206,10 @@ def test_plugin_fails_with_a_located_error_and_no_output(tmp_path):
 def test_argocd_examples_have_the_required_fields():
     declared = plugin()
     assert (declared["apiVersion"], declared["kind"], declared["metadata"]["name"]) == (
-        "argoproj.io/v1alpha1", "ConfigManagementPlugin", "ckredis")
+        "argoproj.io/v1alpha1",
+        "ConfigManagementPlugin",
+        "ckredis",
+    )
     assert "ckredis render --stdout" in declared["spec"]["generate"]["args"][0]
 
     app = yaml.safe_load((ARGOCD / "application.yaml").read_text())

@@ -27,9 +27,16 @@ def containers(spec: dict) -> dict[str, dict]:
     result = {}
     for kind in ("redis", "sentinel"):
         part = spec[kind]
-        result[kind] = {"image": part["image"], "imagePullPolicy": part["imagePullPolicy"],
-                        "resources": part["resources"], "securityContext": part["containerSecurityContext"]}
-        result[f"{kind}-exporter"] = {**part["exporter"], "securityContext": part["exporter"]["containerSecurityContext"]}
+        result[kind] = {
+            "image": part["image"],
+            "imagePullPolicy": part["imagePullPolicy"],
+            "resources": part["resources"],
+            "securityContext": part["containerSecurityContext"],
+        }
+        result[f"{kind}-exporter"] = {
+            **part["exporter"],
+            "securityContext": part["exporter"]["containerSecurityContext"],
+        }
     result["sentinel-config-copy"] = {"securityContext": spec["sentinel"]["configCopy"]["containerSecurityContext"]}
     return result
 

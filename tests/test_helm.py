@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+
 from conftest import REPO, ckredis, documents, load_example, tool
 
 HELMS = ["helm3", "helm4"]

@@ -19,10 +19,10 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import REPO, ckredis
 from ckredis import write
 from ckredis.errors import OutputError
 from ckredis.pipeline import render_spec
+from conftest import REPO, ckredis
 from specs import full, get, put, string_paths
 
 CACHE_SPEC = (REPO / "examples" / "cache.yaml").read_text()
@@ -39,6 +39,7 @@ def _rendered_output(tmp_path: Path) -> Path:
 
 
 # ---------------------------------------------------------------- 1. discovery decides by parsing
+
 
 def _as_json(text: str) -> str:
     return json.dumps(yaml.safe_load(text))
@@ -73,14 +74,27 @@ def test_item1_a_valid_spec_in_any_form_is_found_and_its_chart_is_never_pruned(t
 # Files meant as specs that ckredis cannot read: each is a located error, and nothing is pruned (name, bytes, where).
 UNREADABLE_SPECS = {
     "UTF-16": ("cache.yaml", CACHE_SPEC.encode("utf-16"), "cache.yaml:1:1: (document): UTF-16 text"),
-    "a typo in the group": ("cache.yaml", CACHE_SPEC.replace("elastisys.io", "elastisys.oi").encode(),
-                            "cache.yaml:3:13: apiVersion:"),
-    "broken YAML naming ckredis": ("cache.yaml", CACHE_SPEC.replace("  purpose: cache", "  purpose: [cache").encode(),
-                                   "cache.yaml:"),
+    "a typo in the group": (
+        "cache.yaml",
+        CACHE_SPEC.replace("elastisys.io", "elastisys.oi").encode(),
+        "cache.yaml:3:13: apiVersion:",
+    ),
+    "broken YAML naming ckredis": (
+        "cache.yaml",
+        CACHE_SPEC.replace("  purpose: cache", "  purpose: [cache").encode(),
+        "cache.yaml:",
+    ),
     "a second document": ("cache.yaml", ("kind: ConfigMap\n---\n" + CACHE_SPEC).encode(), "cache.yaml:"),
-    "a RedisCluster without apiVersion": ("cache.yaml", CACHE_SPEC.replace("apiVersion: ckredis.elastisys.io/v1alpha1\n", "")
-                                          .encode(), "cache.yaml:3:1: (document): missing required key 'apiVersion'"),
-    "larger than a spec may be": ("cache.yaml", (CACHE_SPEC + "#" * (1 << 20)).encode(), "cache.yaml:1:1: (document): larger"),
+    "a RedisCluster without apiVersion": (
+        "cache.yaml",
+        CACHE_SPEC.replace("apiVersion: ckredis.elastisys.io/v1alpha1\n", "").encode(),
+        "cache.yaml:3:1: (document): missing required key 'apiVersion'",
+    ),
+    "larger than a spec may be": (
+        "cache.yaml",
+        (CACHE_SPEC + "#" * (1 << 20)).encode(),
+        "cache.yaml:1:1: (document): larger",
+    ),
 }
 
 
@@ -103,19 +117,24 @@ def test_item1_other_yaml_is_still_ignored_with_why(tmp_path):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "cache.yaml").write_text(CACHE_SPEC)
     (tmp_path / "specs" / "deployment.YML").write_text("apiVersion: apps/v1\nkind: Deployment\n")
-    (tmp_path / "specs" / "other-operator.yaml").write_text("apiVersion: redis.redis.opstreelabs.in/v1beta2\n"
-                                                             "kind: RedisCluster\nmetadata: {name: x}\n")
+    (tmp_path / "specs" / "other-operator.yaml").write_text(
+        "apiVersion: redis.redis.opstreelabs.in/v1beta2\nkind: RedisCluster\nmetadata: {name: x}\n"
+    )
     (tmp_path / "specs" / "package.json").write_text('{"name": "x", "description": "mentions ckredis"}')
     (tmp_path / "specs" / "chart-template.yaml").write_text("{{- if .Values.x }}\nkind: ConfigMap\n{{- end }}\n")
     result = ckredis("validate", "-v", "specs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "specs/cache.yaml: ok (redis-system/cache, cache)\n"
     assert sorted(line.split(":")[0] for line in result.stderr.splitlines()) == [
-        "ignored specs/chart-template.yaml", "ignored specs/deployment.YML", "ignored specs/other-operator.yaml",
-        "ignored specs/package.json"]
+        "ignored specs/chart-template.yaml",
+        "ignored specs/deployment.YML",
+        "ignored specs/other-operator.yaml",
+        "ignored specs/package.json",
+    ]
 
 
 # ---------------------------------------------------------------- 2. a file added during a write is kept
+
 
 def _chart_files(spec_text: str, tmp_path: Path, chart_dir: Path) -> dict[str, str]:
     spec = tmp_path / "spec.yaml"
@@ -127,16 +146,21 @@ def test_item2_a_file_added_between_staging_and_the_swap_is_kept_and_stops_the_w
     work = _rendered_output(tmp_path)
     chart_dir = work / "out" / "cache"
     before = write.existing_files(chart_dir)
-    files = _chart_files(CACHE_SPEC.replace("purpose: cache", "purpose: cache\n  sentinel: {replicas: 5}"), tmp_path,
-                         chart_dir)
+    files = _chart_files(
+        CACHE_SPEC.replace("purpose: cache", "purpose: cache\n  sentinel: {replicas: 5}"), tmp_path, chart_dir
+    )
     staged = write.stage_chart(files, chart_dir)  # a render checks the chart and stages the new one...
     (chart_dir / "templates" / "mine.yaml").write_text("kind: ConfigMap\n")  # ...someone adds a file meanwhile...
-    with pytest.raises(OutputError, match=r"out/cache: holds files ckredis did not generate \(templates/mine.yaml\) "
-                                          "that appeared while ckredis was writing it"):
+    with pytest.raises(
+        OutputError,
+        match=r"out/cache: holds files ckredis did not generate \(templates/mine.yaml\) "
+        "that appeared while ckredis was writing it",
+    ):
         write.commit(chart_dir.parent, [staged])  # ...and the swap, seconds later, must not take it away
     assert (chart_dir / "templates" / "mine.yaml").read_text() == "kind: ConfigMap\n"
-    assert {path: content for path, content in write.existing_files(chart_dir).items()
-            if path != "templates/mine.yaml"} == before
+    assert {
+        path: content for path, content in write.existing_files(chart_dir).items() if path != "templates/mine.yaml"
+    } == before
     assert not [entry for entry in os.listdir(chart_dir.parent) if entry.startswith(".")]
 
 
@@ -172,10 +196,13 @@ def _with_text(field: str, text: str) -> str:
     if field == "alert label value":
         return spec.replace("        team: platform", f'        team: "plat{text}form"')
     if field == "multiTenant.reason":
-        return spec.replace("reason: One team owns", f'reason: "One{text} team owns').replace("within a minute.",
-                                                                                           'within a minute."')
-    return spec.replace("  monitoring:\n    alerts:\n",
-                        f'  monitoring:\n    alerts:\n      runbookBaseUrl: "https://runbooks.example.com/{text}x/"\n')
+        return spec.replace("reason: One team owns", f'reason: "One{text} team owns').replace(
+            "within a minute.", 'within a minute."'
+        )
+    return spec.replace(
+        "  monitoring:\n    alerts:\n",
+        f'  monitoring:\n    alerts:\n      runbookBaseUrl: "https://runbooks.example.com/{text}x/"\n',
+    )
 
 
 @pytest.mark.parametrize("character", UNSAFE)
@@ -186,12 +213,15 @@ def test_item3_control_and_line_separator_characters_are_a_located_error(tmp_pat
     result = ckredis("validate", str(spec))
     assert result.returncode == 2
     line = next(number for number, text in enumerate(spec.read_text().splitlines(), 1) if UNSAFE[character] in text)
-    assert re.match(rf"{re.escape(str(spec))}:{line}:\d+: \S+: .* holds the character U\+", result.stderr), result.stderr
+    assert re.match(rf"{re.escape(str(spec))}:{line}:\d+: \S+: .* holds the character U\+", result.stderr), (
+        result.stderr
+    )
     assert "\x1b" not in result.stderr and "\r" not in result.stderr
 
 
 def test_item3_every_string_field_refuses_every_unsafe_character():
     from ckredis.validate import SpecError, validate_data
+
     refused, accepted = 0, []
     for path in string_paths(full()):
         for character in ("\x1b", "\r", "\x85", "\u2028", "\u202e", "\x9b", "\u2066"):
@@ -240,6 +270,7 @@ def test_item7_a_file_name_with_a_newline_is_printed_escaped_and_cannot_forge_a_
 
 # ---------------------------------------------------------------- 5. the cache holds data, trusted only when it is ours
 
+
 def _cache_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.is_file())
 
@@ -257,6 +288,7 @@ def cached(tmp_path, monkeypatch) -> Path:
 
 def _entry_of(work: Path, spec: str) -> Path:
     from ckredis import cache
+
     return cache.folder() / (key := cache.key(spec, (work / spec).read_bytes()))[:2] / key
 
 
@@ -271,19 +303,32 @@ def test_item5_the_cache_holds_no_code_only_entries_of_this_user(cached):
 
 def test_item5_no_cache_means_no_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CKREDIS_CACHE_DIR", str(tmp_path / "cache"))
-    for command in (["render", "-o", "out"], ["render", "--check", "-o", "out"], ["diff", "-o", "out"],
-                    ["validate"], ["render", "--stdout"]):
+    for command in (
+        ["render", "-o", "out"],
+        ["render", "--check", "-o", "out"],
+        ["diff", "-o", "out"],
+        ["validate"],
+        ["render", "--stdout"],
+    ):
         result = ckredis(*command, "--no-cache", str(REPO / "examples" / "cache.yaml"), cwd=tmp_path)
         assert result.returncode in (0, 1), result.stderr
         assert not (tmp_path / "cache").exists(), command
 
 
 MALFORMED_ENTRIES = {
-    "not JSON": "{", "a list": "[]", "a name that is a number": {"name": 5}, "a one-number position": {"name_position": [1]},
-    "a line that is text": {"warnings": [{"line": "x", "column": 1, "path": "", "message": "m", "hint": "", "source": "s",
-                                          "severity": "warning"}]},
-    "charts as a list": {"charts": []}, "objects of two parts": {"objects": [["Secret", "x"]]},
-    "an unknown field": {"extra": 1}, "deeply nested": "[" * 100_000 + "]" * 100_000,
+    "not JSON": "{",
+    "a list": "[]",
+    "a name that is a number": {"name": 5},
+    "a one-number position": {"name_position": [1]},
+    "a line that is text": {
+        "warnings": [
+            {"line": "x", "column": 1, "path": "", "message": "m", "hint": "", "source": "s", "severity": "warning"}
+        ]
+    },
+    "charts as a list": {"charts": []},
+    "objects of two parts": {"objects": [["Secret", "x"]]},
+    "an unknown field": {"extra": 1},
+    "deeply nested": "[" * 100_000 + "]" * 100_000,
 }
 
 
@@ -312,6 +357,7 @@ def test_item5_an_entry_cannot_name_a_chart_its_spec_does_not_render(cached):
 @pytest.mark.parametrize("writer", ["group-writable", "another user's"])
 def test_item5_an_entry_others_could_write_cannot_make_a_stale_chart_pass(cached, writer):
     from ckredis import cache
+
     chart = cached / "out" / "cache"
     (chart / "templates" / "redisfailover.yaml").write_text("# Generated by ckredis\nstale\n")
     entry_path = _entry_of(cached, "specs/cache.yaml")
@@ -345,10 +391,25 @@ def test_cache_prune_removes_entries_unused_for_days_and_a_hit_counts_as_use(cac
 
 # ---------------------------------------------------------------- 6. the Argo CD plugin reads only the app's specs
 
-@pytest.mark.parametrize("specs", ["../other/cache.yaml", "/etc", "./../other", "*.yaml", "--help",
-                                   "prod/../../other", "linked", "linked/cache.yaml", "notes.txt", "cache.yaml -v"])
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        "../other/cache.yaml",
+        "/etc",
+        "./../other",
+        "*.yaml",
+        "--help",
+        "prod/../../other",
+        "linked",
+        "linked/cache.yaml",
+        "notes.txt",
+        "cache.yaml -v",
+    ],
+)
 def test_item6_the_argocd_plugin_refuses_specs_outside_the_application_path(tmp_path, specs):
     from test_gitops import generate
+
     app, other = tmp_path / "app", tmp_path / "other"
     (app / "prod").mkdir(parents=True)
     other.mkdir()
@@ -361,11 +422,15 @@ def test_item6_the_argocd_plugin_refuses_specs_outside_the_application_path(tmp_
     assert (result.returncode, result.stdout) == (2, ""), result.stdout
     assert result.stderr.startswith("CKREDIS_SPECS: "), result.stderr
     allowed = generate(app, ARGOCD_ENV_CKREDIS_SPECS="cache.yaml prod")  # what it may read, it reads
-    assert [item["metadata"]["name"] for item in yaml.safe_load_all(allowed.stdout)
-            if item and item["kind"] == "RedisFailover"] == ["cache", "sessions"], allowed.stderr
+    assert [
+        item["metadata"]["name"]
+        for item in yaml.safe_load_all(allowed.stdout)
+        if item and item["kind"] == "RedisFailover"
+    ] == ["cache", "sessions"], allowed.stderr
 
 
 # ---------------------------------------------------------------- 7. the smaller ones
+
 
 def test_item7_a_fifo_named_like_a_spec_does_not_hang_discovery(tmp_path):
     (tmp_path / "specs").mkdir()
@@ -379,13 +444,19 @@ def test_item7_a_fifo_named_like_a_spec_does_not_hang_discovery(tmp_path):
 @pytest.mark.parametrize("command", [["render", "--check"], ["render", "--prune"], ["diff", "--orphans"]])
 def test_item7_an_unreadable_chart_folder_is_a_located_error_not_a_crash_nor_skipped(tmp_path, command):
     from conftest import without_dac_override
+
     work = _rendered_output(tmp_path)
     (work / "other.yaml").write_text(CACHE_SPEC.replace("name: cache", "name: other"))
     (work / "out" / "cache").chmod(0)
     try:
-        result = subprocess.run([sys.executable, "-m", "ckredis", *command, "other.yaml", "-o", "out"], cwd=work,
-                                capture_output=True, text=True, timeout=60,
-                                preexec_fn=without_dac_override if os.geteuid() == 0 else None)  # root reads any folder
+        result = subprocess.run(
+            [sys.executable, "-m", "ckredis", *command, "other.yaml", "-o", "out"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=without_dac_override if os.geteuid() == 0 else None,
+        )  # root reads any folder
     finally:
         (work / "out" / "cache").chmod(0o755)
     assert (result.returncode, result.stdout) == (2, ""), (result.stdout, result.stderr)
@@ -395,13 +466,17 @@ def test_item7_an_unreadable_chart_folder_is_a_located_error_not_a_crash_nor_ski
 
 def test_item7_an_internal_error_exits_70_never_1_or_2(tmp_path):
     shutil.copy(REPO / "examples" / "cache.yaml", tmp_path / "cache.yaml")
-    inject = ("import sys\nfrom ckredis import runs, cli\n"
-              "def broken(*args, **kwargs):\n    raise RuntimeError('a bug')\n"
-              "runs.check = broken\nsys.argv = ['ckredis', 'render', '--check', 'cache.yaml']\ncli.main()\n")
+    inject = (
+        "import sys\nfrom ckredis import runs, cli\n"
+        "def broken(*args, **kwargs):\n    raise RuntimeError('a bug')\n"
+        "runs.check = broken\nsys.argv = ['ckredis', 'render', '--check', 'cache.yaml']\ncli.main()\n"
+    )
     result = subprocess.run([sys.executable, "-c", inject], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 70
-    assert result.stderr.splitlines()[-1] == ("ckredis 0.1.0: internal error (RuntimeError: a bug); this is a bug in "
-                                              "ckredis, please report it with the command line and the traceback above")
+    assert result.stderr.splitlines()[-1] == (
+        "ckredis 0.1.0: internal error (RuntimeError: a bug); this is a bug in "
+        "ckredis, please report it with the command line and the traceback above"
+    )
 
 
 def test_item7_diff_answers_unchanged_specs_from_the_cache(cached, monkeypatch):
@@ -413,8 +488,10 @@ def test_item7_diff_answers_unchanged_specs_from_the_cache(cached, monkeypatch):
     monkeypatch.chdir(cached)
     monkeypatch.setattr(pipeline, "render_spec", no_render)
     comparison = runs.diff(discover.discover(["specs"]), Path("out"), orphans=True, options=runs.Options(jobs=1))
-    assert [(review.chart, review.status) for review in comparison.reviews] == [("cache", "unchanged"),
-                                                                                ("sessions", "unchanged")]
+    assert [(review.chart, review.status) for review in comparison.reviews] == [
+        ("cache", "unchanged"),
+        ("sessions", "unchanged"),
+    ]
 
 
 def test_item7_a_pipe_in_runbook_base_url_is_refused_and_its_encoding_keeps_the_readme_table(tmp_path):
@@ -432,12 +509,14 @@ def test_item7_a_pipe_in_runbook_base_url_is_refused_and_its_encoding_keeps_the_
 
 # ---------------------------------------------------------------- 4. the pull-request comment cannot be forged
 
+
 def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
 def test_item4_nothing_in_the_charts_can_close_the_fence_or_open_html_in_the_comment(tmp_path):
     from markdown_it import MarkdownIt
+
     forged = "~~~~~~~~~~ ```````` </details><details><summary>all fine</summary>"
     spec = SHARED_CACHE_SPEC.read_text().replace("        team: platform", f'        team: "{forged}"')
     (tmp_path / "specs").mkdir()
@@ -446,11 +525,20 @@ def test_item4_nothing_in_the_charts_can_close_the_fence_or_open_html_in_the_com
     notes = tmp_path / "out" / "shared-cache" / "templates" / "NOTES.txt"
     # A committed chart edited by hand (or by an earlier, unchecked ckredis): a CR starts a line for Markdown.
     notes.write_text(notes.read_text() + "done\r~~~~~~~~~~~~~~~~\r</details>\n")
-    policy = tmp_path / "out" / "shared-cache" / "templates" / "networkpolicy-redis-system-shared-cache-default-deny.yaml"
-    policy.write_text(policy.read_text().replace("name: shared-cache-default-deny",
-                                                 "name: \"x</details><b>y|z [link](https://x.example) `a`\"", 1))
-    (tmp_path / "specs" / "shared-cache.yaml").write_text(spec.replace(
-        "  monitoring:\n    alerts:\n", "  monitoring:\n    alerts:\n      rules:\n        RedisMetricsMissing: {for: 11m}\n"))
+    policy = (
+        tmp_path / "out" / "shared-cache" / "templates" / "networkpolicy-redis-system-shared-cache-default-deny.yaml"
+    )
+    policy.write_text(
+        policy.read_text().replace(
+            "name: shared-cache-default-deny", 'name: "x</details><b>y|z [link](https://x.example) `a`"', 1
+        )
+    )
+    (tmp_path / "specs" / "shared-cache.yaml").write_text(
+        spec.replace(
+            "  monitoring:\n    alerts:\n",
+            "  monitoring:\n    alerts:\n      rules:\n        RedisMetricsMissing: {for: 11m}\n",
+        )
+    )
     result = ckredis("diff", "specs", "-o", "out", "--format", "markdown", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     tokens = MarkdownIt("commonmark").enable("table").parse(result.stdout)  # GitHub's Markdown: CommonMark, tables
@@ -459,13 +547,25 @@ def test_item4_nothing_in_the_charts_can_close_the_fence_or_open_html_in_the_com
     assert "\n             team: " + forged + "\n" in fences[0].content  # a context line: ' ~~~' closed the old fence
     assert "\n-~~~~~~~~~~~~~~~~\\r\n-</details>\n" in fences[0].content
     html = [token.content.strip() for token in tokens if token.type == "html_block"]
-    assert html == [f"<details><summary>Unified diff ({fences[0].content.count(chr(10))} lines)</summary>",
-                    "</details>"]
-    inline_html = [child for token in tokens if token.type == "inline" for child in token.children or []
-                   if child.type in ("html_inline", "link_open", "code_inline") and child.content != "shared-cache"]
+    assert html == [
+        f"<details><summary>Unified diff ({fences[0].content.count(chr(10))} lines)</summary>",
+        "</details>",
+    ]
+    inline_html = [
+        child
+        for token in tokens
+        if token.type == "inline"
+        for child in token.children or []
+        if child.type in ("html_inline", "link_open", "code_inline") and child.content != "shared-cache"
+    ]
     assert inline_html == []  # shown as text: no HTML, link or code from a name in a committed chart
-    removed = [token.content for token in tokens if token.type == "inline" and "default-deny" not in token.content
-               and token.content.startswith("NetworkPolicy redis-system/x")]
+    removed = [
+        token.content
+        for token in tokens
+        if token.type == "inline"
+        and "default-deny" not in token.content
+        and token.content.startswith("NetworkPolicy redis-system/x")
+    ]
     # One cell (the '|' did not split it; the table parser drops its backslash), every other character escaped.
     assert removed == ["NetworkPolicy redis-system/x\\</details\\>\\<b\\>y|z \\[link\\](https://x.example) \\`a\\`"]
 
@@ -473,7 +573,7 @@ def test_item4_nothing_in_the_charts_can_close_the_fence_or_open_html_in_the_com
 def test_item4_the_comment_stays_below_githubs_limit_and_says_what_it_left_out(tmp_path):
     work = _rendered_output(tmp_path)
     for number in range(40):  # 40 committed charts that no spec renders any more: all removed, all in the comment
-        shutil.copytree(work / "out" / "cache", work / "out" / f"old-{number:02}-\U0001F600")
+        shutil.copytree(work / "out" / "cache", work / "out" / f"old-{number:02}-\U0001f600")
     result = ckredis("diff", "--orphans", "--format", "markdown", "specs", "-o", "out", cwd=work)
     assert result.returncode == 1, result.stderr
     assert _utf16_length(result.stdout) < 65_536
@@ -499,12 +599,14 @@ def test_item3_names_from_committed_charts_cannot_start_a_line_of_diff_text(tmp_
 def test_item7_a_cpu_number_with_a_long_exponent_is_no_crash(tmp_path):
     # Found by test_properties' mutations: a CPU written as a YAML number passes the schema, and the rules crashed on it.
     spec = tmp_path / "spec.yaml"
-    spec.write_text(CACHE_SPEC.replace("requests: {cpu: 100m,", "requests: {cpu: 5.0e-324,").replace(
-        "limits: {memory: 256Mi}", "limits: {memory: 256Mi, cpu: 1.0e-300}"))
+    spec.write_text(
+        CACHE_SPEC.replace("requests: {cpu: 100m,", "requests: {cpu: 5.0e-324,").replace(
+            "limits: {memory: 256Mi}", "limits: {memory: 256Mi, cpu: 1.0e-300}"
+        )
+    )
     assert "5.0e-324" in spec.read_text() and "1.0e-300" in spec.read_text()
     result = ckredis("validate", str(spec))
     assert result.returncode == 0, result.stderr
-
 
 
 def test_item5_a_read_only_cache_still_answers(cached, monkeypatch):

@@ -28,8 +28,9 @@ def test_core_objects_are_valid(version, example):
 def test_strict_validation_can_fail():
     """The check above is not vacuous: a typo in a rendered object is caught."""
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
-                                      "datta": {}}, "1.33.0", strict=True)
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "datta": {}}, "1.33.0", strict=True
+        )
 
 
 def test_the_chart_claims_the_oldest_kubernetes_it_is_checked_against():

@@ -36,10 +36,10 @@ import pytest
 import redis
 import yaml
 
-from conftest import REPO
-from servers import Engine, alone, boot, connect, failovers, free_port, stop, with_engine
 from ckredis.memory import write_rate_bytes
 from ckredis.pipeline import Rendered, render_specs
+from conftest import REPO
+from servers import Engine, alone, boot, connect, failovers, free_port, stop, with_engine
 
 VALUE = 4096
 LIMIT = "256Mi"
@@ -80,9 +80,11 @@ class Peak:
     replica_rss: int = 0  # a syncing replica pod's: with dual-channel replication it buffers the writes itself
 
     def share(self, limit: int) -> str:
-        return (f"{100 * self.total / limit:.1f}% of the limit ({self.total / 2**20:.1f} MiB: master RSS "
-                f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f}; "
-                f"{self.forks_seen} forks, {self.fork_seconds / max(1, self.forks_seen):.1f} s each)")
+        return (
+            f"{100 * self.total / limit:.1f}% of the limit ({self.total / 2**20:.1f} MiB: master RSS "
+            f"{self.master_rss / 2**20:.1f} + fork child private dirty {self.child_dirty / 2**20:.1f}; "
+            f"{self.forks_seen} forks, {self.fork_seconds / max(1, self.forks_seen):.1f} s each)"
+        )
 
 
 def _rss(pid: int) -> int:
@@ -169,8 +171,17 @@ def master(request, tmp_path, engine):
     process, client = boot(engine, command, data)
     try:
         keys = _fill(client, budget.maxmemory)
-        yield Master(engine, command, process, client, int(client.config_get("port")["port"]), keys, budget.limit,
-                     RATE_FACTOR * write_rate_bytes(budget.write_rate), budget.overhead)
+        yield Master(
+            engine,
+            command,
+            process,
+            client,
+            int(client.config_get("port")["port"]),
+            keys,
+            budget.limit,
+            RATE_FACTOR * write_rate_bytes(budget.write_rate),
+            budget.overhead,
+        )
     finally:
         stop(process)
 
@@ -194,8 +205,11 @@ class Writer:
 
     def __init__(self, port: int, rate: int, keys: int):
         self.rate = rate
-        self.process = subprocess.Popen([sys.executable, "-c", WRITER, str(port), str(rate), str(VALUE), str(keys)],
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(port), str(rate), str(VALUE), str(keys)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def stop(self) -> float:
         """Stop it; the rate it achieved, in bytes/s."""
@@ -244,7 +258,8 @@ def _assert_overhead_within_budget(master: Master) -> None:
 def _assert_within_budget(master: Master, peak: Peak, achieved: float, what: str) -> None:
     assert achieved >= 0.9 * master.write_rate, (
         f"the writer reached {achieved / 2**20:.1f} MiB/s, not {master.write_rate / 2**20:.0f} MiB/s "
-        f"({RATE_FACTOR} x the documented rate)")
+        f"({RATE_FACTOR} x the documented rate)"
+    )
     assert peak.forks_seen, f"no fork child seen during {what}"
     assert peak.total <= PEAK_SHARE * master.limit, f"{what}: peak {peak.share(master.limit)}"
     print(f"\n{master.engine.name}, {what}: peak {peak.share(master.limit)} at {achieved / 2**20:.1f} MiB/s of writes")
@@ -255,10 +270,15 @@ def _replica(master: Master, data: Path) -> tuple[subprocess.Popen, redis.Redis]
     port = free_port()
     data.mkdir(exist_ok=True)
     conf = data / "replica.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\n"
-                    f"replicaof 127.0.0.1 {master.port}\n")
-    process = subprocess.Popen([master.engine.server, str(conf), *master.command[2:]], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {data}\nlogfile {data / 'redis.log'}\nreplicaof 127.0.0.1 {master.port}\n"
+    )
+    process = subprocess.Popen(
+        [master.engine.server, str(conf), *master.command[2:]],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     return process, connect(process, port, data / "redis.log", "replica")
 
 
@@ -295,14 +315,19 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
     assert stats["sync_partial_ok"] == (stats["sync_full"] if dual else 0)
     _assert_within_budget(master, peak, achieved, f"cache, {stats['sync_full']} full resyncs")
     assert peak.replica_rss <= PEAK_SHARE * master.limit, f"the replica peaked at {peak.replica_rss / 2**20:.1f} MiB"
-    print(f"{master.engine.name}, cache: the syncing replica peaked at {100 * peak.replica_rss / master.limit:.1f}% "
-          "of the limit")
+    print(
+        f"{master.engine.name}, cache: the syncing replica peaked at {100 * peak.replica_rss / master.limit:.1f}% "
+        "of the limit"
+    )
 
 
 def _idle(client: redis.Redis) -> bool:
     persistence = client.info("persistence")
-    return not (persistence["rdb_bgsave_in_progress"] or persistence["aof_rewrite_in_progress"]
-                or persistence["aof_rewrite_scheduled"])
+    return not (
+        persistence["rdb_bgsave_in_progress"]
+        or persistence["aof_rewrite_in_progress"]
+        or persistence["aof_rewrite_scheduled"]
+    )
 
 
 def _wait_idle(client: redis.Redis) -> None:
@@ -323,6 +348,10 @@ def test_session_master_survives_a_background_save(master, command):
         master.client.execute_command(command)
         watch(master.process.pid, peak, lambda: _idle(master.client), 60)
         achieved = writer.stop()
-    assert master.client.info("persistence")["rdb_last_bgsave_status" if command == "BGSAVE" else
-                                             "aof_last_bgrewrite_status"] == "ok"
+    assert (
+        master.client.info("persistence")[
+            "rdb_last_bgsave_status" if command == "BGSAVE" else "aof_last_bgrewrite_status"
+        ]
+        == "ok"
+    )
     _assert_within_budget(master, peak, achieved, f"session, {command}")

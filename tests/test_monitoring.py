@@ -16,14 +16,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, ckredis, documents, load_example, tool
-from crds import MONITORING_CRDS, monitoring_validator
 from ckredis import facts, model, render
+from ckredis.errors import SpecError
 from ckredis.monitoring import catalogue, dashboard, promtool_tests
 from ckredis.monitoring.scope import Scope
-from ckredis.errors import SpecError
 from ckredis.plan import Plan
 from ckredis.validate import validate_data
+from conftest import EXAMPLES, REPO, ckredis, documents, load_example, tool
+from crds import MONITORING_CRDS, monitoring_validator
 from servers import free_port, with_engine
 
 SESSION = next(p for p in EXAMPLES if p.stem == "session")  # every alert is enabled for a session store
@@ -35,9 +35,13 @@ def cluster_of(spec: dict) -> model.Cluster:
 
 
 def objects(spec: dict) -> dict[str, dict]:
-    return {doc["kind"]: doc for doc in (yaml.safe_load(text) for text in render.manifests(cluster_of(spec)).values())
-            if doc["apiVersion"].startswith("monitoring.coreos.com/") or doc["kind"] == "ConfigMap"
-            and "grafana_dashboard" in doc["metadata"]["labels"]}
+    return {
+        doc["kind"]: doc
+        for doc in (yaml.safe_load(text) for text in render.manifests(cluster_of(spec)).values())
+        if doc["apiVersion"].startswith("monitoring.coreos.com/")
+        or doc["kind"] == "ConfigMap"
+        and "grafana_dashboard" in doc["metadata"]["labels"]
+    }
 
 
 def chart(example: Path) -> Path:
@@ -76,7 +80,9 @@ def test_examples_render_every_monitoring_object():
 @pytest.mark.parametrize("kind", MONITORING_CRDS)
 def test_objects_conform_strictly_to_the_prometheus_operator_crds(kind, example):
     doc = objects(load_example(example))[kind]
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in monitoring_validator(kind).iter_errors(doc)]
+    errors = [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in monitoring_validator(kind).iter_errors(doc)
+    ]
     assert errors == []
 
 
@@ -95,9 +101,13 @@ def test_podmonitor_scrapes_both_exporters_of_this_cluster_only(example):
     assert monitor["namespaceSelector"] == {"matchNames": [cluster.namespace]}
     (endpoint,) = monitor["podMetricsEndpoints"]
     assert endpoint["port"] == "metrics"  # the container port name of both exporters
-    assert endpoint["relabelings"] == [{
-        "action": "replace", "targetLabel": "redisfailover",
-        "sourceLabels": ["__meta_kubernetes_pod_label_redisfailovers_databases_spotahome_com_name"]}]
+    assert endpoint["relabelings"] == [
+        {
+            "action": "replace",
+            "targetLabel": "redisfailover",
+            "sourceLabels": ["__meta_kubernetes_pod_label_redisfailovers_databases_spotahome_com_name"],
+        }
+    ]
 
 
 def test_probe_connects_to_the_sentinel_service_with_the_cluster_labels(example):
@@ -108,7 +118,8 @@ def test_probe_connects_to_the_sentinel_service_with_the_cluster_labels(example)
     assert probe["prober"] == {"url": "prometheus-blackbox-exporter.monitoring.svc:9115"}
     assert probe["targets"]["staticConfig"] == {
         "static": [f"rfs-{cluster.name}.{cluster.namespace}.svc.cluster.local:26379"],
-        "labels": {"namespace": cluster.namespace, "redisfailover": cluster.name}}
+        "labels": {"namespace": cluster.namespace, "redisfailover": cluster.name},
+    }
 
 
 @pytest.mark.parametrize("version", ["v1.2.4", "v1.3.0-rc1", "freshworks"])
@@ -157,7 +168,9 @@ def test_every_rule_group_passes_promtool_check(example, tmp_path):
 
 def test_the_tested_rule_file_is_the_prometheusrule(example):
     spec = load_example(example)
-    assert yaml.safe_load(alert_tests(spec)["rules.yaml"]) == {"groups": objects(spec)["PrometheusRule"]["spec"]["groups"]}
+    assert yaml.safe_load(alert_tests(spec)["rules.yaml"]) == {
+        "groups": objects(spec)["PrometheusRule"]["spec"]["groups"]
+    }
 
 
 def test_the_chart_carries_no_alert_tests(example):
@@ -259,9 +272,15 @@ def test_every_selector_is_scoped_to_the_cluster(example):
                 assert f'name="{cluster.name}"' in matchers
                 assert f'namespace="{cluster.namespace}"' in matchers  # or exported_namespace
             else:
-                assert f'namespace="{cluster.namespace}", redisfailover="{cluster.name}"' in matchers, (metric, matchers)
-            if metric.startswith("redis_") and not metric.startswith(("redis_operator_", "redis_up")) \
-                    and "rejected" not in metric:
+                assert f'namespace="{cluster.namespace}", redisfailover="{cluster.name}"' in matchers, (
+                    metric,
+                    matchers,
+                )
+            if (
+                metric.startswith("redis_")
+                and not metric.startswith(("redis_operator_", "redis_up"))
+                and "rejected" not in metric
+            ):
                 assert "container=" in matchers, (rule["alert"], metric)
 
 
@@ -269,20 +288,39 @@ def test_aggregations_keep_clusters_apart(example):
     for rule in rules(load_example(example)):
         for clause in re.findall(r"\b(?:count|max|min|sum) by \(([^)]*)\)", rule["expr"]):
             # Finer groupings (per db) keep clusters apart too, as long as they start with the cluster's labels.
-            assert clause == "cluster" or clause.startswith("cluster, namespace, redisfailover"), (rule["alert"], clause)
+            assert clause == "cluster" or clause.startswith("cluster, namespace, redisfailover"), (
+                rule["alert"],
+                clause,
+            )
 
 
 def test_metric_names_are_the_pinned_exporter_ones(example):
     """Names verified in redis_exporter's source (exporter.go, info.go, sentinels.go); a typo fails here."""
     known = {
-        "up", "probe_success", "redis_up", "redis_instance_info", "redis_connected_slaves", "redis_master_link_up",
-        "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_memory_used_rss_bytes", "redis_connected_clients",
-        "redis_config_maxclients", "redis_rejected_connections_total", "redis_evicted_keys_total", "redis_db_keys",
+        "up",
+        "probe_success",
+        "redis_up",
+        "redis_instance_info",
+        "redis_connected_slaves",
+        "redis_master_link_up",
+        "redis_memory_used_bytes",
+        "redis_memory_max_bytes",
+        "redis_memory_used_rss_bytes",
+        "redis_connected_clients",
+        "redis_config_maxclients",
+        "redis_rejected_connections_total",
+        "redis_evicted_keys_total",
+        "redis_db_keys",
         "redis_uptime_in_seconds",
-        "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
-        "redis_sentinel_tilt", "redis_sentinel_master_ok_sentinels", "redis_sentinel_master_ok_slaves",
+        "redis_rdb_last_bgsave_status",
+        "redis_aof_last_write_status",
+        "redis_aof_last_bgrewrite_status",
+        "redis_sentinel_tilt",
+        "redis_sentinel_master_ok_sentinels",
+        "redis_sentinel_master_ok_slaves",
         "redis_sentinel_master_status",
-        "redis_sentinel_master_ckquorum_status", "redis_operator_controller_cluster_ok",
+        "redis_sentinel_master_ckquorum_status",
+        "redis_operator_controller_cluster_ok",
     }
     used = {metric for rule in rules(load_example(example)) for metric, _ in SELECTOR.findall(rule["expr"])}
     assert used <= known, used - known
@@ -312,13 +350,20 @@ def test_no_master_waits_longer_than_a_failover():
 
 
 def test_settings_reach_rules_and_tests(tmp_path):
-    spec = with_monitoring(load_example(SESSION), labels={"evaluate_thanos": "1"}, alerts={
-        "labels": {"team": "payments"},
-        "runbookBaseUrl": "https://runbooks.example.com/redis/",
-        "rules": {"RedisMemoryHigh": {"threshold": 70, "for": "15m", "severity": "medium"},
-                  "RedisRejectedConnections": {"threshold": 25},
-                  "RedisSentinelTilt": {"enabled": False}}},
-        scrape={"interval": "2m", "timeout": "30s"})
+    spec = with_monitoring(
+        load_example(SESSION),
+        labels={"evaluate_thanos": "1"},
+        alerts={
+            "labels": {"team": "payments"},
+            "runbookBaseUrl": "https://runbooks.example.com/redis/",
+            "rules": {
+                "RedisMemoryHigh": {"threshold": 70, "for": "15m", "severity": "medium"},
+                "RedisRejectedConnections": {"threshold": 25},
+                "RedisSentinelTilt": {"enabled": False},
+            },
+        },
+        scrape={"interval": "2m", "timeout": "30s"},
+    )
     found = {rule["alert"]: rule for rule in rules(spec)}
     assert "RedisSentinelTilt" not in found
     memory = found["RedisMemoryHigh"]
@@ -365,7 +410,9 @@ def test_the_schema_lists_exactly_the_catalogue():
     refs = {None: "#/$defs/alertRule", "percent": "#/$defs/alertRulePercent", "count": "#/$defs/alertRuleCount"}
     for name, node in listed["properties"].items():
         assert node["$ref"] == refs[catalogue.CATALOG[name].threshold_unit], name
-        assert (catalogue.alert_settings(cluster.monitoring)[name].threshold is not None) == (catalogue.CATALOG[name].threshold_unit is not None)
+        assert (catalogue.alert_settings(cluster.monitoring)[name].threshold is not None) == (
+            catalogue.CATALOG[name].threshold_unit is not None
+        )
         assert node["description"].startswith(catalogue.CATALOG[name].when), name
 
 
@@ -379,7 +426,9 @@ def test_the_chart_readme_lists_the_alerts_and_how_to_rerun_the_tests(example):
 # -- the tests can fail ------------------------------------------------------------------------------------------
 
 
-def run_alert(tmp_path: Path, name: str, rule_groups: list[dict], tests: dict, alert: str) -> subprocess.CompletedProcess:
+def run_alert(
+    tmp_path: Path, name: str, rule_groups: list[dict], tests: dict, alert: str
+) -> subprocess.CompletedProcess:
     folder = tmp_path / name
     folder.mkdir()
     (folder / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups}, sort_keys=False))
@@ -452,8 +501,11 @@ def test_each_case_catches_a_broken_alert(tmp_path):
                 broken[group_index]["rules"][rule_index]["expr"] = expr
                 jobs.append((rule["alert"], mutation, kind, broken))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda job: run_alert(tmp_path, f"{job[0]}-{job[1].replace(' ', '-')}", job[3], tests,
-                                                      job[0]), jobs))
+        results = list(
+            pool.map(
+                lambda job: run_alert(tmp_path, f"{job[0]}-{job[1].replace(' ', '-')}", job[3], tests, job[0]), jobs
+            )
+        )
     survivors = []
     for (alert, mutation, kind, _), result in zip(jobs, results, strict=True):
         if result.returncode == 0 or f"{alert} | {kind} |" not in result.stdout + result.stderr:
@@ -463,8 +515,10 @@ def test_each_case_catches_a_broken_alert(tmp_path):
 
 
 def test_expected_annotations_match_prometheus_templating():
-    assert promtool_tests.expand("{{ $value | humanizePercentage }} {{ $labels.pod }} {{ $value }}", {"pod": "p"}, 0.9375) \
+    assert (
+        promtool_tests.expand("{{ $value | humanizePercentage }} {{ $labels.pod }} {{ $value }}", {"pod": "p"}, 0.9375)
         == "93.75% p 0.9375"
+    )
     assert promtool_tests.expand("{{ $value }}", {}, 2.0) == "2"
     with pytest.raises(ValueError):
         promtool_tests.expand("{{ $value | humanize }}", {}, 1.0)
@@ -544,8 +598,11 @@ def test_probe_timings_are_purpose_aware_and_configurable():
 
 SHELL_CASES = {
     # reply of redis-cli -> liveness verdict
-    "PONG": 0, "LOADING Redis is loading the dataset in memory": 0, "NOAUTH Authentication required.": 0,
-    "Could not connect to Redis at 127.0.0.1:6379: Connection refused": 1, "": 1,
+    "PONG": 0,
+    "LOADING Redis is loading the dataset in memory": 0,
+    "NOAUTH Authentication required.": 0,
+    "Could not connect to Redis at 127.0.0.1:6379: Connection refused": 1,
+    "": 1,
     "MISCONF Redis is configured to save RDB snapshots": 1,
 }
 
@@ -561,8 +618,9 @@ def test_the_redis_liveness_script_reads_the_reply(reply, tmp_path):
     assert result.returncode == SHELL_CASES[reply]
 
 
-@pytest.mark.parametrize("reply,ready", [("10.0.0.7", 0), ("127.0.0.1", 1), ("", 1),
-                                         ("ERR No such master with that name", 1)])
+@pytest.mark.parametrize(
+    "reply,ready", [("10.0.0.7", 0), ("127.0.0.1", 1), ("", 1), ("ERR No such master with that name", 1)]
+)
 def test_the_sentinel_readiness_script_wants_a_real_master(reply, ready, tmp_path):
     fake = tmp_path / "redis-cli"
     fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{reply}' 6379\nexit 0\n")
@@ -593,8 +651,10 @@ def test_dashboard_queries_are_valid_promql_scoped_to_the_cluster(example, tmp_p
     assert len(board["uid"]) <= 40
     exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
     assert len(exprs) >= 20
-    record = [{"record": f"ckredis:panel_{number}", "expr": expr.replace("$__rate_interval", "5m").replace(
-        "$__range", "1h")} for number, expr in enumerate(exprs)]
+    record = [
+        {"record": f"ckredis:panel_{number}", "expr": expr.replace("$__rate_interval", "5m").replace("$__range", "1h")}
+        for number, expr in enumerate(exprs)
+    ]
     path = tmp_path / "panels.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": record}]}))
     result = promtool("check", "rules", str(path))
@@ -610,15 +670,18 @@ def test_each_alert_panel_draws_pieces_of_that_alerts_expression(example):
     cluster = cluster_of(load_example(example))
     settings = catalogue.alert_settings(cluster.monitoring)
     scope = Scope.of(cluster)
-    built = [definition.build(scope, settings[name]) for name, definition in catalogue.CATALOG.items()
-             if definition.applies(cluster.monitoring.facts)]
+    built = [
+        definition.build(scope, settings[name])
+        for name, definition in catalogue.CATALOG.items()
+        if definition.applies(cluster.monitoring.facts)
+    ]
     for alert in built:
         for expr, _ in alert.panel.targets:
             assert expr in alert.expr, (alert.name, expr)
     board = dashboard.dashboard(cluster, settings)
     shown = [tuple(target["expr"] for target in panel["targets"]) for panel in board["panels"]]
-    assert shown[:len(built)] == [tuple(expr for expr, _ in alert.panel.targets) for alert in built]
-    context = shown[len(built):]
+    assert shown[: len(built)] == [tuple(expr for expr, _ in alert.panel.targets) for alert in built]
+    context = shown[len(built) :]
     assert context and not any(expr in alert.expr for exprs in context for expr in exprs for alert in built)
 
 
@@ -679,7 +742,7 @@ def test_redis_liveness_against_a_real_server(engine, password, tmp_path):
     command = probe_fields(failover(spec)["redis"])["customLivenessProbe"]["exec"]["command"]
     path = _cli_path(tmp_path)
     assert _run(command, path) == 1, "nothing listens yet"
-    config = f"bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly no\ndir {tmp_path}\n"
+    config = f'bind 127.0.0.1\nport {port}\nsave ""\nappendonly no\ndir {tmp_path}\n'
     if password:
         config += f"requirepass {password}\n"
     server = _serve(lambda conf: [engine.server, str(conf)], config, port, tmp_path)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from conftest import EXAMPLES, documents, load_example, tool
 from ckredis import model, render
 from ckredis.validate import validate_data
+from conftest import EXAMPLES, documents, load_example, tool
 
 UNRELATED = "unrelated"
 _LINE = re.compile(r"^(\S+) => (\S+) : (.+)$")
@@ -33,16 +33,25 @@ class Inventory:
 
     def add(self, namespace: str, name: str, labels: dict) -> str:
         self.namespaces.add(namespace)
-        self.pods.append({"apiVersion": "v1", "kind": "Pod",
-                          "metadata": {"name": name, "namespace": namespace, "labels": labels},
-                          "spec": {"containers": [{"name": "main", "image": "busybox:1"}]}})
+        self.pods.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {"containers": [{"name": "main", "image": "busybox:1"}]},
+            }
+        )
         return f"{namespace}/{name}"
 
 
 def operator_pod_labels(cluster: str, component: str) -> dict:
-    return {"app.kubernetes.io/name": cluster, "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "redis-failover", "app.kubernetes.io/managed-by": "redis-operator",
-            "redisfailovers.databases.spotahome.com/name": cluster}
+    return {
+        "app.kubernetes.io/name": cluster,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "redis-failover",
+        "app.kubernetes.io/managed-by": "redis-operator",
+        "redisfailovers.databases.spotahome.com/name": cluster,
+    }
 
 
 def scenario(spec: dict):
@@ -66,7 +75,9 @@ def scenario(spec: dict):
             labels = {f"elastisys.io/{engine}-{name}-access": "allow"}
             # Welkin's label of the other engine admits nothing here.
             other_engine = {"redis": "valkey", "valkey": "redis"}[engine]
-            inv.add(entry["namespace"], f"other-engine-{index}", {f"elastisys.io/{other_engine}-{name}-access": "allow"})
+            inv.add(
+                entry["namespace"], f"other-engine-{index}", {f"elastisys.io/{other_engine}-{name}-access": "allow"}
+            )
         client_labels = {**labels, "ckredis.test/pod": f"client-{index}"}
         clients.append(inv.add(entry["namespace"], f"client-{index}", client_labels))
         other = inv.add(entry["namespace"], f"bystander-{index}", {"ckredis.test/pod": f"bystander-{index}"})
@@ -84,10 +95,10 @@ def scenario(spec: dict):
                 if src != dst:
                     wanted.setdefault((src, dst), set()).update(ports)
 
-    allow(redis, redis, tcp(port))                 # replication
-    allow(sentinel, redis, tcp(port))              # sentinel monitors redis
-    allow(sentinel, sentinel, tcp(26379))          # sentinels talk
-    allow(redis, sentinel, tcp(26379))             # pre-stop asks sentinel for the master
+    allow(redis, redis, tcp(port))  # replication
+    allow(sentinel, redis, tcp(port))  # sentinel monitors redis
+    allow(sentinel, sentinel, tcp(26379))  # sentinels talk
+    allow(redis, sentinel, tcp(26379))  # pre-stop asks sentinel for the master
     allow([operator], redis, tcp(port))
     allow([operator], sentinel, tcp(26379))
     allow([prometheus], redis, tcp(9121))
@@ -106,14 +117,38 @@ def nca_flows(tmp_path, inv: Inventory, policies: list[dict]) -> set[tuple]:
     """Every allowed (src, dst, protocol, port) nca finds; ('ALL', 'ALL') for unrestricted pairs."""
     (tmp_path / "policies.yaml").write_text(yaml.safe_dump_all(policies))
     (tmp_path / "pods.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "PodList", "items": inv.pods}))
-    namespaces = [{"apiVersion": "v1", "kind": "Namespace",
-                   "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}} for ns in sorted(inv.namespaces)]
-    (tmp_path / "namespaces.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "NamespaceList", "items": namespaces}))
+    namespaces = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+        }
+        for ns in sorted(inv.namespaces)
+    ]
+    (tmp_path / "namespaces.yaml").write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "NamespaceList", "items": namespaces})
+    )
     out = tmp_path / "connectivity.txt"
-    result = subprocess.run([tool("nca"), "--connectivity", str(tmp_path / "policies.yaml"),
-                             "--pod_list", str(tmp_path / "pods.yaml"), "--ns_list", str(tmp_path / "namespaces.yaml"),
-                             "--output_endpoints", "pods", "-o", "txt_no_fw_rules", "-f", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            tool("nca"),
+            "--connectivity",
+            str(tmp_path / "policies.yaml"),
+            "--pod_list",
+            str(tmp_path / "pods.yaml"),
+            "--ns_list",
+            str(tmp_path / "namespaces.yaml"),
+            "--output_endpoints",
+            "pods",
+            "-o",
+            "txt_no_fw_rules",
+            "-f",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for word in _SUSPICIOUS:  # nca only warns when a policy refers to something it cannot resolve
         assert word not in result.stdout + result.stderr, result.stdout + result.stderr
@@ -143,14 +178,19 @@ def parse_connection(text: str) -> set[tuple]:
 
 def policies_for(spec: dict) -> list[dict]:
     cluster = model.build(validate_data(spec))
-    return [doc for doc in documents("\n---\n".join(render.manifests(cluster).values())) if doc["kind"] == "NetworkPolicy"]
+    return [
+        doc for doc in documents("\n---\n".join(render.manifests(cluster).values())) if doc["kind"] == "NetworkPolicy"
+    ]
 
 
 def variants() -> list[tuple[str, dict]]:
     """Every example, plus the first one with its clients selected by the access label and by whole namespace."""
     cases = [(path.stem, load_example(path)) for path in EXAMPLES]
     base = load_example(EXAMPLES[0])
-    for mode, selection in (("access-label", {"accessLabel": True}), ("whole-namespace", {"allowWholeNamespace": True})):
+    for mode, selection in (
+        ("access-label", {"accessLabel": True}),
+        ("whole-namespace", {"allowWholeNamespace": True}),
+    ):
         spec = copy.deepcopy(base)
         spec["spec"]["clients"] = [{"namespace": c["namespace"], **selection} for c in spec["spec"]["clients"]]
         cases.append((f"{EXAMPLES[0].stem}-{mode}", spec))
@@ -179,7 +219,9 @@ def test_the_proof_can_fail(tmp_path):
     inv, own_pods, client_pods, intended = scenario(spec)
     policies = policies_for(spec)
     sentinel_policy = next(p for p in policies if p["metadata"]["name"].endswith("-sentinel"))
-    sentinel_policy["spec"]["ingress"].append({"from": [{"namespaceSelector": {}}], "ports": [{"port": 26379, "protocol": "TCP"}]})
+    sentinel_policy["spec"]["ingress"].append(
+        {"from": [{"namespaceSelector": {}}], "ports": [{"port": 26379, "protocol": "TCP"}]}
+    )
     flows = nca_flows(tmp_path, inv, policies)
     relevant = {f for f in flows if f[0] in own_pods or f[1] in own_pods or f[0] in client_pods}
     extra = relevant - intended

@@ -28,8 +28,8 @@ import redis
 import yaml
 
 import netns
-from conftest import EXAMPLES, REPO, REQUIRE_TOOLS, TOOLS_BIN, documents, tool
 from ckredis.pipeline import render_specs
+from conftest import EXAMPLES, REPO, REQUIRE_TOOLS, TOOLS_BIN, documents, tool
 from loopback import Processes, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
@@ -80,8 +80,15 @@ def _rendered(preset: str, down_after_ms: int | None, folder: Path) -> Setup:
     command = failover["spec"]["redis"]["command"]
     assert command[:2] == ["redis-server", "/redis/redis.conf"], command
     fence = item.cluster.write_fence
-    return Setup(command[2:], failover["spec"]["sentinel"]["customConfig"], item.cluster.master_name,
-                 item.cluster.quorum, fence.window_seconds, bool(fence.replicas), item.cluster.down_after_ms)
+    return Setup(
+        command[2:],
+        failover["spec"]["sentinel"]["customConfig"],
+        item.cluster.master_name,
+        item.cluster.quorum,
+        fence.window_seconds,
+        bool(fence.replicas),
+        item.cluster.down_after_ms,
+    )
 
 
 class Hosts:
@@ -99,37 +106,53 @@ class Hosts:
         for host in range(3):
             data = self.folder / f"redis-{host}"
             data.mkdir()
-            lines = [f"bind {self.address(host)}", "port 6379", "protected-mode no", f"dir {data}",
-                     "repl-diskless-sync-delay 0", *([f"replicaof {master} 6379"] if host else [])]
+            lines = [
+                f"bind {self.address(host)}",
+                "port 6379",
+                "protected-mode no",
+                f"dir {data}",
+                "repl-diskless-sync-delay 0",
+                *([f"replicaof {master} 6379"] if host else []),
+            ]
             (data / "redis.conf").write_text("\n".join(lines) + "\n")
             self.network.start(host, f"redis-{host}", [*self.server, str(data / "redis.conf"), *self.setup.redis_args])
         for host in range(3):
             data = self.folder / f"sentinel-{host}"
             data.mkdir()
             name = self.setup.master_name
-            lines = [f"bind {self.address(host)}", "port 26379", "protected-mode no", f"dir {data}",
-                     f"sentinel monitor {name} {master} 6379 {self.setup.quorum}",
-                     *(f"sentinel {line.split(' ', 1)[0]} {name} {line.split(' ', 1)[1]}"
-                       for line in self.setup.sentinel_settings)]
+            lines = [
+                f"bind {self.address(host)}",
+                "port 26379",
+                "protected-mode no",
+                f"dir {data}",
+                f"sentinel monitor {name} {master} 6379 {self.setup.quorum}",
+                *(
+                    f"sentinel {line.split(' ', 1)[0]} {name} {line.split(' ', 1)[1]}"
+                    for line in self.setup.sentinel_settings
+                ),
+            ]
             (data / "sentinel.conf").write_text("\n".join(lines) + "\n")  # sentinel rewrites it: one file each
             mode = ["--sentinel"] if self.sentinel == self.server else []  # valkey-server runs both
             self.network.start(host, f"sentinel-{host}", [*self.sentinel, str(data / "sentinel.conf"), *mode])
         wait_until(self.healthy, 40, "3 sentinels agree on the master, and both replicas are online")
 
     def redis(self, host: int, timeout: float = 1) -> redis.Redis:
-        return redis.Redis(self.address(host), 6379, socket_timeout=timeout, socket_connect_timeout=timeout,
-                           decode_responses=True)
+        return redis.Redis(
+            self.address(host), 6379, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+        )
 
     def sentinel_of(self, host: int) -> redis.Redis:
-        return redis.Redis(self.address(host), 26379, socket_timeout=1, socket_connect_timeout=1,
-                           decode_responses=True)
+        return redis.Redis(self.address(host), 26379, socket_timeout=1, socket_connect_timeout=1, decode_responses=True)
 
     def master_seen_by(self, host: int) -> str | None:
         """The master address host's sentinel reports (asked from inside that host)."""
+
         def ask() -> str | None:
-            reply = self.sentinel_of(host).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
-                                                           self.setup.master_name)
+            reply = self.sentinel_of(host).execute_command(
+                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.setup.master_name
+            )
             return f"{reply[0]}:{reply[1]}" if reply else None
+
         return self.network.call(host, ask)
 
     def healthy(self) -> bool:
@@ -142,14 +165,20 @@ class Hosts:
                 if int(state["num-other-sentinels"]) != 2 or int(state["num-slaves"]) != 2:
                     return False
             return True
+
         return self.network.call(0, check)
 
     def rejoined(self, old: int, new_master: str) -> bool:
         """The old master is a replica of the new one with its link up, and its sentinel follows the new master."""
+
         def check() -> bool:
             info = self.redis(old).info("replication")
-            return (info["role"] == "slave" and f"{info['master_host']}:{info['master_port']}" == new_master
-                    and info["master_link_status"] == "up")
+            return (
+                info["role"] == "slave"
+                and f"{info['master_host']}:{info['master_port']}" == new_master
+                and info["master_link_status"] == "up"
+            )
+
         return self.network.call(old, check) and self.master_seen_by(old) == new_master
 
 
@@ -165,8 +194,9 @@ def _longest_gap(writes: list[tuple[float, int, str | None, str]], since: float)
     return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
 
 
-CASES = [pytest.param(preset, None, engine, id=f"{preset}-{engine}") for preset in ("session", "cache")
-         for engine in ENGINES]
+CASES = [
+    pytest.param(preset, None, engine, id=f"{preset}-{engine}") for preset in ("session", "cache") for engine in ENGINES
+]
 # The derivation, not only its value for the default: a later failover gets a longer fence, still closed before it.
 CASES.append(pytest.param("session", 10000, "redis", id="session-down-after-10s-redis"))
 
@@ -186,9 +216,19 @@ def test_a_cut_off_master_loses_only_what_its_preset_allows(preset, down_after_m
         logs = {"near": tmp_path / "near.jsonl", "far": tmp_path / "far.jsonl"}
         for name, host in (("near", 0), ("far", 1)):
             order = [sentinels[host]] + [s for s in sentinels if s != sentinels[host]]  # its own host's sentinel first
-            network.start(host, f"client-{name}", [sys.executable, str(REPO / "tests" / "partition_client.py"), name,
-                                                   setup.master_name, str(logs[name]),
-                                                   str(WARM_UP_SECONDS + cut_seconds + SETTLE_SECONDS + 20), *order])
+            network.start(
+                host,
+                f"client-{name}",
+                [
+                    sys.executable,
+                    str(REPO / "tests" / "partition_client.py"),
+                    name,
+                    setup.master_name,
+                    str(logs[name]),
+                    str(WARM_UP_SECONDS + cut_seconds + SETTLE_SECONDS + 20),
+                    *order,
+                ],
+            )
         time.sleep(WARM_UP_SECONDS)
 
         cut = time.monotonic()
@@ -207,15 +247,24 @@ def test_a_cut_off_master_loses_only_what_its_preset_allows(preset, down_after_m
         network.heal(0)
         healed = time.monotonic()
         wait_until(lambda: hosts.rejoined(0, new_master), SETTLE_SECONDS, "the old master rejoins as a replica")
-        wait_until(lambda: any(t > healed and address == new_master and outcome == "ok"
-                               for t, _, address, outcome in _writes(logs["near"])), 20,
-                   "the client beside the old master writes to the new one")
+        wait_until(
+            lambda: any(
+                t > healed and address == new_master and outcome == "ok"
+                for t, _, address, outcome in _writes(logs["near"])
+            ),
+            20,
+            "the client beside the old master writes to the new one",
+        )
         processes.stop("client-near")
         processes.stop("client-far")
 
         writes = {name: _writes(path) for name, path in logs.items()}
-        acknowledged = [(name, number, t, address) for name, log in writes.items()
-                        for t, number, address, outcome in log if outcome == "ok"]
+        acknowledged = [
+            (name, number, t, address)
+            for name, log in writes.items()
+            for t, number, address, outcome in log
+            if outcome == "ok"
+        ]
 
         def missing() -> list[tuple[str, int, float, str]]:
             client = redis.Redis(*new_master.split(":"), socket_timeout=5, decode_responses=True)
@@ -227,19 +276,22 @@ def test_a_cut_off_master_loses_only_what_its_preset_allows(preset, down_after_m
         lost = network.call(1, missing, timeout=30)
         by_old_after_cut = [t - cut for _, _, t, address in acknowledged if address == old and t > cut]
         window = max(by_old_after_cut, default=0.0)
-        print(f"\n{preset} on {engine}: new master after {elected:.1f} s; the old master acknowledged "
-              f"{len(by_old_after_cut)} writes until {window:.1f} s after the cut; {len(lost)} of "
-              f"{len(acknowledged)} acknowledged writes lost; longest time without an acknowledged write: "
-              f"{_longest_gap(writes['near'], cut):.1f} s beside the old master, "
-              f"{_longest_gap(writes['far'], cut):.1f} s on another host (cut {cut_seconds:.0f} s, down-after "
-              f"{setup.down_after_ms} ms)")
+        print(
+            f"\n{preset} on {engine}: new master after {elected:.1f} s; the old master acknowledged "
+            f"{len(by_old_after_cut)} writes until {window:.1f} s after the cut; {len(lost)} of "
+            f"{len(acknowledged)} acknowledged writes lost; longest time without an acknowledged write: "
+            f"{_longest_gap(writes['near'], cut):.1f} s beside the old master, "
+            f"{_longest_gap(writes['far'], cut):.1f} s on another host (cut {cut_seconds:.0f} s, down-after "
+            f"{setup.down_after_ms} ms)"
+        )
 
         assert {address for _, _, _, address in lost} <= {old}, "only writes the old master acknowledged are lost"
         assert all(t > cut for _, _, t, _ in lost), "nothing acknowledged before the cut is lost"
         if setup.fenced:
             assert window <= setup.window_seconds + LOAD_SLACK_SECONDS, (
                 f"the old master acknowledged writes {window:.1f} s after the cut (derived window "
-                f"{setup.window_seconds} s)")
+                f"{setup.window_seconds} s)"
+            )
             assert window < elected, "the fence closed only after the new master was elected"
         else:
             assert window >= cut_seconds, "a cache master keeps acknowledging writes until it rejoins (not fenced)"

@@ -19,21 +19,24 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from typer.testing import CliRunner
 
+from ckredis.cli import app
+from ckredis.errors import SpecError
+from ckredis.pipeline import render_specs
 from conftest import tool
 from crds import failover_errors, monitoring_validator
 from go_yaml import chart_documents, disagreements
 from spec_strategies import mutated_specs, valid_specs
-from ckredis.cli import app
-from ckredis.errors import SpecError
-from ckredis.pipeline import render_specs
 
 pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Test it)
 
 # At least 1,000 examples in CI; fewer (or more) while working, e.g. CKREDIS_VALID_EXAMPLES=30.
 VALID_EXAMPLES = int(os.environ.get("CKREDIS_VALID_EXAMPLES", "200"))
 MUTATED_EXAMPLES = int(os.environ.get("CKREDIS_MUTATED_EXAMPLES", "1000"))
-_COMMON = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                   HealthCheck.filter_too_much])
+_COMMON = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 # CI: the same examples every run; a failing example is reported as generated (shrinking can take many minutes).
 settings.register_profile("ckredis", derandomize=True, phases=[Phase.explicit, Phase.generate], **_COMMON)
 settings.register_profile("shrink", derandomize=True, **_COMMON)  # the same examples, a failing one made minimal
@@ -96,8 +99,10 @@ def test_random_valid_specs_render_charts_that_helm_kubernetes_and_go_accept(tmp
     assert len(chart_dirs) >= VALID_EXAMPLES
     for helm_name in ("helm3", "helm4"):
         for start in range(0, len(chart_dirs), 100):
-            batch = [str(chart) for chart in chart_dirs[start:start + 100]]
-            result = subprocess.run([tool(helm_name), "lint", "--strict", *batch], capture_output=True, text=True, timeout=600)
+            batch = [str(chart) for chart in chart_dirs[start : start + 100]]
+            result = subprocess.run(
+                [tool(helm_name), "lint", "--strict", *batch], capture_output=True, text=True, timeout=600
+            )
             failing = [line for line in result.stdout.splitlines() if "[WARNING]" in line or "[ERROR]" in line]
             assert result.returncode == 0 and failing == [], result.stdout[-5000:] + result.stderr[-2000:]
     assert disagreements([tool("helm3"), tool("helm4")], documents) == []
@@ -105,8 +110,11 @@ def test_random_valid_specs_render_charts_that_helm_kubernetes_and_go_accept(tmp
 
 def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
     """Every entry under directory with its inode, size and modification time: a write would change one of them."""
-    return {str(path.relative_to(directory)): (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            for path in sorted(directory.rglob("*")) for stat in [path.lstat()]}
+    return {
+        str(path.relative_to(directory)): (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        for path in sorted(directory.rglob("*"))
+        for stat in [path.lstat()]
+    }
 
 
 def test_random_mutations_end_in_a_chart_or_located_messages_and_never_write_on_failure(tmp_path):

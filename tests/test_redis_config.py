@@ -21,16 +21,25 @@ import pytest
 import redis
 import yaml
 
-from conftest import EXAMPLES, documents, load_example
-from servers import Engine, alone, boot, failovers, free_port, start, stop, with_engine
 from ckredis import starter
 from ckredis.pipeline import Rendered, render_specs
+from conftest import EXAMPLES, documents, load_example
+from servers import Engine, alone, boot, failovers, free_port, start, stop, with_engine
 
 OPERATOR_PREPENDED = "replica-priority 100"  # the operator adds this line before the user's
 STARTERS = ("cache", "session")
 CASES = [f"example:{path.stem}" for path in EXAMPLES] + [f"init:{purpose}" for purpose in STARTERS]
-MEMORY_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
-                "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+MEMORY_UNITS = {
+    "": 1,
+    "k": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
 
 
 def operator_split(line: str) -> tuple[str, str]:
@@ -48,7 +57,7 @@ def as_read_back(parameter: str, value: str, live: str) -> str:
     if parameter != "client-output-buffer-limit":
         return live
     words = live.split(" ")
-    classes = {name: " ".join(words[at + 1:at + 4]) for at, name in enumerate(words) if at % 4 == 0}
+    classes = {name: " ".join(words[at + 1 : at + 4]) for at, name in enumerate(words) if at % 4 == 0}
     wanted = value.split(" ", 1)[0]
     return f"{wanted} {classes.get({'replica': 'slave'}.get(wanted, wanted))}"
 
@@ -56,7 +65,7 @@ def as_read_back(parameter: str, value: str, live: str) -> str:
 def memory_limit_bytes(quantity: str) -> int:
     """A Kubernetes memory quantity in bytes, parsed here independently of ckredis.quantity."""
     number = quantity.rstrip("kMGTi")
-    return int(number) * MEMORY_UNITS[quantity[len(number):]]
+    return int(number) * MEMORY_UNITS[quantity[len(number) :]]
 
 
 # ---------------------------------------------------------------- the real servers
@@ -76,12 +85,14 @@ def servers(tmp_path_factory, engine) -> Servers:
     work = tmp_path_factory.mktemp(engine.name)
     redis_port, sentinel_port = free_port(), free_port()
     (work / "redis.conf").write_text(
-        f"bind 127.0.0.1\nport {redis_port}\nprotected-mode yes\ndaemonize no\nsave \"\"\nappendonly no\n"
-        f"dir {work}\nlogfile {work / 'redis.log'}\n")
+        f'bind 127.0.0.1\nport {redis_port}\nprotected-mode yes\ndaemonize no\nsave ""\nappendonly no\n'
+        f"dir {work}\nlogfile {work / 'redis.log'}\n"
+    )
     # Sentinel rewrites its config file: it must be writable. Masters are added per case with SENTINEL MONITOR.
     (work / "sentinel.conf").write_text(
         f"bind 127.0.0.1\nport {sentinel_port}\nprotected-mode yes\ndaemonize no\ndir {work}\n"
-        f"logfile {work / 'sentinel.log'}\n")
+        f"logfile {work / 'sentinel.log'}\n"
+    )
     started = []
     try:
         server, server_client = start([engine.server, str(work / "redis.conf")], redis_port, work / "redis.log")
@@ -103,7 +114,9 @@ def servers(tmp_path_factory, engine) -> Servers:
 def real(servers):
     """The servers, with every Redis parameter a case set restored and every monitored master removed after it."""
     yield servers
-    changed = {name: value for name, value in servers.redis.config_get("*").items() if servers.baseline.get(name) != value}
+    changed = {
+        name: value for name, value in servers.redis.config_get("*").items() if servers.baseline.get(name) != value
+    }
     for name in changed:
         servers.redis.execute_command("CONFIG", "SET", name, servers.baseline[name])
     for master in servers.sentinel.execute_command("SENTINEL", "MASTERS"):
@@ -120,7 +133,8 @@ def apply_redis_line(client: redis.Redis, line: str) -> tuple[str, str]:
     assert reply == "OK", f"CONFIG SET {parameter} {value!r} answered {reply!r}"
     read_back = _pairs(client.execute_command("CONFIG", "GET", parameter))
     assert list(read_back) == [parameter] and as_read_back(parameter, value, read_back[parameter]) == value, (
-        f"{line!r}: CONFIG GET answered {read_back!r}")
+        f"{line!r}: CONFIG GET answered {read_back!r}"
+    )
     return parameter, value
 
 
@@ -200,17 +214,24 @@ def test_sentinel_custom_config_applies_on_real_sentinel(real, case, tmp_path):
 
         quorum = sentinel["replicas"] // 2 + 1
         # MonitorRedisWithPort(): SENTINEL REMOVE (errors ignored), then SENTINEL MONITOR.
-        assert real.sentinel.execute_command("SENTINEL", "MONITOR", master, "127.0.0.1", real.redis_port, quorum) == "OK"
+        assert (
+            real.sentinel.execute_command("SENTINEL", "MONITOR", master, "127.0.0.1", real.redis_port, quorum) == "OK"
+        )
         applied = dict(apply_sentinel_line(real.sentinel, master, line) for line in sentinel["customConfig"])
 
         reported = _pairs(real.sentinel.execute_command("SENTINEL", "MASTER", master))
         assert reported["quorum"] == str(item.cluster.quorum) == str(quorum)
         assert {name: reported[name] for name in applied} == applied
         written = spec["spec"].get("sentinel", {}).get("config", {})
-        for field, parameter in (("downAfterMilliseconds", "down-after-milliseconds"),
-                                 ("failoverTimeout", "failover-timeout"), ("parallelSyncs", "parallel-syncs")):
+        for field, parameter in (
+            ("downAfterMilliseconds", "down-after-milliseconds"),
+            ("failoverTimeout", "failover-timeout"),
+            ("parallelSyncs", "parallel-syncs"),
+        ):
             if field in written:
-                assert reported[parameter] == str(written[field]), f"spec.sentinel.config.{field} did not reach sentinel"
+                assert reported[parameter] == str(written[field]), (
+                    f"spec.sentinel.config.{field} did not reach sentinel"
+                )
 
 
 def test_every_example_and_starter_is_covered():
@@ -222,12 +243,15 @@ def test_every_example_and_starter_is_covered():
 # ---------------------------------------------------------------- the checks can fail
 
 
-@pytest.mark.parametrize("line, refusal", [
-    ("maxmemory 256Mi", "argument must be a memory value"),  # a Kubernetes quantity passed through verbatim
-    ("maxmemory-policy allkeys-lruu", "argument(s) must be one of"),
-    ("maxmemroy 201326592", "Unknown option or number of arguments"),
-    ("appendonly maybe", "argument must be 'yes' or 'no'"),
-])
+@pytest.mark.parametrize(
+    "line, refusal",
+    [
+        ("maxmemory 256Mi", "argument must be a memory value"),  # a Kubernetes quantity passed through verbatim
+        ("maxmemory-policy allkeys-lruu", "argument(s) must be one of"),
+        ("maxmemroy 201326592", "Unknown option or number of arguments"),
+        ("appendonly maybe", "argument must be 'yes' or 'no'"),
+    ],
+)
 def test_real_redis_refuses_a_bad_line(real, line, refusal):
     with pytest.raises(redis.ResponseError, match=refusal.replace("(", r"\(").replace(")", r"\)")):
         apply_redis_line(real.redis, line)

@@ -8,9 +8,8 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO
-
 from ckredis import facts
+from conftest import REPO
 
 PACKAGE = REPO / "generator" / "ckredis"
 SCHEMA = json.loads((REPO / "schemas" / "ckredis-spec.schema.json").read_text())
@@ -28,7 +27,9 @@ def _imports(path) -> set[str]:
             found.update(alias.name for alias in node.names if alias.name.startswith("ckredis."))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ckredis":
             if node.module == "ckredis" or f"{node.module}.{node.names[0].name}" in MODULES:
-                found.update(f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in MODULES)
+                found.update(
+                    f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in MODULES
+                )
             found.add(node.module)
     found |= {name.rsplit(".", 1)[0] for name in found if name.count(".") > 1}
     return found - {"ckredis", _module_name(path)}
@@ -45,15 +46,37 @@ GRAPH = {name: _imports(path) for name, path in MODULES.items() if name != "ckre
 # The README's design table, in its order: a module may import its own stage and earlier ones, never a later one.
 STAGES = {
     "facts": ["ckredis.facts"],
-    "shared": ["ckredis.errors", "ckredis.paths", "ckredis.quantity", "ckredis.jsontext", "ckredis.yamltext",
-               "ckredis.cache"],
+    "shared": [
+        "ckredis.errors",
+        "ckredis.paths",
+        "ckredis.quantity",
+        "ckredis.jsontext",
+        "ckredis.yamltext",
+        "ckredis.cache",
+    ],
     "load": ["ckredis.load"],
-    "validate": ["ckredis.validate", "ckredis.rules", "ckredis.derive", "ckredis.memory", "ckredis.advisories",
-                 "ckredis.docs", "ckredis.starter"],
+    "validate": [
+        "ckredis.validate",
+        "ckredis.rules",
+        "ckredis.derive",
+        "ckredis.memory",
+        "ckredis.advisories",
+        "ckredis.docs",
+        "ckredis.starter",
+    ],
     "model": ["ckredis.model", "ckredis.monitoring", "ckredis.monitoring.settings"],
-    "plan": ["ckredis.plan", "ckredis.access", "ckredis.guidance", "ckredis.prove", "ckredis.monitoring.scope",
-             "ckredis.monitoring.catalogue", "ckredis.monitoring.promtool_tests", "ckredis.monitoring.dashboard",
-             "ckredis.monitoring.probes", "ckredis.monitoring.chart"],
+    "plan": [
+        "ckredis.plan",
+        "ckredis.access",
+        "ckredis.guidance",
+        "ckredis.prove",
+        "ckredis.monitoring.scope",
+        "ckredis.monitoring.catalogue",
+        "ckredis.monitoring.promtool_tests",
+        "ckredis.monitoring.dashboard",
+        "ckredis.monitoring.probes",
+        "ckredis.monitoring.chart",
+    ],
     "render": ["ckredis.render", "ckredis.stream"],
     "write": ["ckredis.write"],
     "review": ["ckredis.review", "ckredis.review.impact", "ckredis.review.comparison", "ckredis.review.reporter"],
@@ -95,28 +118,45 @@ def test_every_module_has_a_stage_and_the_readme_lists_it():
     for module in STAGE_OF:
         file = MODULES[module].relative_to(PACKAGE).as_posix()
         assert f"`{file}`" in design or f"`{file.rsplit('/', 1)[-1]}`" in design, file
-    assert [line.split("|")[1].strip() for line in design.splitlines() if line.startswith("| ") and "`" in line] \
-        == list(STAGES)
+    assert [
+        line.split("|")[1].strip() for line in design.splitlines() if line.startswith("| ") and "`" in line
+    ] == list(STAGES)
 
 
 def test_each_stage_imports_only_itself_and_earlier_stages():
-    later = sorted((module, imported) for module, imports in GRAPH.items() for imported in imports
-                   if STAGE_OF[imported] > STAGE_OF[module])
+    later = sorted(
+        (module, imported)
+        for module, imports in GRAPH.items()
+        for imported in imports
+        if STAGE_OF[imported] > STAGE_OF[module]
+    )
     assert later == [], "a stage imports a later one (README, Design)"
 
 
 def test_building_a_model_loads_no_alert_catalogue_or_promtool_tests():
     heavy = {"ckredis.monitoring.catalogue", "ckredis.monitoring.promtool_tests", "ckredis.plan", "ckredis.render"}
     assert _reachable("ckredis.model") & heavy == set()
-    loaded = subprocess.run([sys.executable, "-c", "import sys, ckredis.model; print(sorted(sys.modules))"],
-                            capture_output=True, text=True, check=True, timeout=60).stdout
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, ckredis.model; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert [name for name in heavy if f"'{name}'" in loaded] == []
     assert "'ckredis.monitoring.settings'" in loaded  # the probe above can see a monitoring module
 
 
 def test_validation_imports_no_model_or_render_code():
-    later_stages = ("ckredis.model", "ckredis.access", "ckredis.monitoring", "ckredis.plan", "ckredis.render",
-                    "ckredis.pipeline", "ckredis.write")
+    later_stages = (
+        "ckredis.model",
+        "ckredis.access",
+        "ckredis.monitoring",
+        "ckredis.plan",
+        "ckredis.render",
+        "ckredis.pipeline",
+        "ckredis.write",
+    )
     for module in ("ckredis.validate", "ckredis.rules"):
         reached = {name for name in _reachable(module) if name.startswith(later_stages)}
         assert reached == set(), module
@@ -128,8 +168,9 @@ def test_monitoring_modules_import_no_private_name_of_another():
         if module.startswith("ckredis.monitoring"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ckredis."):
-                    private += [f"{module}: {node.module}.{alias.name}" for alias in node.names
-                                if alias.name.startswith("_")]
+                    private += [
+                        f"{module}: {node.module}.{alias.name}" for alias in node.names if alias.name.startswith("_")
+                    ]
     assert private == []
 
 
@@ -159,15 +200,25 @@ def test_schema_severities_are_the_routed_severities():
 
 
 def test_ruff_finds_nothing():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "generator", "tests"], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "generator", "tests"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_finds_nothing():
     # pyproject.toml's [tool.mypy] names the package and the checks; the stubs come with the [test] extra.
-    result = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", "/dev/null"], cwd=REPO, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", "/dev/null"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -176,8 +227,11 @@ def test_every_template_is_wired_once_or_is_a_partial_another_includes():
 
     folder = REPO / "templates"
     templates = {path.relative_to(folder).as_posix() for path in folder.rglob("*.jinja")}
-    wired = [template for template, _ in render.MANIFESTS] + list(render.CHART_FILES) + [render.NOTES_TEMPLATE,
-                                                                                         render.CHART_YAML_TEMPLATE]
+    wired = (
+        [template for template, _ in render.MANIFESTS]
+        + list(render.CHART_FILES)
+        + [render.NOTES_TEMPLATE, render.CHART_YAML_TEMPLATE]
+    )
     partials = {name for name in templates if name.rsplit("/", 1)[-1].startswith("_")}
     assert sorted(wired) == sorted(templates - partials)
     sources = "".join((folder / name).read_text() for name in templates)

@@ -11,8 +11,13 @@ from conftest import REPO
 
 
 def _collected(*args: str) -> set[str]:
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode in (0, 5), result.stdout + result.stderr  # 5: nothing selected
     return {line for line in result.stdout.splitlines() if "::" in line}
 
@@ -36,9 +41,25 @@ def test_every_helm_test_and_every_real_server_test_leaves_the_run_without_tools
 def test_a_tool_call_the_reading_misses_fails_the_test(tmp_path: Path):
     # A test outside tests/ is not read, so it gets no marker: tool() must refuse it rather than run the tool.
     (tmp_path / "test_unmarked.py").write_text("from conftest import tool\n\n\ndef test_it():\n    tool('helm3')\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest",
-                             "--rootdir", str(tmp_path), str(tmp_path / "test_unmarked.py")],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "conftest",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_unmarked.py"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "runs helm3 but is not marked 'helm'" in result.stdout

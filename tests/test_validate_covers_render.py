@@ -8,12 +8,12 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import ckredis
-from specs import full, get, put, string_paths
 from ckredis import model, render
 from ckredis.errors import SpecError
 from ckredis.load import Document, format_path, load
 from ckredis.validate import schema, validate, validate_data
+from conftest import ckredis
+from specs import full, get, put, string_paths
 
 FULL_STRINGS = list(string_paths(full()))
 
@@ -40,8 +40,14 @@ def test_a_trailing_newline_is_refused_in_every_string_field(tmp_path, path):
     assert [(issue.path, issue.line, issue.column) for issue in issues] == [(format_path(path), *document.values[path])]
 
 
-@pytest.mark.parametrize("labels", [("spec", "clients", 0, "podSelector"), ("spec", "monitoring", "labels"),
-                                    ("spec", "monitoring", "alerts", "labels")])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ("spec", "clients", 0, "podSelector"),
+        ("spec", "monitoring", "labels"),
+        ("spec", "monitoring", "alerts", "labels"),
+    ],
+)
 def test_a_trailing_newline_is_refused_in_label_keys(tmp_path, labels):
     spec = full()
     put(spec, labels, {"team\n": "x"})
@@ -65,9 +71,21 @@ def test_every_schema_pattern_refuses_a_trailing_newline():
     patterns = [pattern for pattern in schema_patterns(schema()) if pattern.startswith("^")]  # not free text
     assert len(patterns) >= 14
     for pattern in patterns:
-        matching = next(text for text in ("redis-system", "a", "256Mi", "5m", "team", "8Mi/s", "x.example.com:9115",
-                                          "https://x.example.com/", "docker.io/library/redis:7.2.5-alpine")
-                        if jsonschema.Draft202012Validator({"pattern": pattern}).is_valid(text))
+        matching = next(
+            text
+            for text in (
+                "redis-system",
+                "a",
+                "256Mi",
+                "5m",
+                "team",
+                "8Mi/s",
+                "x.example.com:9115",
+                "https://x.example.com/",
+                "docker.io/library/redis:7.2.5-alpine",
+            )
+            if jsonschema.Draft202012Validator({"pattern": pattern}).is_valid(text)
+        )
         assert not jsonschema.Draft202012Validator({"pattern": pattern}).is_valid(matching + "\n"), pattern
 
 
@@ -78,12 +96,15 @@ def test_a_name_with_a_trailing_newline_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = ckredis("render", str(spec), "-o", str(out))
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f'{spec}:4:9: metadata.name: "myredis\\n" holds a line break (hint: remove it; a '
-                                          "block scalar (|) ends with one, write the value on the key's line)"]
+    assert result.stderr.splitlines() == [
+        f'{spec}:4:9: metadata.name: "myredis\\n" holds a line break (hint: remove it; a '
+        "block scalar (|) ends with one, write the value on the key's line)"
+    ]
     assert not out.exists()
 
 
 # --- derived names -------------------------------------------------------------------------------------------------
+
 
 def messages(spec: dict) -> list[str]:
     with pytest.raises(SpecError) as caught:
@@ -122,7 +143,9 @@ def test_the_longest_connection_name_that_fits_renders_and_writes(tmp_path):
 def test_without_an_egress_policy_only_the_connection_file_name_limits_the_name():
     spec = full()
     spec["spec"]["clients"][0]["connectionName"] = "c" * 230
-    assert messages(spec)[0].startswith("spec.clients[0].connectionName: the egress NetworkPolicy file name would be 262")
+    assert messages(spec)[0].startswith(
+        "spec.clients[0].connectionName: the egress NetworkPolicy file name would be 262"
+    )
     spec["spec"]["clients"][0]["egressPolicy"] = False
     assert validate_data(spec)
     spec["spec"]["clients"][0]["namespace"] = "n" * 63
@@ -156,8 +179,11 @@ def test_every_client_name_within_the_schema_renders_or_is_refused():
                 continue
             files = render.render_chart(cluster)
             assert max(len(path.rsplit("/", 1)[-1].encode()) for path in files) <= 255
-            names = [yaml.safe_load(text)["metadata"]["name"] for path, text in files.items() if path.startswith("templates/")
-                     and path.endswith(".yaml")]
+            names = [
+                yaml.safe_load(text)["metadata"]["name"]
+                for path, text in files.items()
+                if path.startswith("templates/") and path.endswith(".yaml")
+            ]
             assert max(map(len, names)) <= 253, json.dumps(names)
 
 

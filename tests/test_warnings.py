@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLES, REPO, ckredis, load_example
 from ckredis import advisories
 from ckredis.validate import validate_data
+from conftest import EXAMPLES, REPO, ckredis, load_example
 
 # Line numbers of QUIET, for reading the expected locations below. It draws no warning.
 QUIET = """\
@@ -47,8 +47,9 @@ def edit(old: str, new: str, text: str = QUIET) -> str:
 
 
 def second_client(namespace: str, selector: str = "app.kubernetes.io/name: other") -> str:
-    return QUIET + (f"    - namespace: {namespace}\n      connectionName: redis-other\n"
-                    f"      podSelector:\n        {selector}\n")
+    return QUIET + (
+        f"    - namespace: {namespace}\n      connectionName: redis-other\n      podSelector:\n        {selector}\n"
+    )
 
 
 def warnings_of(path) -> list[str]:
@@ -66,41 +67,68 @@ def test_a_quiet_spec_draws_no_warning(tmp_path):
 
 
 def test_a_pinned_vulnerable_redis_is_a_located_warning_and_the_chart_is_still_written(tmp_path):
-    path = spec_file(tmp_path, edit("    registry: harbor.example.com/proxy\n",
-                                    "    registry: harbor.example.com/proxy\n"
-                                    "    redis: docker.io/library/redis:7.2.10-alpine\n"))
+    path = spec_file(
+        tmp_path,
+        edit(
+            "    registry: harbor.example.com/proxy\n",
+            "    registry: harbor.example.com/proxy\n    redis: docker.io/library/redis:7.2.10-alpine\n",
+        ),
+    )
     out = tmp_path / "out"
     result = ckredis("render", str(path), "-o", str(out))
     assert result.returncode == 0, result.stderr
     (line,) = result.stderr.splitlines()
-    expected_ids = ["CVE-2025-49844", "CVE-2025-46817", "CVE-2025-46818", "CVE-2025-46819",
-                    "CVE-2026-23479", "CVE-2026-25243", "CVE-2026-23631", "CVE-2026-81934"]
-    assert line.startswith(f"{path}:10:12: spec.images.redis: warning: Redis 7.2.10 has {len(expected_ids)} known vulnerabilities")
+    expected_ids = [
+        "CVE-2025-49844",
+        "CVE-2025-46817",
+        "CVE-2025-46818",
+        "CVE-2025-46819",
+        "CVE-2026-23479",
+        "CVE-2026-25243",
+        "CVE-2026-23631",
+        "CVE-2026-81934",
+    ]
+    assert line.startswith(
+        f"{path}:10:12: spec.images.redis: warning: Redis 7.2.10 has {len(expected_ids)} known vulnerabilities"
+    )
     assert "CVE-2025-49844 (CVSS 3.1 10.0 critical)" in line
     assert [part.split(" (")[0] for part in line.split(": ", 4)[4].split(" (hint")[0].split(", ")] == expected_ids
-    assert line.endswith("(hint: pin Redis 7.2.16 or a later 7.2 release (same image flavour), "
-                         "or leave the image unset for the patched default)")
+    assert line.endswith(
+        "(hint: pin Redis 7.2.16 or a later 7.2 release (same image flavour), "
+        "or leave the image unset for the patched default)"
+    )
     assert "7.2.10-alpine" in (out / "cache" / "templates" / "redisfailover.yaml").read_text()
 
 
 def test_sentinel_is_judged_too_and_an_unsupported_line_says_so(tmp_path):
-    path = spec_file(tmp_path, edit("    registry: harbor.example.com/proxy\n",
-                                    "    registry: harbor.example.com/proxy\n"
-                                    "    sentinel: docker.io/library/redis:7.0.15\n"))
+    path = spec_file(
+        tmp_path,
+        edit(
+            "    registry: harbor.example.com/proxy\n",
+            "    registry: harbor.example.com/proxy\n    sentinel: docker.io/library/redis:7.0.15\n",
+        ),
+    )
     (line,) = warnings_of(path)
     assert line.startswith(f"{path}:10:15: spec.images.sentinel: warning: Redis 7.0.15 has ")
-    assert line.endswith("(hint: Redis 7.0 gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py))")
+    assert line.endswith(
+        "(hint: Redis 7.0 gets no more fixes; pin a supported release line (see generator/ckredis/advisories.py))"
+    )
 
 
-@pytest.mark.parametrize("image", [
-    "docker.io/library/redis:7.2-alpine",  # no patch version: cannot be told
-    "docker.io/library/redis@sha256:" + "a" * 64,  # digest only
-    "docker.io/valkey/valkey:9.1-alpine",  # no patch version
-    "docker.io/valkey/valkey:9.1.2-alpine",  # patched
-    "docker.io/library/redis:7.2.16-alpine",  # patched
-])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "docker.io/library/redis:7.2-alpine",  # no patch version: cannot be told
+        "docker.io/library/redis@sha256:" + "a" * 64,  # digest only
+        "docker.io/valkey/valkey:9.1-alpine",  # no patch version
+        "docker.io/valkey/valkey:9.1.2-alpine",  # patched
+        "docker.io/library/redis:7.2.16-alpine",  # patched
+    ],
+)
 def test_images_that_cannot_be_judged_or_are_patched_draw_no_warning(tmp_path, image):
-    text = edit("    registry: harbor.example.com/proxy\n", f"    registry: harbor.example.com/proxy\n    redis: {image}\n")
+    text = edit(
+        "    registry: harbor.example.com/proxy\n", f"    registry: harbor.example.com/proxy\n    redis: {image}\n"
+    )
     if "/valkey/" in image:  # a Valkey image under engine: redis would draw the engine warning
         text = edit("  purpose: cache\n", "  purpose: cache\n  engine: valkey\n", text)
     path = spec_file(tmp_path, text)
@@ -109,8 +137,9 @@ def test_images_that_cannot_be_judged_or_are_patched_draw_no_warning(tmp_path, i
 
 def test_the_default_images_are_not_affected_by_any_known_advisory():
     for engine in ("redis", "valkey"):
-        images = validate_data({**load_example(EXAMPLES[0]), "spec": {**load_example(EXAMPLES[0])["spec"],
-                                                                      "engine": engine}})["spec"]["images"]
+        images = validate_data(
+            {**load_example(EXAMPLES[0]), "spec": {**load_example(EXAMPLES[0])["spec"], "engine": engine}}
+        )["spec"]["images"]
         for kind in ("redis", "sentinel"):
             default = images[kind]
             assert advisories.product(default) == engine, default
@@ -119,35 +148,49 @@ def test_the_default_images_are_not_affected_by_any_known_advisory():
 
 
 def test_a_pinned_vulnerable_valkey_is_judged_by_valkey_releases_not_redis_ones(tmp_path):
-    path = spec_file(tmp_path, edit("  purpose: cache\n  images:\n    registry: harbor.example.com/proxy\n",
-                                    "  purpose: cache\n  engine: valkey\n  images:\n"
-                                    "    registry: harbor.example.com/proxy\n"
-                                    "    redis: docker.io/valkey/valkey:9.0.4-alpine\n"))
+    path = spec_file(
+        tmp_path,
+        edit(
+            "  purpose: cache\n  images:\n    registry: harbor.example.com/proxy\n",
+            "  purpose: cache\n  engine: valkey\n  images:\n"
+            "    registry: harbor.example.com/proxy\n"
+            "    redis: docker.io/valkey/valkey:9.0.4-alpine\n",
+        ),
+    )
     (line,) = warnings_of(path)
     # 9.0.4 has the May 2026 fixes (Redis would need 7.2.14 for the same CVE ids) but not July's 9.0.5 ones.
     assert line.startswith(f"{path}:11:12: spec.images.redis: warning: Valkey 9.0.4 has 2 known vulnerabilities")
     assert "CVE-2026-56684" in line and "CVE-2026-63639" in line and "CVE-2026-23479" not in line
-    assert line.endswith("(hint: pin Valkey 9.0.5 or a later 9.0 release (same image flavour), "
-                         "or leave the image unset for the patched default)")
+    assert line.endswith(
+        "(hint: pin Valkey 9.0.5 or a later 9.0 release (same image flavour), "
+        "or leave the image unset for the patched default)"
+    )
 
 
 @pytest.mark.parametrize("line, first_fixed", [("8.0", "8.0.10"), ("8.1", "8.1.9"), ("9.0", "9.0.5"), ("9.1", "9.1.1")])
 def test_the_table_names_the_first_fixed_valkey_release_of_every_supported_line(line, first_fixed):
     valkey = [advisory for advisory in advisories.ADVISORIES if advisory.product == "valkey"]
     assert valkey
-    newest = max((fix for advisory in valkey for fix in advisory.fixed if fix.startswith(line + ".")),
-                 key=advisories.parse)
+    newest = max(
+        (fix for advisory in valkey for fix in advisory.fixed if fix.startswith(line + ".")), key=advisories.parse
+    )
     assert newest == first_fixed
     before = f"docker.io/valkey/valkey:{line}.{advisories.parse(first_fixed)[2] - 1}"
     assert advisories.affecting(before) and not advisories.affecting(f"docker.io/valkey/valkey:{first_fixed}")
 
 
-@pytest.mark.parametrize("version, affected", [
-    ("7.2.5", True), ("7.2.10", True), ("7.2.11", False),  # the fix of its own line
-    ("7.0.15", True),  # a line older than the newest fix that never got one
-    ("8.4.0", False),  # released after the fix, in a newer line
-    ("6.2.19", True), ("6.2.20", False),
-])
+@pytest.mark.parametrize(
+    "version, affected",
+    [
+        ("7.2.5", True),
+        ("7.2.10", True),
+        ("7.2.11", False),  # the fix of its own line
+        ("7.0.15", True),  # a line older than the newest fix that never got one
+        ("8.4.0", False),  # released after the fix, in a newer line
+        ("6.2.19", True),
+        ("6.2.20", False),
+    ],
+)
 def test_the_lua_rce_advisory_reads_its_ranges(version, affected):
     (advisory,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2025-49844"]
     assert advisory.affects(advisories.parse(version)) is affected
@@ -172,14 +215,22 @@ def test_the_table_is_dated_and_every_entry_names_its_source():
 def test_images_from_docker_hub_and_quay_draw_the_trusted_registry_warning(tmp_path):
     path = spec_file(tmp_path, edit("  images:\n    registry: harbor.example.com/proxy\n", ""))
     (line,) = warnings_of(path)
-    assert line.startswith(f"{path}:6:1: spec.images.registry: warning: images are pulled from docker.io and quay.io: "
-                           "Compliant Kubernetes warns")
+    assert line.startswith(
+        f"{path}:6:1: spec.images.registry: warning: images are pulled from docker.io and quay.io: "
+        "Compliant Kubernetes warns"
+    )
     assert "set images.registry (e.g. harbor.example.com/redis)" in line
 
 
 def test_images_pinned_to_a_private_registry_need_no_prefix(tmp_path):
-    private = "".join(f"    {kind}: harbor.example.com/mirror/{name}\n" for kind, name in [
-        ("redis", "redis:7.2.16-alpine"), ("sentinel", "redis:7.2.16-alpine"), ("exporter", "redis_exporter:v1.87.0")])
+    private = "".join(
+        f"    {kind}: harbor.example.com/mirror/{name}\n"
+        for kind, name in [
+            ("redis", "redis:7.2.16-alpine"),
+            ("sentinel", "redis:7.2.16-alpine"),
+            ("exporter", "redis_exporter:v1.87.0"),
+        ]
+    )
     path = spec_file(tmp_path, edit("    registry: harbor.example.com/proxy\n", private))
     assert warnings_of(path) == []
 
@@ -190,17 +241,21 @@ def test_images_pinned_to_a_private_registry_need_no_prefix(tmp_path):
 def test_clients_of_two_applications_draw_the_tenancy_warning_at_spec_clients(tmp_path):
     path = spec_file(tmp_path, second_client("billing"))
     (line,) = warnings_of(path)
-    assert line == (f"{path}:14:3: spec.clients: warning: clients of 2 applications (namespace billing, namespace shop) "
-                    "share this cluster: they share eviction (one fills memory, the others lose keys), every failover and "
-                    "restart, the password, and CPU and connections (noisy neighbours) (hint: give each application its "
-                    "own cluster, or record why sharing is acceptable in multiTenant.reason)")
+    assert line == (
+        f"{path}:14:3: spec.clients: warning: clients of 2 applications (namespace billing, namespace shop) "
+        "share this cluster: they share eviction (one fills memory, the others lose keys), every failover and "
+        "restart, the password, and CPU and connections (noisy neighbours) (hint: give each application its "
+        "own cluster, or record why sharing is acceptable in multiTenant.reason)"
+    )
 
 
 def test_one_namespace_or_one_part_of_label_is_one_application(tmp_path):
     assert warnings_of(spec_file(tmp_path, second_client("shop"), "same-namespace.yaml")) == []
-    shared_part_of = edit("        app.kubernetes.io/name: shop-web\n",
-                          "        app.kubernetes.io/name: shop-web\n        app.kubernetes.io/part-of: shop\n",
-                          second_client("shop-jobs", "app.kubernetes.io/part-of: shop"))
+    shared_part_of = edit(
+        "        app.kubernetes.io/name: shop-web\n",
+        "        app.kubernetes.io/name: shop-web\n        app.kubernetes.io/part-of: shop\n",
+        second_client("shop-jobs", "app.kubernetes.io/part-of: shop"),
+    )
     assert warnings_of(spec_file(tmp_path, shared_part_of, "same-part-of.yaml")) == []
 
 
@@ -208,12 +263,16 @@ def test_an_acknowledgment_silences_the_tenancy_warning_and_is_itself_checked(tm
     reason = "  multiTenant:\n    reason: One team owns shop and billing; both rebuild their keys in seconds.\n"
     assert warnings_of(spec_file(tmp_path, second_client("billing") + reason, "shared.yaml")) == []
     (line,) = warnings_of(spec_file(tmp_path, QUIET + reason, "alone.yaml"))
-    assert line == (f"{tmp_path / 'alone.yaml'}:18:3: spec.multiTenant: warning: the clients belong to one application; "
-                    "multiTenant has no effect (hint: remove multiTenant)")
+    assert line == (
+        f"{tmp_path / 'alone.yaml'}:18:3: spec.multiTenant: warning: the clients belong to one application; "
+        "multiTenant has no effect (hint: remove multiTenant)"
+    )
 
 
 def test_an_empty_reason_is_an_error(tmp_path):
-    result = ckredis("validate", str(spec_file(tmp_path, second_client("billing") + "  multiTenant:\n    reason: '  '\n")))
+    result = ckredis(
+        "validate", str(spec_file(tmp_path, second_client("billing") + "  multiTenant:\n    reason: '  '\n"))
+    )
     assert result.returncode == 2
     assert "spec.multiTenant.reason" in result.stderr
 
@@ -235,11 +294,14 @@ def test_warnings_reach_stderr_in_every_mode_and_never_change_the_exit_code(tmp_
 
 def test_an_error_elsewhere_still_fails_and_shows_only_errors(tmp_path):
     warned = spec_file(tmp_path, second_client("billing"), "warned.yaml")
-    broken = spec_file(tmp_path, edit("name: cache", "name: other").replace("purpose: cache", "purpose: cahce"), "broken.yaml")
+    broken = spec_file(
+        tmp_path, edit("name: cache", "name: other").replace("purpose: cache", "purpose: cahce"), "broken.yaml"
+    )
     result = ckredis("validate", str(warned), str(broken))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"{broken}:7:12: spec.purpose: \"cahce\" is not one of cache, session (hint: did you mean 'cache'?)"]
+        f"{broken}:7:12: spec.purpose: \"cahce\" is not one of cache, session (hint: did you mean 'cache'?)"
+    ]
 
 
 def test_the_examples_draw_no_warning():

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, ckredis
 from ckredis import write
 from ckredis.errors import OutputError
-from ckredis.pipeline import render_specs
 from ckredis.facts import MARKER
+from ckredis.pipeline import render_specs
+from conftest import REPO, ckredis
 
 EXAMPLES_DIR = REPO / "examples"
 STAGING = re.compile(r"\.(?P<chart>[a-z0-9-]+)\..+\.ckredis-tmp")
@@ -79,7 +79,9 @@ def snapshot(root: Path) -> dict[str, bytes]:
             if path.is_symlink():
                 found[relative] = f"-> {os.readlink(path)}".encode()
             else:  # never open a fifo: it would block
-                found[relative] = path.read_bytes() if path.is_file() else f"({stat.filemode(path.lstat().st_mode)})".encode()
+                found[relative] = (
+                    path.read_bytes() if path.is_file() else f"({stat.filemode(path.lstat().st_mode)})".encode()
+                )
     return found
 
 
@@ -122,8 +124,14 @@ def visible_entries(out: Path) -> set[str]:
 
 
 def driver(action: str, limit: int, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", DRIVER, action, str(limit), *args], cwd=REPO,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, action, str(limit), *args],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def kill_when_paused(process: subprocess.Popen) -> None:
@@ -154,8 +162,9 @@ def cache_specs(tmp_path) -> tuple[Path, Path]:
 # ---------------------------------------------------------------- atomic replacement
 
 
-@pytest.mark.parametrize("target, after", [("_write_file", 0), ("_write_file", 1), ("_write_file", -1),
-                                           ("_sync_files", 0), ("_exchange", 0)])
+@pytest.mark.parametrize(
+    "target, after", [("_write_file", 0), ("_write_file", 1), ("_write_file", -1), ("_sync_files", 0), ("_exchange", 0)]
+)
 def test_a_failure_mid_write_leaves_the_previous_chart_byte_for_byte(tmp_path, monkeypatch, cache_specs, target, after):
     old, new = cache_specs
     out = tmp_path / "out"
@@ -201,12 +210,15 @@ def test_disk_full_through_the_cli_is_exit_2_and_keeps_the_chart(tmp_path, cache
     assert os.listdir(out) == ["cache"]
 
 
-@pytest.mark.parametrize("action, limit, survivor", [
-    ("pause-files", 0, "old"),   # staging created, no file written yet
-    ("pause-files", 4, "old"),   # some files written
-    ("pause-fsync", 0, "old"),   # every file written, just before the swap
-    ("pause-fsync", 1, "new"),   # just after the swap, before the old chart is removed
-])
+@pytest.mark.parametrize(
+    "action, limit, survivor",
+    [
+        ("pause-files", 0, "old"),  # staging created, no file written yet
+        ("pause-files", 4, "old"),  # some files written
+        ("pause-fsync", 0, "old"),  # every file written, just before the swap
+        ("pause-fsync", 1, "new"),  # just after the swap, before the old chart is removed
+    ],
+)
 def test_sigkill_mid_write_leaves_one_whole_chart(tmp_path, cache_specs, action, limit, survivor):
     old, new = cache_specs
     out = tmp_path / "out"
@@ -253,7 +265,6 @@ def test_every_generated_file_is_recognised_as_generated(tmp_path, spec):
     assert write.foreign_files(tmp_path / item.name) == [], f"generated files without the {MARKER!r} marker"
 
 
-
 def _refused(result: subprocess.CompletedProcess, chart: Path, *names: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{chart}: holds files ckredis did not generate" in result.stderr
@@ -268,8 +279,12 @@ def test_a_foreign_file_stops_the_write_and_nothing_changes(tmp_path, cache_spec
     out = tmp_path / "out"
     assert ckredis("render", str(old), "-o", str(out)).returncode == 0
     chart = out / "cache"
-    name = {"file": "templates/extra.yaml", "symlink": "templates/link.yaml", "fifo": "templates/pipe",
-            "top-level": "my-notes.txt"}[plant]
+    name = {
+        "file": "templates/extra.yaml",
+        "symlink": "templates/link.yaml",
+        "fifo": "templates/pipe",
+        "top-level": "my-notes.txt",
+    }[plant]
     if plant == "symlink":  # even one pointing at a generated file: ckredis never wrote a symlink
         (chart / name).symlink_to("redisfailover.yaml")
     elif plant == "fifo":
@@ -291,8 +306,9 @@ def test_a_foreign_file_in_one_chart_stops_every_chart_of_the_run(tmp_path):
     (out / "sessions" / "backup.sh").write_text("#!/bin/sh\n")
     before = snapshot(out)
     # cache comes first and is new: it must not be written either.
-    _refused(ckredis("render", str(EXAMPLES_DIR / "cache.yaml"), str(session), "-o", str(out)),
-             out / "sessions", "backup.sh")
+    _refused(
+        ckredis("render", str(EXAMPLES_DIR / "cache.yaml"), str(session), "-o", str(out)), out / "sessions", "backup.sh"
+    )
     assert snapshot(out) == before
     assert os.listdir(out) == ["sessions"]
 
@@ -300,8 +316,12 @@ def test_a_foreign_file_in_one_chart_stops_every_chart_of_the_run(tmp_path):
 def test_removing_a_client_removes_its_generated_files(tmp_path):
     out = tmp_path / "out"
     full = EXAMPLES_DIR / "shared-cache.yaml"
-    fewer = spec_variant(tmp_path, "shared-cache", "fewer.yaml",
-                         lambda spec: spec.update(clients=[c for c in spec["clients"] if c["namespace"] != "search"]))
+    fewer = spec_variant(
+        tmp_path,
+        "shared-cache",
+        "fewer.yaml",
+        lambda spec: spec.update(clients=[c for c in spec["clients"] if c["namespace"] != "search"]),
+    )
     assert ckredis("render", str(full), "-o", str(out)).returncode == 0
     gone = "templates/connection-search-redis-shared-cache.yaml"
     assert gone in snapshot(out / "shared-cache")
@@ -345,7 +365,7 @@ def test_check_lists_exactly_the_stale_files_and_writes_nothing(tmp_path):
     old = EXAMPLES_DIR / "shared-cache.yaml"
 
     def change(spec: dict) -> None:
-        spec["redis"]["config"]["timeout"] = 300                                      # changes the RedisFailover
+        spec["redis"]["config"]["timeout"] = 300  # changes the RedisFailover
         spec["clients"] = [c for c in spec["clients"] if c["namespace"] != "search"]  # deletes files
         spec["clients"].append({"namespace": "billing", "podSelector": {"app": "billing"}})  # adds files
 
@@ -354,8 +374,11 @@ def test_check_lists_exactly_the_stale_files_and_writes_nothing(tmp_path):
     before, before_stats = snapshot(out), stats(out)
     old_files, new_files = rendered_bytes(old, out), rendered_bytes(new, out)
     stale = sorted(path for path in old_files.keys() | new_files.keys() if old_files.get(path) != new_files.get(path))
-    assert {"templates/redisfailover.yaml", "templates/connection-search-redis-shared-cache.yaml",
-            "templates/connection-billing-redis-shared-cache.yaml"} <= set(stale)
+    assert {
+        "templates/redisfailover.yaml",
+        "templates/connection-search-redis-shared-cache.yaml",
+        "templates/connection-billing-redis-shared-cache.yaml",
+    } <= set(stale)
 
     result = ckredis("render", "--check", str(new), "-o", str(out))
     assert result.returncode == 1
@@ -435,7 +458,8 @@ def test_a_render_sweeps_only_staging_folders_ckredis_made(tmp_path, cache_specs
     check = ckredis("render", "--check", str(old), "-o", str(out))
     assert check.returncode == 1
     assert [line for line in check.stdout.splitlines() if line.startswith("leftover:")] == [
-        f"leftover: {out / leftover}/ (an interrupted render left it; `ckredis render` removes it)"]
+        f"leftover: {out / leftover}/ (an interrupted render left it; `ckredis render` removes it)"
+    ]
 
     result = ckredis("render", str(old), "-o", str(out))
     assert result.returncode == 0, result.stderr
@@ -454,8 +478,13 @@ def test_a_render_waits_for_a_live_render_and_never_sweeps_its_staging_folder(tm
         wait_paused(live)
         (staging,) = [entry for entry in out.iterdir() if entry.name.startswith(".")]
         staged = snapshot(staging)
-        other = subprocess.Popen([sys.executable, "-m", "ckredis", "render", str(EXAMPLES_DIR / "session.yaml"),
-                                  "-o", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        other = subprocess.Popen(
+            [sys.executable, "-m", "ckredis", "render", str(EXAMPLES_DIR / "session.yaml"), "-o", str(out)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             with pytest.raises(subprocess.TimeoutExpired):
                 other.wait(timeout=3)  # it waits for the lock: the live render's staging folder stays untouched
@@ -479,8 +508,13 @@ def test_two_renders_into_a_new_output_directory_both_succeed(tmp_path, cache_sp
     first = driver("pause-fsync", 0, "render", str(cache_specs[0]), "-o", str(out))  # staged, not yet renamed
     try:
         wait_paused(first)
-        second = subprocess.Popen([sys.executable, "-m", "ckredis", "render", str(cache_specs[0]), "-o", str(out)],
-                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "ckredis", "render", str(cache_specs[0]), "-o", str(out)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         with pytest.raises(subprocess.TimeoutExpired):
             second.wait(timeout=3)
         code, stdout, stderr = finish(first)
@@ -504,8 +538,10 @@ def test_a_directory_another_program_creates_mid_write_is_explained(tmp_path, ca
     (out / "cache" / "theirs.txt").write_text("another program\n")
     code, stdout, stderr = finish(process)
     assert code == 2
-    assert stderr.strip() == (f"{out / 'cache'}: another program created this directory while ckredis was writing it; "
-                              "check what else writes to the output directory, then render again")
+    assert stderr.strip() == (
+        f"{out / 'cache'}: another program created this directory while ckredis was writing it; "
+        "check what else writes to the output directory, then render again"
+    )
     assert os.listdir(out) == ["cache"] and os.listdir(out / "cache") == ["theirs.txt"]
 
 
@@ -521,7 +557,8 @@ def test_a_chart_directory_that_is_a_symlink_is_refused(tmp_path, cache_specs, a
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (
         f"{out / 'cache'}: is a symbolic link; ckredis replaces a chart directory as a whole and would replace the "
-        "link, not its target: remove the link (or render into the target's directory with -o), then render again")
+        "link, not its target: remove the link (or render into the target's directory with -o), then render again"
+    )
     assert snapshot(tmp_path) == before
     assert os.listdir(out) == ["cache"]
 
@@ -531,8 +568,10 @@ def test_an_output_directory_that_is_a_dangling_symlink_is_explained(tmp_path, c
     out.symlink_to(tmp_path / "gone")
     result = ckredis("render", str(cache_specs[0]), "-o", str(out))
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"{out}: is a symbolic link to {tmp_path / 'gone'}, which does not exist; "
-                                     "create that directory, or remove the link and render again")
+    assert result.stderr.strip() == (
+        f"{out}: is a symbolic link to {tmp_path / 'gone'}, which does not exist; "
+        "create that directory, or remove the link and render again"
+    )
     assert not (tmp_path / "gone").exists()
 
 
@@ -545,8 +584,10 @@ def test_orphan_charts_are_reported_by_check_and_removed_by_prune(tmp_path):
 
     check = ckredis("render", "--check", str(cache), "-o", str(out))
     assert check.returncode == 1
-    assert check.stdout.splitlines() == [f"orphan: {out / 'sessions'}/ (generated by ckredis, but no spec given "
-                                         "renders it; `ckredis render --prune` removes it)"]
+    assert check.stdout.splitlines() == [
+        f"orphan: {out / 'sessions'}/ (generated by ckredis, but no spec given "
+        "renders it; `ckredis render --prune` removes it)"
+    ]
     assert "1 orphan chart(s)" in check.stderr
 
     kept = ckredis("render", str(cache), "-o", str(out))

@@ -23,8 +23,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
 from ckredis import cli, pipeline
+from conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow  # hundreds of trials: left out of the fast run (README, Test it)
 
@@ -82,12 +82,18 @@ def _reap(pid: int) -> int:
 
 def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp_path, monkeypatch):
     versions = {"old": EXAMPLES, "new": [_variant(tmp_path, example) for example in EXAMPLES]}
-    rendered = {version: {item.source: item for item in pipeline.render_specs([str(p) for p in specs])}
-                for version, specs in versions.items()}
+    rendered = {
+        version: {item.source: item for item in pipeline.render_specs([str(p) for p in specs])}
+        for version, specs in versions.items()
+    }
     out = tmp_path / "out"
-    trees = {version: {item.name: {path: text.encode() for path, text in item.chart_files(out / item.name).items()}
-                       for item in items.values()}
-             for version, items in rendered.items()}
+    trees = {
+        version: {
+            item.name: {path: text.encode() for path, text in item.chart_files(out / item.name).items()}
+            for item in items.values()
+        }
+        for version, items in rendered.items()
+    }
     names = sorted(trees["old"])
     assert all(trees["old"][name] != trees["new"][name] for name in names)
     prerendered = {source: item for items in rendered.values() for source, item in items.items()}
@@ -95,8 +101,12 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
     runner = CliRunner()
 
     def specs_for(wanted: dict[str, str]) -> list[str]:
-        return [str(path) for version, paths in versions.items() for path in paths
-                if wanted[rendered[version][str(path)].name] == version]
+        return [
+            str(path)
+            for version, paths in versions.items()
+            for path in paths
+            if wanted[rendered[version][str(path)].name] == version
+        ]
 
     def check(wanted: dict[str, str]) -> None:
         present = {name: _tree(out / name) for name in names if (out / name).is_dir()}
@@ -108,8 +118,16 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
         assert result.exit_code == (1 if behind or leftovers else 0), result.output
         lines = result.stdout.splitlines()
         assert sorted(line.split("/")[-2] for line in lines if line.startswith("leftover:")) == leftovers
-        assert sorted({Path(line.removeprefix("stale: ")).relative_to(out).parts[0] for line in lines
-                       if line.startswith("stale:")}) == behind
+        assert (
+            sorted(
+                {
+                    Path(line.removeprefix("stale: ")).relative_to(out).parts[0]
+                    for line in lines
+                    if line.startswith("stale:")
+                }
+            )
+            == behind
+        )
 
     chooser = random.Random(SEED)
     # Renders that run to the end, to time the span the kills are spread over.
@@ -120,8 +138,12 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
         durations.append(time.monotonic() - started)
     span = 0.8 * statistics.median(durations)  # most kills land before the render ends
 
-    outcomes = {"finished": 0, "killed, no chart changed": 0, "killed, some charts changed": 0,
-                "killed, all charts changed": 0}
+    outcomes = {
+        "finished": 0,
+        "killed, no chart changed": 0,
+        "killed, some charts changed": 0,
+        "killed, all charts changed": 0,
+    }
     left_behind = 0
     trial = 0
     while trial - outcomes["finished"] < KILLS and trial < MAX_TRIALS:
@@ -142,8 +164,11 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
             outcomes["finished"] += 1
             assert not [entry for entry in os.listdir(out) if entry.startswith(".")], "a finished render leaves nothing"
         else:
-            outcomes["killed, " + ("no chart" if not changed else "all charts" if changed == to_change
-                                   else "some charts") + " changed"] += 1
+            outcomes[
+                "killed, "
+                + ("no chart" if not changed else "all charts" if changed == to_change else "some charts")
+                + " changed"
+            ] += 1
         left_behind += any(entry.startswith(".") for entry in os.listdir(out))
         check(wanted)
         current = {name: next(v for v in ("old", "new") if after[name] == trees[v][name]) for name in names}
@@ -153,9 +178,13 @@ def test_renders_killed_at_random_points_leave_whole_charts_and_check_agrees(tmp
             check(current)
         trial += 1
 
-    print(f"\n{trial} trials over a {span * 1000:.0f} ms span: {outcomes}; "
-          f"{left_behind} left a staging folder for the next render")
+    print(
+        f"\n{trial} trials over a {span * 1000:.0f} ms span: {outcomes}; "
+        f"{left_behind} left a staging folder for the next render"
+    )
     assert sum(outcomes.values()) == trial
     assert trial - outcomes["finished"] >= 100, "fewer than 100 renders were killed"
-    assert outcomes["killed, some charts changed"] + outcomes["killed, all charts changed"] > 0, "no kill landed mid-write"
+    assert outcomes["killed, some charts changed"] + outcomes["killed, all charts changed"] > 0, (
+        "no kill landed mid-write"
+    )
     assert left_behind > 0, "no kill left a staging folder: the sweep was never exercised"

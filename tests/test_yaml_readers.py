@@ -10,25 +10,94 @@ import copy
 import pytest
 import yaml
 
-from conftest import EXAMPLES, load_example, tool
-from go_yaml import chart_documents, disagreements, go_read
 from ckredis import yamltext
 from ckredis.pipeline import render_specs
+from conftest import EXAMPLES, load_example, tool
+from go_yaml import chart_documents, disagreements, go_read
 
 HELMS = ["helm3", "helm4"]
 
 # Plain, each of these is not this text for at least one reader (Go's yaml.v2, PyYAML's YAML 1.1, YAML 1.2).
 LOOK_ALIKES = [
-    "y", "Y", "n", "N", "yes", "No", "ON", "off", "True", "FALSE", "~", "null", "Null", "NULL", "",
-    "1e3", "1E3", "1e+3", "-1.5e-3", "0o17", "-0o7", "0O17", "0x1F", "0X1F", "0b11", "0B11", "-0b1", "+12", "-0",
-    "0755", "08", "1_000", "1_", "0_x1", "1__2", "1:20", "1:20.5", "1.", ".5", "+.5", "1.0e+3",
-    ".inf", "-.Inf", "+.INF", ".nan", ".NaN", "2001-02-03", "2001-2-3", "2001-02-03T04:05:06Z", "2001-02-03 04:05",
-    "<<", "=",
-    "a\nb", "x\n", "a\rb", "a\x85b", "a\u2028b", "\u2029",
+    "y",
+    "Y",
+    "n",
+    "N",
+    "yes",
+    "No",
+    "ON",
+    "off",
+    "True",
+    "FALSE",
+    "~",
+    "null",
+    "Null",
+    "NULL",
+    "",
+    "1e3",
+    "1E3",
+    "1e+3",
+    "-1.5e-3",
+    "0o17",
+    "-0o7",
+    "0O17",
+    "0x1F",
+    "0X1F",
+    "0b11",
+    "0B11",
+    "-0b1",
+    "+12",
+    "-0",
+    "0755",
+    "08",
+    "1_000",
+    "1_",
+    "0_x1",
+    "1__2",
+    "1:20",
+    "1:20.5",
+    "1.",
+    ".5",
+    "+.5",
+    "1.0e+3",
+    ".inf",
+    "-.Inf",
+    "+.INF",
+    ".nan",
+    ".NaN",
+    "2001-02-03",
+    "2001-2-3",
+    "2001-02-03T04:05:06Z",
+    "2001-02-03 04:05",
+    "<<",
+    "=",
+    "a\nb",
+    "x\n",
+    "a\rb",
+    "a\x85b",
+    "a\u2028b",
+    "\u2029",
 ]
 # Ordinary text that must stay plain, so the goldens stay readable and their diffs small.
-PLAIN = ["cache", "redis-system", "100m", "256Mi", "0.5m", "7.2.5-alpine", "v1.3.0-rc1", "1.2.3", "app.kubernetes.io/name",
-         "docker.io/library/redis:7.2.5-alpine", "30s", "1h", "yess", "nil", "0x", "e3", "2001-02"]
+PLAIN = [
+    "cache",
+    "redis-system",
+    "100m",
+    "256Mi",
+    "0.5m",
+    "7.2.5-alpine",
+    "v1.3.0-rc1",
+    "1.2.3",
+    "app.kubernetes.io/name",
+    "docker.io/library/redis:7.2.5-alpine",
+    "30s",
+    "1h",
+    "yess",
+    "nil",
+    "0x",
+    "e3",
+    "2001-02",
+]
 
 
 @pytest.mark.parametrize("text", LOOK_ALIKES)
@@ -48,8 +117,10 @@ def test_ordinary_text_stays_plain(text):
 
 @pytest.mark.parametrize("helm_name", HELMS)
 def test_go_reads_every_quoted_look_alike_back(helm_name):
-    documents = [f"value: {yamltext.to_yaml(text)}\nlist: [{yamltext.to_yaml(text)}]\n{yamltext.to_yaml(text)}: key\n"
-                 for text in LOOK_ALIKES + PLAIN]
+    documents = [
+        f"value: {yamltext.to_yaml(text)}\nlist: [{yamltext.to_yaml(text)}]\n{yamltext.to_yaml(text)}: key\n"
+        for text in LOOK_ALIKES + PLAIN
+    ]
     read = go_read(tool(helm_name), documents)
     assert [item["value"] for item in read] == LOOK_ALIKES + PLAIN
     assert [item["list"] for item in read] == [[text] for text in LOOK_ALIKES + PLAIN]
@@ -78,7 +149,10 @@ def look_alike_spec(tmp_path) -> str:
         {"namespace": "on", "accessLabel": True, "connectionName": "1.5"},
     ]
     spec["spec"]["operator"] = {"namespace": "null", "podSelector": {"app": "N"}}
-    spec["spec"]["monitoring"] = {"labels": {"evaluate_thanos": "Y", "n": "1_0"}, "alerts": {"labels": {"team": "2001-02-03"}}}
+    spec["spec"]["monitoring"] = {
+        "labels": {"evaluate_thanos": "Y", "n": "1_0"},
+        "alerts": {"labels": {"team": "2001-02-03"}},
+    }
     path = tmp_path / "look-alike.yaml"
     path.write_text(yaml.safe_dump(spec))
     return str(path)
@@ -102,7 +176,11 @@ def test_helm_reads_a_look_alike_chart_name_as_written(helm_name, tmp_path):
     for path, text in item.files.items():
         (chart / path).parent.mkdir(parents=True, exist_ok=True)
         (chart / path).write_text(text)
-    result = subprocess.run([tool(helm_name), "template", "y", str(chart), "--namespace", "1e3"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [tool(helm_name), "template", "y", str(chart), "--namespace", "1e3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == item.stream()

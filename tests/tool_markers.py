@@ -24,11 +24,18 @@ TESTS = Path(__file__).resolve().parent
 
 # Marker per tool (what scripts/install-tools.sh installs, and the Redis servers): `pytest -m "not redis"`.
 FAMILIES = {
-    "helm3": "helm", "helm4": "helm",
-    "promtool": "prometheus", "prometheus": "prometheus", "prometheus-redis-exporter": "prometheus",
+    "helm3": "helm",
+    "helm4": "helm",
+    "promtool": "prometheus",
+    "prometheus": "prometheus",
+    "prometheus-redis-exporter": "prometheus",
     "prometheus-blackbox-exporter": "prometheus",
-    "redis-server": "redis", "redis-sentinel": "redis", "redis-cli": "redis",
-    "valkey-server": "redis", "valkey-sentinel": "redis", "valkey-cli": "redis",
+    "redis-server": "redis",
+    "redis-sentinel": "redis",
+    "redis-cli": "redis",
+    "valkey-server": "redis",
+    "valkey-sentinel": "redis",
+    "valkey-cli": "redis",
     "nca": "nca",
 }
 MARKERS = {
@@ -166,7 +173,9 @@ def _literal_strings(node: ast.AST) -> frozenset[str]:
     if not isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return frozenset()
     values = [element.value for element in node.elts if isinstance(element, ast.Constant)]
-    return frozenset(values) if len(values) == len(node.elts) and all(isinstance(v, str) for v in values) else frozenset()
+    return (
+        frozenset(values) if len(values) == len(node.elts) and all(isinstance(v, str) for v in values) else frozenset()
+    )
 
 
 def _argument(node: ast.AST, loops: dict[str, frozenset[str]], namespace: dict) -> frozenset[str] | str:

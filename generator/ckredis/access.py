@@ -97,16 +97,30 @@ def flows(cluster: Cluster) -> tuple[IntendedFlow, ...]:
             IntendedFlow(client.endpoint, s, (discovery,), f"{client.namespace} asks Sentinel for the master"),
             IntendedFlow(client.endpoint, r, (data,), f"{client.namespace} reads and writes the master it was given"),
         ]
-    result += [IntendedFlow(r, peers.dns, DNS_PORTS, "name lookups"), IntendedFlow(s, peers.dns, DNS_PORTS, "name lookups")]
-    result += [IntendedFlow(client.endpoint, peers.dns, DNS_PORTS, f"{client.namespace} resolves {cluster.sentinel_host}")
-               for client in cluster.clients if client.egress_policy]
+    result += [
+        IntendedFlow(r, peers.dns, DNS_PORTS, "name lookups"),
+        IntendedFlow(s, peers.dns, DNS_PORTS, "name lookups"),
+    ]
+    result += [
+        IntendedFlow(client.endpoint, peers.dns, DNS_PORTS, f"{client.namespace} resolves {cluster.sentinel_host}")
+        for client in cluster.clients
+        if client.egress_policy
+    ]
     return tuple(result)
 
 
 def policies(cluster: Cluster, all_flows: tuple[IntendedFlow, ...]) -> tuple[Policy, ...]:
     """The NetworkPolicies: a default deny for this cluster's pods, one allow policy per component, one per client."""
-    result = [Policy(f"{cluster.name}-default-deny", cluster.namespace, cluster.pods_selector, (), (),
-                     f"Deny all traffic to and from the pods of {cluster.name}; the policies beside it allow exactly what it needs.")]
+    result = [
+        Policy(
+            f"{cluster.name}-default-deny",
+            cluster.namespace,
+            cluster.pods_selector,
+            (),
+            (),
+            f"Deny all traffic to and from the pods of {cluster.name}; the policies beside it allow exactly what it needs.",
+        )
+    ]
     for component in (cluster.redis, cluster.sentinel):
         result.append(_component_policy(cluster, component, all_flows))
     for client in cluster.clients:

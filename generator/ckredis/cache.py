@@ -124,16 +124,32 @@ def _own_file(status: os.stat_result) -> bool:
 
 def _entry(data: object) -> Entry | None:
     """An Entry from its JSON form, only when every field has exactly the type and shape store() writes."""
-    if not (isinstance(data, dict) and set(data) == _ENTRY_FIELDS and all(isinstance(data[k], str) and data[k]
-                                                                     for k in ("name", "namespace", "purpose"))):
+    if not (
+        isinstance(data, dict)
+        and set(data) == _ENTRY_FIELDS
+        and all(isinstance(data[k], str) and data[k] for k in ("name", "namespace", "purpose"))
+    ):
         return None
     position, objects, warnings, charts = data["name_position"], data["objects"], data["warnings"], data["charts"]
-    if not (_ints(position, 2) and isinstance(objects, list) and all(_strings(item, 3) for item in objects)
-            and isinstance(warnings, list) and all(_issue(item) for item in warnings)
-            and isinstance(charts, dict) and all(isinstance(value, str) for value in charts.values())):
+    if not (
+        _ints(position, 2)
+        and isinstance(objects, list)
+        and all(_strings(item, 3) for item in objects)
+        and isinstance(warnings, list)
+        and all(_issue(item) for item in warnings)
+        and isinstance(charts, dict)
+        and all(isinstance(value, str) for value in charts.values())
+    ):
         return None
-    return Entry(data["name"], data["namespace"], data["purpose"], tuple(position), tuple(tuple(item) for item in objects),
-                 tuple(Issue(**issue) for issue in warnings), charts)
+    return Entry(
+        data["name"],
+        data["namespace"],
+        data["purpose"],
+        tuple(position),
+        tuple(tuple(item) for item in objects),
+        tuple(Issue(**issue) for issue in warnings),
+        charts,
+    )
 
 
 def _ints(value: object, count: int) -> bool:
@@ -145,8 +161,11 @@ def _strings(value: object, count: int) -> bool:
 
 
 def _issue(value: object) -> bool:
-    return (isinstance(value, dict) and set(value) == set(_ISSUE_FIELDS)
-            and all(type(value[name]) is kind for name, kind in _ISSUE_FIELDS.items()))
+    return (
+        isinstance(value, dict)
+        and set(value) == set(_ISSUE_FIELDS)
+        and all(type(value[name]) is kind for name, kind in _ISSUE_FIELDS.items())
+    )
 
 
 def store(entry_key: str, entry: Entry) -> None:

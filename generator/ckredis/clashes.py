@@ -39,8 +39,9 @@ def objects_of(manifests: Iterable[str]) -> tuple[Identity, ...]:
             kind, metadata = _KIND.search(document), _METADATA.search(document)
             if kind and metadata:
                 fields = {name: pattern.search(metadata.group(1)) for name, pattern in _FIELD.items()}
-                namespace, name = (_scalar(match.group(1)) if match else "" for match in
-                                   (fields["namespace"], fields["name"]))
+                namespace, name = (
+                    _scalar(match.group(1)) if match else "" for match in (fields["namespace"], fields["name"])
+                )
                 found.append((_scalar(kind.group(1)), namespace, name))
     return tuple(sorted(found))
 
@@ -57,19 +58,28 @@ def clashes(claims: list[Claim]) -> list[Issue]:
     for claim in claims:
         earlier = first_chart.setdefault(claim.chart, claim)
         if earlier is not claim:
-            issues += _pair(earlier, claim, f"{claim.chart!r} is the cluster name in both; both would render the chart "
-                                            f"directory {claim.chart}/", "give each cluster its own name")
+            issues += _pair(
+                earlier,
+                claim,
+                f"{claim.chart!r} is the cluster name in both; both would render the chart directory {claim.chart}/",
+                "give each cluster its own name",
+            )
             continue  # the same chart twice: its objects clash too, one error says it
         for identity in claim.objects:
             earlier = first_object.setdefault(identity, claim)
             if earlier is not claim:
                 kind, namespace, name = identity
-                issues += _pair(earlier, claim, f"both render the {kind} {namespace}/{name}; the charts would "
-                                                "overwrite each other's object", "give one of the clients another "
-                                                "clients[].connectionName, or rename one cluster")
+                issues += _pair(
+                    earlier,
+                    claim,
+                    f"both render the {kind} {namespace}/{name}; the charts would overwrite each other's object",
+                    "give one of the clients another clients[].connectionName, or rename one cluster",
+                )
     return issues
 
 
 def _pair(first: Claim, second: Claim, message: str, hint: str) -> list[Issue]:
-    return [Issue(*first.position, "metadata.name", f"{message} (with {second.source})", hint, first.source),
-            Issue(*second.position, "metadata.name", f"{message} (with {first.source})", hint, second.source)]
+    return [
+        Issue(*first.position, "metadata.name", f"{message} (with {second.source})", hint, first.source),
+        Issue(*second.position, "metadata.name", f"{message} (with {first.source})", hint, second.source),
+    ]

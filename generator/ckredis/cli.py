@@ -22,6 +22,7 @@ from typer.core import TyperCommand
 from ckredis import __version__, discover, facts, progress, runs, starter, write
 from ckredis.errors import CkredisError, Issue, SpecError, visible
 
+
 class _Command(TyperCommand):
     """A command whose usage line names its arguments plainly: `render [OPTIONS] SPEC...`."""
 
@@ -41,16 +42,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Render a hardened, reviewable Helm chart for a Redis Sentinel cluster from a short YAML spec.",
     epilog="Examples:\n\n  ckredis init cache > cache.yaml\n\n  ckredis validate cache.yaml\n\n"
-           "  ckredis render examples/*.yaml -o output\n\n  ckredis render --check examples/*.yaml\n\n"
-           "  ckredis render cache.yaml --stdout | kubectl apply -f -",
+    "  ckredis render examples/*.yaml -o output\n\n  ckredis render --check examples/*.yaml\n\n"
+    "  ckredis render cache.yaml --stdout | kubectl apply -f -",
 )
 
-Specs = Annotated[list[str], typer.Argument(help="Spec files, or directories searched recursively for specs; '-' reads one "
-                                                 "from stdin.", metavar="SPEC...")]
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Processes to render with (default: one per CPU "
-                                                                      "this process may use). Output is the same for any value.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list the YAML files a directory search ignored, and why.")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Render every spec, even those the cache knows to match their chart.")]
+Specs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Spec files, or directories searched recursively for specs; '-' reads one from stdin.", metavar="SPEC..."
+    ),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Processes to render with (default: one per CPU this process may use). Output is the same for any value.",
+    ),
+]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also list the YAML files a directory search ignored, and why.")
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Render every spec, even those the cache knows to match their chart.")
+]
 
 
 def _say(line: str, err: bool = False) -> None:
@@ -92,8 +108,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
-                                                    help="Print the version and exit.")] = None,
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
 ) -> None:
     """ckredis renders one Helm chart per Redis cluster spec."""
 
@@ -120,15 +137,33 @@ def _warn(warnings: list[Issue]) -> None:
         _say(str(warning), err=True)
 
 
-@app.command(cls=_Command, epilog="Examples:\n\n  ckredis render examples/*.yaml -o output\n\n  ckredis render specs/ -o charts\n\n"
-                    "  ckredis render --check specs/ -o charts\n\n  ckredis render cache.yaml --stdout | kubectl apply -f -")
+@app.command(
+    cls=_Command,
+    epilog="Examples:\n\n  ckredis render examples/*.yaml -o output\n\n  ckredis render specs/ -o charts\n\n"
+    "  ckredis render --check specs/ -o charts\n\n  ckredis render cache.yaml --stdout | kubectl apply -f -",
+)
 @_reporting
 def render(
     specs: Specs,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory that receives one chart per spec, in <dir>/<name>/.")] = Path("output"),
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 and list the files that differ if a chart is stale.")] = False,
-    stdout: Annotated[bool, typer.Option("--stdout", help="Print the manifests as one YAML stream (what `helm template` yields) instead of writing charts.")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Also remove charts ckredis generated in the output directory that no given spec renders.")] = False,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory that receives one chart per spec, in <dir>/<name>/.")
+    ] = Path("output"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 and list the files that differ if a chart is stale.")
+    ] = False,
+    stdout: Annotated[
+        bool,
+        typer.Option(
+            "--stdout",
+            help="Print the manifests as one YAML stream (what `helm template` yields) instead of writing charts.",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Also remove charts ckredis generated in the output directory that no given spec renders."
+        ),
+    ] = False,
     jobs: Jobs = None,
     verbose: Verbose = False,
     no_cache: NoCache = False,
@@ -153,8 +188,11 @@ def render(
         for folder in rendering.swept:
             _say(f"removed {folder}/ (an interrupted render left it)")
         for chart in rendering.charts:
-            _say(f"unchanged {chart.chart_dir}/" if chart.files is None else
-                       f"wrote {chart.chart_dir}/ ({chart.files} files)")
+            _say(
+                f"unchanged {chart.chart_dir}/"
+                if chart.files is None
+                else f"wrote {chart.chart_dir}/ ({chart.files} files)"
+            )
         for folder in rendering.pruned:
             _say(f"pruned {folder}/ (no spec renders it)")
 
@@ -165,22 +203,32 @@ def _report_check(findings: write.Findings) -> None:
     for folder in findings.leftovers:
         _say(f"leftover: {folder}/ (an interrupted render left it; `ckredis render` removes it)")
     for chart in findings.orphans:
-        _say(f"orphan: {chart}/ (generated by ckredis, but no spec given renders it; "
-                   "`ckredis render --prune` removes it)")
+        _say(
+            f"orphan: {chart}/ (generated by ckredis, but no spec given renders it; "
+            "`ckredis render --prune` removes it)"
+        )
     if findings.stale:
         _say(f"{len(findings.stale)} file(s) differ; run `ckredis render` and commit the result", err=True)
     if findings.leftovers or findings.orphans:
-        _say(f"{len(findings.leftovers)} leftover staging folder(s), {len(findings.orphans)} orphan chart(s); "
-                   "run `ckredis render --prune` with every spec and commit the result", err=True)
+        _say(
+            f"{len(findings.leftovers)} leftover staging folder(s), {len(findings.orphans)} orphan chart(s); "
+            "run `ckredis render --prune` with every spec and commit the result",
+            err=True,
+        )
     if findings:
         raise typer.Exit(1)
 
 
-@app.command(cls=_Command, epilog="Examples:\n\n  ckredis validate specs/\n\n  ckredis validate --format json specs/ > report.json")
+@app.command(
+    cls=_Command,
+    epilog="Examples:\n\n  ckredis validate specs/\n\n  ckredis validate --format json specs/ > report.json",
+)
 @_reporting
 def validate(
     specs: Specs,
-    output_format: Annotated[str, typer.Option("--format", help="text, or json (for scripts; also on invalid input).")] = "text",
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, or json (for scripts; also on invalid input).")
+    ] = "text",
     jobs: Jobs = None,
     verbose: Verbose = False,
     no_cache: NoCache = False,
@@ -208,9 +256,16 @@ def _validate_json(specs: list[str], jobs: int | None, no_cache: bool) -> None:
         found, verdict = discover.Discovery(), runs.Validation([], error.issues)
     report = {
         "ok": not verdict.problems,
-        "specs": [{"source": outcome.source, "name": outcome.name, "namespace": outcome.namespace,
-                   "purpose": outcome.purpose, "warnings": [asdict(issue) for issue in outcome.warnings]}
-                  for outcome in verdict.valid],
+        "specs": [
+            {
+                "source": outcome.source,
+                "name": outcome.name,
+                "namespace": outcome.namespace,
+                "purpose": outcome.purpose,
+                "warnings": [asdict(issue) for issue in outcome.warnings],
+            }
+            for outcome in verdict.valid
+        ],
         "problems": [asdict(issue) for issue in verdict.problems],
         "ignored": [{"path": path, "reason": why} for path, why in found.ignored],
     }
@@ -221,7 +276,9 @@ def _validate_json(specs: list[str], jobs: int | None, no_cache: bool) -> None:
 
 @app.command(cls=_Command)
 @_reporting
-def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads it from stdin.", metavar="SPEC")]) -> None:
+def connectivity(
+    spec: Annotated[str, typer.Argument(help="Spec file; '-' reads it from stdin.", metavar="SPEC")],
+) -> None:
     """Print the flows the NetworkPolicies allow (from, to, ports, why); everything else is denied."""
     rows = [("FROM", "TO", "PORTS", "WHY"), *runs.connectivity(spec)]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
@@ -229,20 +286,33 @@ def connectivity(spec: Annotated[str, typer.Argument(help="Spec file; '-' reads 
         _say("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3])
 
 
-@app.command(cls=_Command, epilog="Examples:\n\n  ckredis diff specs/ -o charts\n\n"
-                                  "  ckredis diff --format markdown specs/ -o charts > comment.md")
+@app.command(
+    cls=_Command,
+    epilog="Examples:\n\n  ckredis diff specs/ -o charts\n\n"
+    "  ckredis diff --format markdown specs/ -o charts > comment.md",
+)
 @_reporting
 def diff(
     specs: Specs,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory holding the committed charts, <dir>/<name>/.")] = Path("output"),
-    output_format: Annotated[str, typer.Option("--format", help="text, markdown (a pull-request comment) or json.")] = "text",
-    orphans: Annotated[bool, typer.Option("--orphans", help="Also report charts in the output directory that no given spec renders, as removed.")] = False,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory holding the committed charts, <dir>/<name>/.")
+    ] = Path("output"),
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, markdown (a pull-request comment) or json.")
+    ] = "text",
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans", help="Also report charts in the output directory that no given spec renders, as removed."
+        ),
+    ] = False,
     jobs: Jobs = None,
     verbose: Verbose = False,
     no_cache: NoCache = False,
 ) -> None:
     """Show what rendering would change: impact, objects, flows, alerts and a unified diff. Exit 1 on changes."""
     from ckredis.review.reporter import REPORTER_BY_NAME
+
     if output_format not in REPORTER_BY_NAME:
         raise typer.BadParameter(f"--format must be one of {', '.join(REPORTER_BY_NAME)}, not {output_format!r}")
     try:
@@ -258,12 +328,27 @@ def diff(
         raise typer.Exit(1)
 
 
-@app.command(cls=_Command, epilog="Examples:\n\n  ckredis test examples/*.yaml\n\n  ckredis test --write alert-tests examples/cache.yaml")
+@app.command(
+    cls=_Command,
+    epilog="Examples:\n\n  ckredis test examples/*.yaml\n\n  ckredis test --write alert-tests examples/cache.yaml",
+)
 @_reporting
 def test(
     specs: Specs,
-    write_to: Annotated[Path | None, typer.Option("--write", metavar="DIR", help="Keep the rule file and the tests in DIR/<name>/ (default: a temporary folder, removed).")] = None,
-    promtool: Annotated[str | None, typer.Option("--promtool", metavar="PATH", help="The promtool to run (default: $PROMTOOL, else promtool on PATH).")] = None,
+    write_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            metavar="DIR",
+            help="Keep the rule file and the tests in DIR/<name>/ (default: a temporary folder, removed).",
+        ),
+    ] = None,
+    promtool: Annotated[
+        str | None,
+        typer.Option(
+            "--promtool", metavar="PATH", help="The promtool to run (default: $PROMTOOL, else promtool on PATH)."
+        ),
+    ] = None,
 ) -> None:
     """Prove each spec's alerts with promtool: each fires on its failures, stays silent when healthy. Exit 1 on a failure."""
     proofs = runs.test(runs.find(specs), keep_in=write_to, promtool=promtool)
@@ -281,11 +366,14 @@ def test(
 
 @app.command(name="schema")
 def print_schema(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference table (docs/spec.md) instead.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the reference table (docs/spec.md) instead.")
+    ] = False,
 ) -> None:
     """Print the JSON Schema of the spec."""
     from ckredis import docs
     from ckredis.validate import schema
+
     typer.echo(docs.spec_markdown() if markdown else json.dumps(schema(), indent=2), nl=not markdown)
 
 
@@ -293,45 +381,62 @@ def print_schema(
 @_reporting
 def init(
     name: Annotated[str, typer.Argument(help="Name of the Redis cluster.", metavar="NAME")],
-    purpose: Annotated[str, typer.Option(click_type=click.Choice(list(facts.PURPOSES)),
-                                         help="What the cluster stores.")] = "cache",
+    purpose: Annotated[
+        str, typer.Option(click_type=click.Choice(list(facts.PURPOSES)), help="What the cluster stores.")
+    ] = "cache",
     namespace: Annotated[str, typer.Option(help="Namespace of the Redis pods.")] = "redis-system",
-    schema_path: Annotated[str, typer.Option("--schema", help="Path (relative to the spec) or URL of the JSON Schema that "
-                                             "the editor modeline names; write it with `ckredis schema > FILE`.")
-                           ] = starter.SCHEMA_BESIDE,
+    schema_path: Annotated[
+        str,
+        typer.Option(
+            "--schema",
+            help="Path (relative to the spec) or URL of the JSON Schema that "
+            "the editor modeline names; write it with `ckredis schema > FILE`.",
+        ),
+    ] = starter.SCHEMA_BESIDE,
 ) -> None:
     """Print a commented starter spec (redirect it to a file)."""
     import yaml
 
     from ckredis.validate import validate_data
+
     text = starter.starter_spec(name, purpose, namespace, schema_path)
     try:  # the starter must validate as written: refuse names and values that would not
         validate_data(yaml.safe_load(text), "ckredis init")
     except SpecError as error:
-        raise typer.BadParameter("; ".join(f"{issue.path}: {issue.message}" + (f" (hint: {issue.hint})" if issue.hint else "")
-                                          for issue in error.issues)) from None
+        raise typer.BadParameter(
+            "; ".join(
+                f"{issue.path}: {issue.message}" + (f" (hint: {issue.hint})" if issue.hint else "")
+                for issue in error.issues
+            )
+        ) from None
     except yaml.YAMLError:
         raise typer.BadParameter(f"{name!r} and {namespace!r} must be plain DNS names") from None
     typer.echo(text, nl=False)
 
 
-cache_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                        help="The cache of unchanged specs ($CKREDIS_CACHE_DIR, else $XDG_CACHE_HOME/ckredis, "
-                             "else ~/.cache/ckredis).")
+cache_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="The cache of unchanged specs ($CKREDIS_CACHE_DIR, else $XDG_CACHE_HOME/ckredis, else ~/.cache/ckredis).",
+)
 app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("prune", epilog="Example:\n\n  ckredis cache prune --older-than 7")
 @_reporting
 def cache_prune(
-    older_than: Annotated[float, typer.Option("--older-than", min=0, metavar="DAYS",
-                                              help="Remove entries no run has used for this many days.")] = 30,
+    older_than: Annotated[
+        float,
+        typer.Option("--older-than", min=0, metavar="DAYS", help="Remove entries no run has used for this many days."),
+    ] = 30,
 ) -> None:
     """Remove cache entries no run has used for a while (each use refreshes an entry); the cache otherwise grows
     with every spec version ever rendered."""
     pruned = runs.prune_cache(older_than)
-    _say(f"removed {pruned.removed} cache file(s) ({pruned.freed / 1024:.0f} KiB) unused for {older_than:g} days; "
-         f"kept {pruned.kept} in {pruned.folder}")
+    _say(
+        f"removed {pruned.removed} cache file(s) ({pruned.freed / 1024:.0f} KiB) unused for {older_than:g} days; "
+        f"kept {pruned.kept} in {pruned.folder}"
+    )
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE of sysexits.h
@@ -342,7 +447,11 @@ def main() -> None:
         app(prog_name="ckredis")  # also under `python -m ckredis`
     except Exception as error:  # not the input's fault (that is a CkredisError, exit 2): a bug to report
         import traceback
+
         typer.echo(visible("".join(traceback.format_exception(error)), keep="\n"), err=True, nl=False)
-        _say(f"ckredis {__version__}: internal error ({type(error).__name__}: {error}); this is a bug in ckredis, "
-             "please report it with the command line and the traceback above", err=True)
+        _say(
+            f"ckredis {__version__}: internal error ({type(error).__name__}: {error}); this is a bug in ckredis, "
+            "please report it with the command line and the traceback above",
+            err=True,
+        )
         sys.exit(INTERNAL_ERROR)

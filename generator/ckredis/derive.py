@@ -17,8 +17,9 @@ def purpose_of(spec: dict) -> Purpose:
 def memory_budget(spec: dict) -> memory.Budget:
     redis = spec["redis"]
     write_rate = redis.get("memoryBudget", {}).get("writeRate", purpose_of(spec).write_rate)
-    return memory.budget(redis["resources"]["limits"]["memory"], write_rate, spec["engine"],
-                         redis.get("maxmemoryPercent"))
+    return memory.budget(
+        redis["resources"]["limits"]["memory"], write_rate, spec["engine"], redis.get("maxmemoryPercent")
+    )
 
 
 def maxmemory_policy(spec: dict) -> str:

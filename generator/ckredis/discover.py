@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,9 +48,17 @@ def discover(targets: list[str]) -> Discovery:
             before = len(found.specs)
             issues += _search(Path(target), found, seen)
             if len(found.specs) == before:
-                issues.append(Issue(1, 1, "", f"no ckredis spec in this directory (searched {', '.join(SPEC_SUFFIXES)} "
-                                              f"files for apiVersion: {SPEC_API_GROUP}/...)",
-                                    "check the path; `-v` lists the YAML files that were ignored", target))
+                issues.append(
+                    Issue(
+                        1,
+                        1,
+                        "",
+                        f"no ckredis spec in this directory (searched {', '.join(SPEC_SUFFIXES)} "
+                        f"files for apiVersion: {SPEC_API_GROUP}/...)",
+                        "check the path; `-v` lists the YAML files that were ignored",
+                        target,
+                    )
+                )
         else:
             _add(target, found, seen)
     if issues:
@@ -76,16 +84,21 @@ def _search(folder: Path, found: Discovery, seen: set[str]) -> list[Issue]:
             found.ignored.append((str(path), why_not))
         else:
             _add(str(path), found, seen)
-    return [Issue(1, 1, "", f"cannot read this directory: {error.strerror or error}", "", error.filename or str(folder))
-            for error in unreadable]
+    return [
+        Issue(1, 1, "", f"cannot read this directory: {error.strerror or error}", "", error.filename or str(folder))
+        for error in unreadable
+    ]
 
 
 def _yaml_files(folder: Path, on_error: Callable[[OSError], None]) -> list[Path]:
     files = []
     for root, directories, names in os.walk(folder, onerror=on_error):  # does not follow links to directories
         directories[:] = sorted(entry for entry in directories if not entry.startswith("."))
-        files += [Path(root, name) for name in sorted(names)
-                  if name.lower().endswith(SPEC_SUFFIXES) and not name.startswith(".")]
+        files += [
+            Path(root, name)
+            for name in sorted(names)
+            if name.lower().endswith(SPEC_SUFFIXES) and not name.startswith(".")
+        ]
     return files
 
 
@@ -100,7 +113,9 @@ def _why_not_a_spec(path: Path) -> str:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return "not a regular file"
         try:
-            raw = handle.read(MAX_BYTES + 1)  # a spec is smaller; a larger file that names ckredis is reported as too large
+            raw = handle.read(
+                MAX_BYTES + 1
+            )  # a spec is smaller; a larger file that names ckredis is reported as too large
         except OSError:
             return ""
     try:
@@ -141,9 +156,13 @@ def _scan(raw: bytes) -> str:
 
 
 def _api_version_verdict(api_version: str) -> str:
-    """"" when the apiVersion is ckredis's group or looks meant to be (a typo, a group naming ckredis); else why not."""
+    """ "" when the apiVersion is ckredis's group or looks meant to be (a typo, a group naming ckredis); else why not."""
     group = api_version.partition("/")[0].strip().lower()
-    if group == SPEC_API_GROUP or "ckredis" in group or difflib.SequenceMatcher(None, group, SPEC_API_GROUP).ratio() >= 0.8:
+    if (
+        group == SPEC_API_GROUP
+        or "ckredis" in group
+        or difflib.SequenceMatcher(None, group, SPEC_API_GROUP).ratio() >= 0.8
+    ):
         return ""
     return _NOT_A_SPEC
 
@@ -154,5 +173,9 @@ def _names_ckredis(raw: bytes) -> bool:
     return "ckredis" in raw.decode(encoding, "replace").lower()
 
 
-_BYTE_ORDER_MARKS = ((b"\xff\xfe\0\0", "utf-32"), (b"\0\0\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
-                     (b"\xfe\xff", "utf-16"))
+_BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\0\0", "utf-32"),
+    (b"\0\0\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)

@@ -68,7 +68,9 @@ def _within_parent(node: dict, name: str, parent: dict, shared: bool) -> dict:
     example where it is used (the exporters' resources are not the redis container's), and every field takes
     its default from its parent's, so rows agree with each other."""
     adjusted = dict(node)
-    examples = [example[name] for example in parent.get("examples", []) if isinstance(example, dict) and name in example]
+    examples = [
+        example[name] for example in parent.get("examples", []) if isinstance(example, dict) and name in example
+    ]
     if isinstance(parent.get("default"), dict) and name in parent["default"]:
         adjusted["default"] = parent["default"][name]
         if shared:
@@ -86,8 +88,11 @@ def _row(field: str, node: dict, required: bool, conditional_default: str) -> st
         kind = " \\| ".join(f"`{value}`" for value in node["enum"])
     elif "const" in node:
         kind = f"`{node['const']}`"
-    limits = [f"{word} {node[key]}" for key, word in (("minimum", "≥"), ("maximum", "≤"), ("maxLength", "length ≤"))
-              if key in node]
+    limits = [
+        f"{word} {node[key]}"
+        for key, word in (("minimum", "≥"), ("maximum", "≤"), ("maxLength", "length ≤"))
+        if key in node
+    ]
     if limits:
         kind += " (" + ", ".join(limits) + ")"
     default = f"`{_inline(node['default'])}`" if "default" in node else "required" if required else ""

@@ -29,7 +29,7 @@ MAX_SHOWN = 60  # characters of a spec's value repeated in a message; a message 
 
 def clip(text: str) -> str:
     """`text`, or its start and length when it is too long to repeat in a message."""
-    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN - 20]}... ({len(text)} characters)"
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 20]}... ({len(text)} characters)"
 
 
 # Characters that move or rewrite what a terminal, a pull-request comment or a reviewer sees, rather than show text:
@@ -49,8 +49,9 @@ def first_unsafe(text: str) -> str | None:
 
 def visible(text: str, keep: str = "") -> str:
     """text with every unsafe character (but those in keep) written as an escape: \\n, \\r, \\t, \\u001b, \\u2028."""
-    return _UNSAFE.sub(lambda match: match[0] if match[0] in keep else
-                       _ESCAPES.get(match[0], f"\\u{ord(match[0]):04x}"), text)
+    return _UNSAFE.sub(
+        lambda match: match[0] if match[0] in keep else _ESCAPES.get(match[0], f"\\u{ord(match[0]):04x}"), text
+    )
 
 
 class CkredisError(Exception):

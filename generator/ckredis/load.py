@@ -109,14 +109,31 @@ def read_text(source: str, raw: bytes | None = None) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise fail("UTF-16 text, not UTF-8", "save the file as UTF-8")
     if b"\0" in raw:
-        raise SpecError([Issue(*_byte_position(raw, raw.index(b"\0")), "", "binary content (a NUL byte), not a YAML text file",
-                               "", source)])
+        raise SpecError(
+            [
+                Issue(
+                    *_byte_position(raw, raw.index(b"\0")),
+                    "",
+                    "binary content (a NUL byte), not a YAML text file",
+                    "",
+                    source,
+                )
+            ]
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SpecError([Issue(*_byte_position(raw, error.start), "",
-                               f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded", "save the file as UTF-8",
-                               source)]) from None
+        raise SpecError(
+            [
+                Issue(
+                    *_byte_position(raw, error.start),
+                    "",
+                    f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded",
+                    "save the file as UTF-8",
+                    source,
+                )
+            ]
+        ) from None
 
 
 def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
@@ -140,20 +157,49 @@ def load(source: str, raw: bytes | None = None) -> Document:
     except yaml.reader.ReaderError as error:
         offset = max(text.find(chr(error.character)), 0)  # error.position counts bytes in libyaml, characters in PyYAML
         line, column = text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
-        raise SpecError([Issue(line, column, "", f"invalid YAML: control character U+{error.character:04X} is not allowed",
-                               "remove it", source)]) from None
+        raise SpecError(
+            [
+                Issue(
+                    line,
+                    column,
+                    "",
+                    f"invalid YAML: control character U+{error.character:04X} is not allowed",
+                    "remove it",
+                    source,
+                )
+            ]
+        ) from None
     except yaml.YAMLError as error:
         raise SpecError([Issue(1, 1, "", f"invalid YAML: {' '.join(str(error).split())}", "", source)]) from None
     finally:
         loader.dispose()
     if node is None:
         empty = not text.strip()
-        raise SpecError([Issue(1, 1, "", "the file is empty" if empty else "the file holds no YAML document, only comments",
-                               "start from `ckredis init NAME`", source)])
+        raise SpecError(
+            [
+                Issue(
+                    1,
+                    1,
+                    "",
+                    "the file is empty" if empty else "the file holds no YAML document, only comments",
+                    "start from `ckredis init NAME`",
+                    source,
+                )
+            ]
+        )
     if extra is not None:
-        raise SpecError([Issue(_document_start(text, node, extra), 1, "",
-                               "a second YAML document starts here; a spec file holds exactly one",
-                               "put each cluster in its own file", source)])
+        raise SpecError(
+            [
+                Issue(
+                    _document_start(text, node, extra),
+                    1,
+                    "",
+                    "a second YAML document starts here; a spec file holds exactly one",
+                    "put each cluster in its own file",
+                    source,
+                )
+            ]
+        )
     return _Builder(source).build(node)
 
 
@@ -176,12 +222,21 @@ def _syntax_issue(error: yaml.MarkedYAMLError, text: str, source: str) -> Issue:
     char = text[mark.index] if mark.index < len(text) else ""
     message, hint = f"invalid YAML: {problem}", ""
     if char == "\t" or "tab character" in problem:
-        message, hint = "invalid YAML: a tab character in the indentation", "indent with spaces; YAML does not allow tabs"
+        message, hint = (
+            "invalid YAML: a tab character in the indentation",
+            "indent with spaces; YAML does not allow tabs",
+        )
     elif "cannot start any token" in problem:
-        message, hint = f"invalid YAML: a value cannot start with {char!r}", f"quote the value if {char!r} is meant literally"
+        message, hint = (
+            f"invalid YAML: a value cannot start with {char!r}",
+            f"quote the value if {char!r} is meant literally",
+        )
     elif start and context.startswith("while parsing a flow"):
         opener, closer = ("{", "}") if "mapping" in context else ("[", "]")
-        mark, message = start, f"invalid YAML: this {opener!r} has no matching {closer!r} (expected ',' or {closer!r} at {where})"
+        mark, message = (
+            start,
+            f"invalid YAML: this {opener!r} has no matching {closer!r} (expected ',' or {closer!r} at {where})",
+        )
         hint = f"close it with {closer!r} and separate the entries with ','"
     elif start and context == "while scanning a quoted scalar" and "end of stream" in problem:
         mark, message, hint = start, "invalid YAML: this quoted value is never closed", "add the closing quote"
@@ -211,16 +266,27 @@ class _Builder:
 
     def _issue(self, node: yaml.Node, path: SpecPath, message: str, hint: str = "") -> None:
         mark = node.start_mark
-        self.issues.append(Issue(mark.line + 1, mark.column + 1, format_path(path), message, hint, self.document.source))
+        self.issues.append(
+            Issue(mark.line + 1, mark.column + 1, format_path(path), message, hint, self.document.source)
+        )
 
     def _value(self, node: yaml.Node, path: SpecPath) -> object:
         self.count += 1
         if self.count > MAX_VALUES:
-            self._issue(node, path, f"the document holds more than {MAX_VALUES} values, counting those aliases (*NAME) repeat",
-                        "a spec holds about a hundred; write the values out instead of nesting aliases")
+            self._issue(
+                node,
+                path,
+                f"the document holds more than {MAX_VALUES} values, counting those aliases (*NAME) repeat",
+                "a spec holds about a hundred; write the values out instead of nesting aliases",
+            )
             raise SpecError(self.issues)
         if len(path) > MAX_DEPTH and isinstance(node, yaml.CollectionNode):
-            self._issue(node, path, f"nested more than {MAX_DEPTH} levels deep", "a spec is only a few levels deep; check the indentation")
+            self._issue(
+                node,
+                path,
+                f"nested more than {MAX_DEPTH} levels deep",
+                "a spec is only a few levels deep; check the indentation",
+            )
             self.document.unreadable.add(path)
             return None
         self.document.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -247,8 +313,12 @@ class _Builder:
                 continue
             key = key_node.value
             if key in first_seen:
-                self._issue(key_node, path + (key,), f"duplicate key {clip(key)!r} (first written on line {first_seen[key]})",
-                            "keep one of them")
+                self._issue(
+                    key_node,
+                    path + (key,),
+                    f"duplicate key {clip(key)!r} (first written on line {first_seen[key]})",
+                    "keep one of them",
+                )
                 continue
             first_seen[key] = key_node.start_mark.line + 1
             self.document.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)

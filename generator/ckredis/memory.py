@@ -123,28 +123,43 @@ class Budget:
     @property
     def directives(self) -> tuple[str, ...]:
         """customConfig lines (bytes, so CONFIG GET reads them back verbatim)."""
-        return (f"client-output-buffer-limit replica {self.replication} {self.replication // 2} {SOFT_LIMIT_SECONDS}",
-                f"repl-backlog-size {self.backlog}",
-                *(["dual-channel-replication-enabled yes"] if self.dual_channel else []))
+        return (
+            f"client-output-buffer-limit replica {self.replication} {self.replication // 2} {SOFT_LIMIT_SECONDS}",
+            f"repl-backlog-size {self.backlog}",
+            *(["dual-channel-replication-enabled yes"] if self.dual_channel else []),
+        )
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(term, MiB, % of the limit, what it holds) for the chart README."""
         if self.dual_channel:
-            fork = [("fork peak", self.fork_peak,
-                     f"the larger of: copy-on-write {_mib(self.copy_on_write)} MiB on the primary while a fork lives "
-                     f"({self.fork_seconds:.1f} s), or a replica's own buffer of a full resync's writes (dual-channel "
-                     f"replication; hard limit {_mib(self.replication)} MiB, {RESYNC_PER_FORK} x the fork)")]
+            fork = [
+                (
+                    "fork peak",
+                    self.fork_peak,
+                    f"the larger of: copy-on-write {_mib(self.copy_on_write)} MiB on the primary while a fork lives "
+                    f"({self.fork_seconds:.1f} s), or a replica's own buffer of a full resync's writes (dual-channel "
+                    f"replication; hard limit {_mib(self.replication)} MiB, {RESYNC_PER_FORK} x the fork)",
+                )
+            ]
         else:
             resync = f"{RESYNC_PER_FORK} x {self.fork_seconds:.1f} s fork"
-            fork = [("replication buffer", self.replication, f"writes during a full resync ({resync}); the replica's "
-                                                             "hard limit"),
-                    ("copy-on-write", self.copy_on_write,
-                     f"pages written while a fork lives ({self.fork_seconds:.1f} s)")]
+            fork = [
+                (
+                    "replication buffer",
+                    self.replication,
+                    f"writes during a full resync ({resync}); the replica's hard limit",
+                ),
+                ("copy-on-write", self.copy_on_write, f"pages written while a fork lives ({self.fork_seconds:.1f} s)"),
+            ]
         terms = [
             ("maxmemory", self.maxmemory, f"data, replication backlog ({_mib(self.backlog)} MiB) and client buffers"),
             *fork,
-            ("overhead", self.overhead, f"resident beyond used_memory: {_mib(OVERHEAD_FIXED)} MiB + "
-                                        f"{ALLOCATOR_SHARE:.0%} allocator (metadata, fragmentation, dirty pages)"),
+            (
+                "overhead",
+                self.overhead,
+                f"resident beyond used_memory: {_mib(OVERHEAD_FIXED)} MiB + "
+                f"{ALLOCATOR_SHARE:.0%} allocator (metadata, fragmentation, dirty pages)",
+            ),
             ("reserve", self.reserve, "unplanned: page cache of RDB/AOF files, what the model misses"),
             ("memory limit", self.limit, "the pod's `resources.limits.memory`"),
         ]

@@ -11,32 +11,62 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ckredis import __version__, memory
-from ckredis.derive import (chart_label, client_labels, connection_manifest, connection_name, default_persistence_size,
-                            maxmemory_policy, memory_budget, purpose_of, sentinel_host)
-from ckredis.facts import (ACCESS_LABEL_VALUE, DEDICATED_NODE_LABEL, DEFAULT_MASTER_NAME, ENGINES, MAX_UNAVAILABLE,
-                           NOBACKUP_LABEL, OPERATOR_FIELDS, OPERATOR_GROUP_LABEL, PASSWORD_VARIABLE, REDIS_DATA_VOLUME,
-                           REDIS_EXPORTER_PORT, RESERVED_POD_MEMORY_PERCENT, RUN_AS, SAFE_TO_EVICT_VOLUMES,
-                           SENTINEL_CONFIG_VOLUME, SENTINEL_EXPORTER_PORT, SENTINEL_PORT, Engine, access_label,
-                           workload_name)
+from ckredis.derive import (
+    chart_label,
+    client_labels,
+    connection_manifest,
+    connection_name,
+    default_persistence_size,
+    maxmemory_policy,
+    memory_budget,
+    purpose_of,
+    sentinel_host,
+)
+from ckredis.facts import (
+    ACCESS_LABEL_VALUE,
+    DEDICATED_NODE_LABEL,
+    DEFAULT_MASTER_NAME,
+    ENGINES,
+    MAX_UNAVAILABLE,
+    NOBACKUP_LABEL,
+    OPERATOR_FIELDS,
+    OPERATOR_GROUP_LABEL,
+    PASSWORD_VARIABLE,
+    REDIS_DATA_VOLUME,
+    REDIS_EXPORTER_PORT,
+    RESERVED_POD_MEMORY_PERCENT,
+    RUN_AS,
+    SAFE_TO_EVICT_VOLUMES,
+    SENTINEL_CONFIG_VOLUME,
+    SENTINEL_EXPORTER_PORT,
+    SENTINEL_PORT,
+    Engine,
+    access_label,
+    workload_name,
+)
 from ckredis.monitoring.settings import Monitoring
 
-POD_SECURITY_CONTEXT = MappingProxyType({
-    "fsGroup": RUN_AS,
-    "runAsGroup": RUN_AS,
-    "runAsNonRoot": True,
-    "runAsUser": RUN_AS,
-    "seccompProfile": {"type": "RuntimeDefault"},
-})
-CONTAINER_SECURITY_CONTEXT = MappingProxyType({
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "privileged": False,
-    "readOnlyRootFilesystem": True,
-    "runAsGroup": RUN_AS,
-    "runAsNonRoot": True,
-    "runAsUser": RUN_AS,
-    "seccompProfile": {"type": "RuntimeDefault"},
-})
+POD_SECURITY_CONTEXT = MappingProxyType(
+    {
+        "fsGroup": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+)
+CONTAINER_SECURITY_CONTEXT = MappingProxyType(
+    {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsGroup": RUN_AS,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+)
 
 
 # The connection object's keys after their engine's prefix, in the order clients need them.
@@ -116,13 +146,19 @@ class Resources:
     @classmethod
     def of(cls, data: dict) -> Resources:
         cpu_limit = data["limits"].get("cpu")
-        return cls(_cpu_text(data["requests"]["cpu"]), data["requests"]["memory"], data["limits"]["memory"],
-                   None if cpu_limit is None else _cpu_text(cpu_limit))
+        return cls(
+            _cpu_text(data["requests"]["cpu"]),
+            data["requests"]["memory"],
+            data["limits"]["memory"],
+            None if cpu_limit is None else _cpu_text(cpu_limit),
+        )
 
     def as_k8s(self) -> dict:
         limits = {"cpu": self.cpu_limit} if self.cpu_limit else {}
-        return {"limits": {**limits, "memory": self.memory_limit},
-                "requests": {"cpu": self.cpu_request, "memory": self.memory_request}}
+        return {
+            "limits": {**limits, "memory": self.memory_limit},
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+        }
 
 
 @dataclass(frozen=True)
@@ -174,8 +210,12 @@ class Component:
 
     @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(self.kind, f"{self.kind} pods {self.workload_name} in {self.namespace}", self.namespace,
-                        tuple(sorted(self.selector.items())))
+        return Endpoint(
+            self.kind,
+            f"{self.kind} pods {self.workload_name} in {self.namespace}",
+            self.namespace,
+            tuple(sorted(self.selector.items())),
+        )
 
     @property
     def budget_name(self) -> str:
@@ -210,8 +250,10 @@ class Persistence:
         spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": self.size}}}
         if self.storage_class:
             spec["storageClassName"] = self.storage_class
-        return {"keepAfterDeletion": self.keep_after_deletion,
-                "persistentVolumeClaim": {"metadata": {"name": "redis-data"}, "spec": spec}}
+        return {
+            "keepAfterDeletion": self.keep_after_deletion,
+            "persistentVolumeClaim": {"metadata": {"name": "redis-data"}, "spec": spec},
+        }
 
 
 @dataclass(frozen=True)
@@ -225,17 +267,23 @@ class Placement:
         term = {"labelSelector": {"matchLabels": component.selector}, "topologyKey": "kubernetes.io/hostname"}
         if self.node_spread == "hard":
             return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
-        return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"podAffinityTerm": term, "weight": 100}]}}
+        return {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"podAffinityTerm": term, "weight": 100}]
+            }
+        }
 
     def topology_spread(self, component: Component) -> list[dict]:
         if self.zone_spread == "none":
             return []
-        return [{
-            "labelSelector": {"matchLabels": component.selector},
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": "DoNotSchedule" if self.zone_spread == "hard" else "ScheduleAnyway",
-        }]
+        return [
+            {
+                "labelSelector": {"matchLabels": component.selector},
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule" if self.zone_spread == "hard" else "ScheduleAnyway",
+            }
+        ]
 
     @property
     def node_selector(self) -> dict[str, str]:
@@ -349,7 +397,9 @@ class Cluster:
     def pods_selector(self) -> dict:
         """Selects the Redis and Sentinel pods of this cluster and nothing else (not a second cluster in the namespace)."""
         return {
-            "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In", "values": ["redis", "sentinel"]}],
+            "matchExpressions": [
+                {"key": "app.kubernetes.io/component", "operator": "In", "values": ["redis", "sentinel"]}
+            ],
             "matchLabels": {"app.kubernetes.io/name": self.name, "app.kubernetes.io/part-of": "redis-failover"},
         }
 
@@ -403,9 +453,15 @@ class Cluster:
     @property
     def connection_data(self) -> dict[str, str]:
         """The connection object's data, keys sorted."""
-        values = {"SENTINEL_HOST": self.sentinel_host, "SENTINEL_PORT": str(SENTINEL_PORT),
-                  "MASTER_NAME": self.master_name, "CLUSTER_NAME": self.name}
-        return dict(sorted((prefix + key, values[key]) for prefix in self.connection_prefixes for key in CONNECTION_KEYS))
+        values = {
+            "SENTINEL_HOST": self.sentinel_host,
+            "SENTINEL_PORT": str(SENTINEL_PORT),
+            "MASTER_NAME": self.master_name,
+            "CLUSTER_NAME": self.name,
+        }
+        return dict(
+            sorted((prefix + key, values[key]) for prefix in self.connection_prefixes for key in CONNECTION_KEYS)
+        )
 
     @property
     def password_variable(self) -> str | None:
@@ -446,13 +502,17 @@ class Cluster:
         """What `kubectl port-forward pod/NAME` needs (get the pod, create its portforward), for the redis pods only:
         their StatefulSet names them, so the Role needs no access to the namespace's other pods."""
         pods = [f"{self.redis.workload_name}-{index}" for index in range(self.redis.replicas)]
-        return [{"apiGroups": [""], "resourceNames": pods, "resources": ["pods"], "verbs": ["get"]},
-                {"apiGroups": [""], "resourceNames": pods, "resources": ["pods/portforward"], "verbs": ["create"]}]
+        return [
+            {"apiGroups": [""], "resourceNames": pods, "resources": ["pods"], "verbs": ["get"]},
+            {"apiGroups": [""], "resourceNames": pods, "resources": ["pods/portforward"], "verbs": ["create"]},
+        ]
 
     @property
     def port_forward_subjects(self) -> list[dict]:
-        return [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
-                for group in self.port_forward_groups]
+        return [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+            for group in self.port_forward_groups
+        ]
 
     @property
     def pod_security_context(self) -> dict:
@@ -475,8 +535,11 @@ def build(spec_document: dict) -> Cluster:
     persistence = None
     if purpose.persists:
         stored = spec.get("persistence", {})
-        persistence = Persistence(stored.get("size") or default_persistence_size(spec), stored.get("storageClassName"),
-                                  stored.get("keepAfterDeletion", True))
+        persistence = Persistence(
+            stored.get("size") or default_persistence_size(spec),
+            stored.get("storageClassName"),
+            stored.get("keepAfterDeletion", True),
+        )
     return Cluster(
         name=name,
         namespace=meta["namespace"],
@@ -487,11 +550,28 @@ def build(spec_document: dict) -> Cluster:
         operator_namespace=spec["operator"]["namespace"],
         operator_labels=tuple(sorted(spec["operator"]["podSelector"].items())),
         pull_policy=images["pullPolicy"],
-        redis=Component("redis", name, meta["namespace"], redis["replicas"], redis["port"], image_reference(images["redis"], registry),
-                        Resources.of(redis["resources"]), Resources.of(redis["exporter"]["resources"]), REDIS_EXPORTER_PORT),
-        sentinel=Component("sentinel", name, meta["namespace"], sentinel["replicas"], SENTINEL_PORT, image_reference(images["sentinel"], registry),
-                           Resources.of(sentinel["resources"]), Resources.of(sentinel["exporter"]["resources"]),
-                           SENTINEL_EXPORTER_PORT),
+        redis=Component(
+            "redis",
+            name,
+            meta["namespace"],
+            redis["replicas"],
+            redis["port"],
+            image_reference(images["redis"], registry),
+            Resources.of(redis["resources"]),
+            Resources.of(redis["exporter"]["resources"]),
+            REDIS_EXPORTER_PORT,
+        ),
+        sentinel=Component(
+            "sentinel",
+            name,
+            meta["namespace"],
+            sentinel["replicas"],
+            SENTINEL_PORT,
+            image_reference(images["sentinel"], registry),
+            Resources.of(sentinel["resources"]),
+            Resources.of(sentinel["exporter"]["resources"]),
+            SENTINEL_EXPORTER_PORT,
+        ),
         exporter_image=image_reference(images["exporter"], registry),
         redis_config=_redis_config(spec, budget, fence),
         sentinel_config=_sentinel_config(sentinel["config"]),
@@ -508,10 +588,18 @@ def build(spec_document: dict) -> Cluster:
         connection_kind=spec["connection"]["kind"],
         connection_keys=spec["connection"]["keys"],
         cluster_domain=spec["connection"]["clusterDomain"],
-        clients=tuple(sorted((_client(name, spec["engine"], entry) for entry in spec["clients"]),
-                             key=lambda c: (c.namespace, c.connection_name))),
-        placement=Placement(spec["placement"]["nodeSpread"], spec["placement"]["zoneSpread"],
-                            spec["placement"]["dedicatedNodes"], spec["placement"].get("priorityClassName")),
+        clients=tuple(
+            sorted(
+                (_client(name, spec["engine"], entry) for entry in spec["clients"]),
+                key=lambda c: (c.namespace, c.connection_name),
+            )
+        ),
+        placement=Placement(
+            spec["placement"]["nodeSpread"],
+            spec["placement"]["zoneSpread"],
+            spec["placement"]["dedicatedNodes"],
+            spec["placement"].get("priorityClassName"),
+        ),
         peers=_peers(spec),
         monitoring=Monitoring.of(spec),
         # Defaults where the operator has the fields (README, "Which operator"): keep the master out of a node
@@ -524,7 +612,9 @@ def build(spec_document: dict) -> Cluster:
 
 def _peers(spec: dict) -> Peers:
     def endpoint(key: str, title: str, peer: dict) -> Endpoint:
-        return Endpoint(key, f"{title} in {peer['namespace']}", peer["namespace"], tuple(sorted(peer["podSelector"].items())))
+        return Endpoint(
+            key, f"{title} in {peer['namespace']}", peer["namespace"], tuple(sorted(peer["podSelector"].items()))
+        )
 
     policy = spec["networkPolicy"]
     return Peers(
@@ -535,11 +625,13 @@ def _peers(spec: dict) -> Peers:
     )
 
 
-
-
 def _client(cluster_name: str, engine: str, entry: dict) -> Client:
-    return Client(entry["namespace"], connection_name(cluster_name, entry), client_labels(cluster_name, engine, entry),
-                  entry["egressPolicy"])
+    return Client(
+        entry["namespace"],
+        connection_name(cluster_name, entry),
+        client_labels(cluster_name, engine, entry),
+        entry["egressPolicy"],
+    )
 
 
 def _redis_config(spec: dict, budget: memory.Budget, fence: WriteFence) -> tuple[str, ...]:
@@ -557,7 +649,11 @@ def _redis_config(spec: dict, budget: memory.Budget, fence: WriteFence) -> tuple
         *fence.directives,
     ]
     if purpose.persists:
-        lines += ["appendonly yes", f"appendfsync {config.get('appendfsync', 'everysec')}", "save 900 1 300 10 60 10000"]
+        lines += [
+            "appendonly yes",
+            f"appendfsync {config.get('appendfsync', 'everysec')}",
+            "save 900 1 300 10 60 10000",
+        ]
     else:
         lines += ["appendonly no", 'save ""']
     return tuple(lines)

@@ -30,6 +30,7 @@ def ordered_map(function: Callable[[Item], Result], items: list[Item], jobs: int
         yield from map(function, items)
         return
     import multiprocessing  # only here: a single spec (the common cold run) never pays for importing it
+
     if "fork" not in multiprocessing.get_all_start_methods():
         yield from map(function, items)
         return

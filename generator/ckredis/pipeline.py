@@ -49,6 +49,7 @@ class Rendered:
 
     def _chart(self, path: str) -> dict[str, str]:
         from ckredis import render
+
         if path not in self._charts:
             self._charts[path] = render.render_chart(self.plan, self.manifests, path)
         return self._charts[path]
@@ -64,12 +65,14 @@ class Rendered:
 
     def stream(self) -> str:
         from ckredis import stream
+
         return stream.manifest_stream(self.name, self.manifests)
 
     @cached_property
     def alert_tests(self) -> dict[str, str]:
         """The rules as a Prometheus rule file and promtool unit tests of every alert (not part of the chart)."""
         from ckredis import render
+
         return render.alert_tests(self.plan)
 
     @cached_property
@@ -81,11 +84,13 @@ def render_spec(source: str, raw: bytes | None = None) -> Rendered:
     """One spec (its bytes when already read) through every stage; SpecError lists every problem in it."""
     from ckredis import render
     from ckredis.validate import validate, warnings
+
     document = load(source, raw)
     data = validate(document)
     plan = Plan(model.build(data))
-    return Rendered(source, document.position(("metadata", "name")), plan, render.manifests(plan),
-                    tuple(warnings(document, data)))
+    return Rendered(
+        source, document.position(("metadata", "name")), plan, render.manifests(plan), tuple(warnings(document, data))
+    )
 
 
 def render_specs(sources: list[str]) -> list[Rendered]:
@@ -160,6 +165,7 @@ class Connectivity(Task[list[tuple[str, str, str, str]]]):
 
     def __call__(self, item: Rendered) -> list[tuple[str, str, str, str]]:
         from ckredis import access
+
         return access.connectivity_table(access.flows(item.cluster))
 
 
@@ -188,6 +194,7 @@ class Check(_ChartTask[tuple[str, ...]]):
 
     def __call__(self, item: Rendered) -> tuple[str, ...]:
         from ckredis import write
+
         return tuple(write.differences(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)))
 
     def as_wanted(self, entry: cache.Entry) -> tuple[str, ...]:
@@ -204,6 +211,7 @@ class Stage(_ChartTask["write.Staged | Unchanged"]):
 
     def __call__(self, item: Rendered) -> write.Staged | Unchanged:
         from ckredis import write
+
         return write.stage_chart(item.chart_files(self.chart_dir(item.name)), self.chart_dir(item.name)) or Unchanged()
 
     def as_wanted(self, entry: cache.Entry) -> write.Staged | Unchanged:
@@ -213,17 +221,26 @@ class Stage(_ChartTask["write.Staged | Unchanged"]):
 class Review(_ChartTask["comparison.ChartReview"]):
     def __call__(self, item: Rendered) -> comparison.ChartReview:
         from ckredis.review import comparison
+
         chart_dir = self.chart_dir(item.name)
-        return comparison.compare(item.name, comparison.committed_chart(chart_dir), item.chart_files(chart_dir),
-                                  str(chart_dir))
+        return comparison.compare(
+            item.name, comparison.committed_chart(chart_dir), item.chart_files(chart_dir), str(chart_dir)
+        )
 
     def as_wanted(self, entry: cache.Entry) -> comparison.ChartReview:
         from ckredis.review import comparison
+
         return comparison.ChartReview(entry.name, "unchanged")
 
 
-def run(task: Task[Result], sources: list[str], *, jobs: int = 1, use_cache: bool = True,
-        advance: Callable[[], None] = lambda: None) -> list[Outcome[Result]]:
+def run(
+    task: Task[Result],
+    sources: list[str],
+    *,
+    jobs: int = 1,
+    use_cache: bool = True,
+    advance: Callable[[], None] = lambda: None,
+) -> list[Outcome[Result]]:
     """task over every spec, in input order; clashes between specs are added as issues of the specs involved."""
     work = functools.partial(_run_one, task, use_cache and STDIN not in sources)
     outcomes = []
@@ -257,8 +274,14 @@ def _run_one(task: Task[Result], use_cache: bool, source: str) -> Outcome[Result
         if entry is not None:
             result = task.unchanged(entry)
             if result is not None:
-                return Outcome(source, clashes.Claim(source, entry.name_position, entry.name, entry.objects),
-                               entry.namespace, entry.purpose, warnings=entry.warnings, result=result)
+                return Outcome(
+                    source,
+                    clashes.Claim(source, entry.name_position, entry.name, entry.objects),
+                    entry.namespace,
+                    entry.purpose,
+                    warnings=entry.warnings,
+                    result=result,
+                )
     try:
         item = render_spec(source, raw)
     except SpecError as error:
@@ -269,12 +292,15 @@ def _run_one(task: Task[Result], use_cache: bool, source: str) -> Outcome[Result
         return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, failure=tuple(error.lines()))
     if key:
         _remember(key, entry, item, task)
-    return Outcome(source, item.claim, item.cluster.namespace, item.cluster.purpose, warnings=item.warnings, result=result)
+    return Outcome(
+        source, item.claim, item.cluster.namespace, item.cluster.purpose, warnings=item.warnings, result=result
+    )
 
 
 def _describes(entry: cache.Entry, raw: bytes) -> bool:
     """Whether the entry is about the chart the spec renders: the spec's own metadata name and namespace."""
     import yaml
+
     try:
         data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
@@ -290,14 +316,22 @@ def _remember(key: str, previous: cache.Entry | None, item: Rendered, task: Task
         chart_dir = task.chart_dir(item.name)
         files = item.chart_files(chart_dir)
         charts[repository_path(chart_dir)] = cache.chart_digest({path: text.encode() for path, text in files.items()})
-    entry = cache.Entry(item.name, item.cluster.namespace, item.cluster.purpose, item.name_position,
-                        item.claim.objects, item.warnings, charts)
+    entry = cache.Entry(
+        item.name,
+        item.cluster.namespace,
+        item.cluster.purpose,
+        item.name_position,
+        item.claim.objects,
+        item.warnings,
+        charts,
+    )
     if entry != previous:
         cache.store(key, entry)
 
 
 def _disk_digest(chart_dir: Path) -> str | None:
     from ckredis import write
+
     try:
         return cache.chart_digest(write.existing_files(chart_dir))
     except CkredisError:

@@ -25,8 +25,10 @@ class Progress:
         self.done += 1
         if self.enabled and (self.shown or monotonic() - self.started >= DELAY_SECONDS):
             filled = _WIDTH * self.done // self.total
-            self.stream.write(f"\r{self.verb} {self.done:>{len(str(self.total))}}/{self.total} "
-                              f"[{'#' * filled}{'.' * (_WIDTH - filled)}]")
+            self.stream.write(
+                f"\r{self.verb} {self.done:>{len(str(self.total))}}/{self.total} "
+                f"[{'#' * filled}{'.' * (_WIDTH - filled)}]"
+            )
             self.stream.flush()
             self.shown = True
 

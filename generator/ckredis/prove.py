@@ -36,7 +36,8 @@ def find_promtool(explicit: str | None) -> str:
     if found is None:
         raise PromtoolMissing(
             f"promtool not found ({wanted!r}) (hint: install Debian's `prometheus` package or a Prometheus release "
-            "archive, or name it with --promtool PATH; `ckredis test --write DIR` writes the files without running it)")
+            "archive, or name it with --promtool PATH; `ckredis test --write DIR` writes the files without running it)"
+        )
     return found
 
 

@@ -32,9 +32,12 @@ def environment() -> jinja2.Environment:
     # (a cold run compiles every template again, about 80 ms).
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        block_start_string="[%", block_end_string="%]",
-        variable_start_string="[[", variable_end_string="]]",
-        comment_start_string="[#", comment_end_string="#]",
+        block_start_string="[%",
+        block_end_string="%]",
+        variable_start_string="[[",
+        variable_end_string="]]",
+        comment_start_string="[#",
+        comment_end_string="#]",
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -70,24 +73,43 @@ def _one(path: str, when: Callable[[Plan], object] = lambda plan: True) -> Files
 
 MANIFESTS: tuple[tuple[str, Files], ...] = (
     ("chart/templates/redisfailover.yaml.jinja", _one("templates/redisfailover.yaml")),
-    ("chart/templates/connection.yaml.jinja",
-     lambda plan: [(client.manifest_file, {"client": client}) for client in plan.cluster.clients]),
-    ("chart/templates/networkpolicy.yaml.jinja",
-     lambda plan: [(policy.file_name, {"policy": policy}) for policy in plan.policies]),
-    ("chart/templates/poddisruptionbudget.yaml.jinja",
-     lambda plan: [(f"templates/poddisruptionbudget-{component.kind}.yaml", {"c": component})
-                   for component in (plan.cluster.redis, plan.cluster.sentinel) if plan.cluster.own_disruption_budgets]),
-    ("chart/templates/role-port-forward.yaml.jinja",
-     _one("templates/role-port-forward.yaml", lambda plan: plan.cluster.port_forward_groups)),
-    ("chart/templates/rolebinding-port-forward.yaml.jinja",
-     _one("templates/rolebinding-port-forward.yaml", lambda plan: plan.cluster.port_forward_groups)),
+    (
+        "chart/templates/connection.yaml.jinja",
+        lambda plan: [(client.manifest_file, {"client": client}) for client in plan.cluster.clients],
+    ),
+    (
+        "chart/templates/networkpolicy.yaml.jinja",
+        lambda plan: [(policy.file_name, {"policy": policy}) for policy in plan.policies],
+    ),
+    (
+        "chart/templates/poddisruptionbudget.yaml.jinja",
+        lambda plan: [
+            (f"templates/poddisruptionbudget-{component.kind}.yaml", {"c": component})
+            for component in (plan.cluster.redis, plan.cluster.sentinel)
+            if plan.cluster.own_disruption_budgets
+        ],
+    ),
+    (
+        "chart/templates/role-port-forward.yaml.jinja",
+        _one("templates/role-port-forward.yaml", lambda plan: plan.cluster.port_forward_groups),
+    ),
+    (
+        "chart/templates/rolebinding-port-forward.yaml.jinja",
+        _one("templates/rolebinding-port-forward.yaml", lambda plan: plan.cluster.port_forward_groups),
+    ),
     ("chart/templates/podmonitor.yaml.jinja", _one("templates/podmonitor.yaml", lambda plan: plan.monitoring.enabled)),
-    ("chart/templates/prometheusrule.yaml.jinja",
-     _one("templates/prometheusrule.yaml", lambda plan: plan.monitoring.enabled and plan.rule_groups)),
-    ("chart/templates/probe.yaml.jinja",
-     _one("templates/probe.yaml", lambda plan: plan.monitoring.enabled and plan.monitoring.uptime_probe)),
-    ("chart/templates/dashboard.yaml.jinja",
-     _one("templates/dashboard.yaml", lambda plan: plan.monitoring.enabled and plan.monitoring.dashboard)),
+    (
+        "chart/templates/prometheusrule.yaml.jinja",
+        _one("templates/prometheusrule.yaml", lambda plan: plan.monitoring.enabled and plan.rule_groups),
+    ),
+    (
+        "chart/templates/probe.yaml.jinja",
+        _one("templates/probe.yaml", lambda plan: plan.monitoring.enabled and plan.monitoring.uptime_probe),
+    ),
+    (
+        "chart/templates/dashboard.yaml.jinja",
+        _one("templates/dashboard.yaml", lambda plan: plan.monitoring.enabled and plan.monitoring.dashboard),
+    ),
 )
 # The chart's other files from templates, each made once (each may say where the chart lives: `chart_path`);
 # Chart.yaml last, as its version digests all the others.
@@ -106,7 +128,9 @@ def manifests(source: Cluster | Plan) -> dict[str, str]:
     return {path: _render(template, plan, **extra) for template, files in MANIFESTS for path, extra in files(plan)}
 
 
-def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None, chart_path: str | None = None) -> dict[str, str]:
+def render_chart(
+    source: Cluster | Plan, objects: dict[str, str] | None = None, chart_path: str | None = None
+) -> dict[str, str]:
     """Every file of the chart directory, keyed by its path relative to the chart root.
 
     `objects` are the cluster's manifests when the caller already rendered them; `chart_path` is where the
@@ -114,8 +138,9 @@ def render_chart(source: Cluster | Plan, objects: dict[str, str] | None = None, 
     """
     plan = _plan(source)
     files = {path: helm_literal(text) for path, text in (objects or manifests(plan)).items()}
-    files["templates/NOTES.txt"] = "{{- /* " + facts.MARKER + ": do not edit. */ -}}\n" + helm_literal(
-        _render(NOTES_TEMPLATE, plan))
+    files["templates/NOTES.txt"] = (
+        "{{- /* " + facts.MARKER + ": do not edit. */ -}}\n" + helm_literal(_render(NOTES_TEMPLATE, plan))
+    )
     for template, path in CHART_FILES.items():
         files[path] = _render(template, plan, chart_path=chart_path or f"output/{plan.cluster.name}")
     files["values.schema.json"] = _values_schema()
@@ -156,10 +181,14 @@ def alert_tests(plan: Plan) -> dict[str, str]:
         return {}
     header = f"# {facts.MARKER} for {plan.cluster.namespace}/{plan.cluster.name}: do not edit; change the spec.\n"
     return {
-        prove.RULES_FILE: header + "# The alert rules of templates/prometheusrule.yaml as a Prometheus rule file.\n"
-                          + to_yaml({"groups": plan.rule_groups}) + "\n",
-        prove.TESTS_FILE: header + f"# promtool unit tests of every alert. Run: promtool test rules {prove.TESTS_FILE}\n"
-                          + to_yaml(plan.unit_tests(prove.RULES_FILE)) + "\n",
+        prove.RULES_FILE: header
+        + "# The alert rules of templates/prometheusrule.yaml as a Prometheus rule file.\n"
+        + to_yaml({"groups": plan.rule_groups})
+        + "\n",
+        prove.TESTS_FILE: header
+        + f"# promtool unit tests of every alert. Run: promtool test rules {prove.TESTS_FILE}\n"
+        + to_yaml(plan.unit_tests(prove.RULES_FILE))
+        + "\n",
     }
 
 

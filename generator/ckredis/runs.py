@@ -80,8 +80,10 @@ def render(found: discover.Discovery, output: Path, *, prune: bool, options: Opt
         if created and output.is_dir() and not any(output.iterdir()):
             output.rmdir()  # a refused render leaves no trace, not even the output directory it would have made
         raise
-    charts = [Written(output / outcome.name, outcome.result.files if isinstance(outcome.result, write.Staged) else None)
-              for outcome in outcomes]
+    charts = [
+        Written(output / outcome.name, outcome.result.files if isinstance(outcome.result, write.Staged) else None)
+        for outcome in outcomes
+    ]
     return Rendering(warnings, charts, swept, orphans)
 
 
@@ -100,8 +102,14 @@ def check(found: discover.Discovery, output: Path, options: Options) -> Checked:
     with write.output_lock(output, exclusive=False):
         outcomes = _run(pipeline.Check(output), found, "checking", options)
         warnings = _valid(outcomes)
-        return Checked(warnings, write.Findings(stale=_stale(output, outcomes), leftovers=write.staging_folders(output),
-                                                orphans=write.orphan_charts(output, _names(outcomes))))
+        return Checked(
+            warnings,
+            write.Findings(
+                stale=_stale(output, outcomes),
+                leftovers=write.staging_folders(output),
+                orphans=write.orphan_charts(output, _names(outcomes)),
+            ),
+        )
 
 
 def _stale(output: Path, outcomes: list[pipeline.Outcome]) -> list[Path]:
@@ -148,12 +156,15 @@ class Comparison:
 def diff(found: discover.Discovery, output: Path, *, orphans: bool, options: Options) -> Comparison:
     """What rendering would change in each chart under output (and, with orphans, which charts it would leave)."""
     from ckredis.review import comparison
+
     outcomes = _run(pipeline.Review(output), found, "comparing", options)
     warnings = _valid(outcomes)
     reviews = [outcome.result for outcome in outcomes if outcome.result is not None]  # all, when _valid passed
     if orphans and output.is_dir():
-        reviews += [comparison.compare(chart.name, comparison.committed_chart(chart), None, str(chart))
-                    for chart in write.orphan_charts(output, _names(outcomes))]
+        reviews += [
+            comparison.compare(chart.name, comparison.committed_chart(chart), None, str(chart))
+            for chart in write.orphan_charts(output, _names(outcomes))
+        ]
     return Comparison(warnings, reviews)
 
 
@@ -173,6 +184,7 @@ class AlertProofs:
 def test(found: discover.Discovery, *, keep_in: Path | None, promtool: str | None) -> AlertProofs:
     """Each spec's rules and promtool tests of every alert, run by promtool (kept in keep_in/<name>/ if given)."""
     from ckredis import prove
+
     runner = prove.find_promtool(promtool)
     outcomes = _run(pipeline.AlertTests(), found, "rendering", Options(jobs=1, use_cache=False))
     warnings = _valid(outcomes)
@@ -189,8 +201,9 @@ def test(found: discover.Discovery, *, keep_in: Path | None, promtool: str | Non
 
 def connectivity(spec: str) -> list[tuple[str, str, str, str]]:
     """The flows the spec's NetworkPolicies allow, as (from, to, ports, why) rows."""
-    (outcome,) = _run(pipeline.Connectivity(), discover.Discovery(specs=[spec]), "reading",
-                      Options(jobs=1, use_cache=False))
+    (outcome,) = _run(
+        pipeline.Connectivity(), discover.Discovery(specs=[spec]), "reading", Options(jobs=1, use_cache=False)
+    )
     _valid([outcome])
     return outcome.result or []
 
@@ -203,8 +216,13 @@ def prune_cache(older_than_days: float) -> cache.Pruned:
 def _run(task: pipeline.Task, found: discover.Discovery, verb: str, options: Options) -> list[pipeline.Outcome]:
     advance, close = options.progress(verb, len(found.specs))
     try:
-        return pipeline.run(task, found.specs, jobs=options.jobs or parallel.default_jobs(),
-                            use_cache=options.use_cache, advance=advance)
+        return pipeline.run(
+            task,
+            found.specs,
+            jobs=options.jobs or parallel.default_jobs(),
+            use_cache=options.use_cache,
+            advance=advance,
+        )
     finally:
         close()
 

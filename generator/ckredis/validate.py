@@ -32,15 +32,19 @@ def schema() -> dict:
 def _validator() -> jsonschema.Draft202012Validator:
     # JSON Schema counts 3.0 as an integer; a spec must not, or `replicas: 3.0` would be rendered as written.
     types = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)(schema())
 
 
 def validate(document: Document) -> dict:
     """The spec's data with defaults applied, or SpecError with every problem: those found while reading, the
     schema's, and those of the cross-field rules whose inputs are valid."""
-    errors = [error for error in _validator().iter_errors(document.data)
-              if not any(_within(tuple(error.absolute_path), path) for path in document.unreadable)]
+    errors = [
+        error
+        for error in _validator().iter_errors(document.data)
+        if not any(_within(tuple(error.absolute_path), path) for path in document.unreadable)
+    ]
     issues = [*document.issues, *_schema_issues(document, errors)]
     invalid = document.unreadable | set(_invalid_paths(errors))
     if () not in invalid and isinstance(document.data, dict):  # the schema's root is a mapping
@@ -52,7 +56,7 @@ def validate(document: Document) -> dict:
 
 
 def _within(path: SpecPath, ancestor: SpecPath) -> bool:
-    return path[:len(ancestor)] == ancestor
+    return path[: len(ancestor)] == ancestor
 
 
 def _invalid_paths(errors: list[jsonschema.ValidationError]) -> Iterator[SpecPath]:
@@ -77,8 +81,10 @@ def _failed(error: jsonschema.ValidationError) -> tuple[str, Any, Any, dict]:
 
 def warnings(document: Document, data: dict) -> list[Issue]:
     """Located warnings about a valid spec (`data` as `validate` returned it); they never block rendering."""
-    return [replace(_locate(document, path, message, hint), severity="warning")
-            for path, message, hint in rules.advice(data)]
+    return [
+        replace(_locate(document, path, message, hint), severity="warning")
+        for path, message, hint in rules.advice(data)
+    ]
 
 
 def validate_data(data: object, source: str = "<data>") -> dict:
@@ -135,7 +141,9 @@ def _merged(base: dict, extra: dict) -> dict:
 def _locate(document: Document, path: SpecPath, message: str, hint: str, *, key: bool | None = None) -> Issue:
     """An Issue at `path`: at its key when asked, by default when its value is empty or starts on a later line."""
     if key is None:
-        key = _value_at(document.data, path) is None or document.position(path, key=True)[0] < document.position(path)[0]
+        key = (
+            _value_at(document.data, path) is None or document.position(path, key=True)[0] < document.position(path)[0]
+        )
     line, column = document.position(path, key=key)
     return Issue(line, column, format_path(path), message, hint, document.source)
 
@@ -181,16 +189,21 @@ def _explain(document: Document, error: jsonschema.ValidationError, path: SpecPa
                 yield _locate(document, path, f"missing required key {name!r} in {where}", "", key=True)
         return
     if tuple(error.schema_path)[-2:-1] == ("propertyNames",):
-        yield _locate(document, path + (value,), f"{clip(value)!r} is not a valid label key",
-                      "a label key is an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', "
-                      "starting and ending with a letter or digit", key=True)
+        yield _locate(
+            document,
+            path + (value,),
+            f"{clip(value)!r} is not a valid label key",
+            "a label key is an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit",
+            key=True,
+        )
         return
     yield _locate(document, path, *_value_message(value, kind, expected, node, path))
 
 
 _UNKNOWN_KEY_HINTS = {
     ("spec", "auth", "password"): "a spec never holds the password: keep it in a Secret under the key 'password' "
-                                  "and name that Secret in auth.secretPath",
+    "and name that Secret in auth.secretPath",
 }
 
 
@@ -214,7 +227,7 @@ def _fields_by_name() -> dict[str, list[SpecPath]]:
 def _elsewhere(name: str, path: SpecPath) -> str:
     """Where a key unknown here is known: mis-indented keys belong in a nearby mapping, best below this one."""
     here = tuple(part for part in path if isinstance(part, str))
-    places = sorted(_fields_by_name().get(name, []), key=lambda place: (place[:len(here)] != here, len(place), place))
+    places = sorted(_fields_by_name().get(name, []), key=lambda place: (place[: len(here)] != here, len(place), place))
     if not places:
         return ""
     return f"did you mean {' or '.join('.'.join(map(str, place)) for place in places[:3])}? check the indentation"
@@ -225,18 +238,33 @@ def _ambiguous(value: Ambiguous, node: dict) -> tuple[str, str]:
     if wanted == "boolean":
         return f"{clip(value.text)!r} is read as {value.reading} only by YAML 1.1 tools", "write true or false"
     if wanted in ("integer", "number"):
-        return (f"{clip(value.text)!r} is not a plain decimal number; YAML 1.1 tools read it as {clip(value.reading)}",
-                "write the number in decimal digits")
-    return f"{clip(value.text)!r} is read as {value.reading} by {value.readers}", f'quote it ("{clip(value.text)}") if you mean the text'
+        return (
+            f"{clip(value.text)!r} is not a plain decimal number; YAML 1.1 tools read it as {clip(value.reading)}",
+            "write the number in decimal digits",
+        )
+    return (
+        f"{clip(value.text)!r} is read as {value.reading} by {value.readers}",
+        f'quote it ("{clip(value.text)}") if you mean the text',
+    )
 
 
-_TYPE_NAMES = {"string": "a string", "integer": "a whole number", "boolean": "true or false", "object": "a mapping",
-               "array": "a list", "number": "a number"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "number": "a number",
+}
 
 # What a value that fails the pattern of a schema definition is not.
-_PATTERN_NOUNS = {"dnsLabel": "a lowercase RFC 1123 label", "dnsSubdomain": "a lowercase RFC 1123 subdomain",
-                  "image": "an image reference with a registry host and a tag or digest", "cpu": "a CPU quantity",
-                  "memory": "a memory quantity"}
+_PATTERN_NOUNS = {
+    "dnsLabel": "a lowercase RFC 1123 label",
+    "dnsSubdomain": "a lowercase RFC 1123 subdomain",
+    "image": "an image reference with a registry host and a tag or digest",
+    "cpu": "a CPU quantity",
+    "memory": "a memory quantity",
+}
 
 
 def _pattern_noun(node: dict, path: SpecPath) -> str:
@@ -255,23 +283,36 @@ def _image_problem(value: str) -> tuple[str, str] | None:
     """What is missing from an image reference, when it is one of the usual omissions."""
     host, _, rest = value.partition("/")
     if not rest or "." not in host:
-        return "does not start with a registry host", "write the full reference, e.g. docker.io/library/redis:7.2.16-alpine"
+        return (
+            "does not start with a registry host",
+            "write the full reference, e.g. docker.io/library/redis:7.2.16-alpine",
+        )
     if ":" not in rest.rsplit("/", 1)[-1] and "@" not in rest:
         return "has no tag or digest", "pin a version tag or a digest, e.g. docker.io/library/redis:7.2.16-alpine"
     return None
 
 
 def _value_message(value: Any, kind: str, expected: Any, node: dict, path: SpecPath) -> tuple[str, str]:
-    shown = clip(json.dumps(value)) if not isinstance(value, (dict, list)) else ("a mapping" if isinstance(value, dict) else "a list")
+    shown = (
+        clip(json.dumps(value))
+        if not isinstance(value, (dict, list))
+        else ("a mapping" if isinstance(value, dict) else "a list")
+    )
     if kind == "type":
-        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected))
+        wanted = " or ".join(
+            _TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected)
+        )
         if value is None:
             return f"has no value; write {wanted}", ""
         hint = "quote it" if expected == "string" and isinstance(value, (int, float, bool)) else ""
         if node is schema()["$defs"]["memory"] and isinstance(value, (int, float)) and not isinstance(value, bool):
             return f"{shown} has no unit", quantity.unit_hint(shown)
-        if isinstance(value, str) and (expected in ("integer", "number") and _is_number(value)
-                                       or expected == "boolean" and value in ("true", "false")):
+        if isinstance(value, str) and (
+            expected in ("integer", "number")
+            and _is_number(value)
+            or expected == "boolean"
+            and value in ("true", "false")
+        ):
             hint = "remove the quotes"
         if expected == "integer" and isinstance(value, float) and value.is_integer():
             hint = f"write {int(value)}"
@@ -279,7 +320,9 @@ def _value_message(value: Any, kind: str, expected: Any, node: dict, path: SpecP
             hint = "a spec is a mapping of apiVersion, kind, metadata and spec; start from `ckredis init NAME`"
         return f"{shown} is not {wanted}", hint
     if kind == "enum":
-        return f"{shown} is not one of {', '.join(map(str, expected))}", _closest(str(value), [str(e) for e in expected], "value")
+        return f"{shown} is not one of {', '.join(map(str, expected))}", _closest(
+            str(value), [str(e) for e in expected], "value"
+        )
     if kind == "const":
         return f"{shown} must be {json.dumps(expected)}", ""
     if kind in ("minimum", "maximum"):
@@ -303,11 +346,16 @@ def _pattern_message(value: str, expected: Any, node: dict, path: SpecPath, show
     """Why a string does not match its pattern: an unsafe character, a line break, an image or quantity mistake."""
     unsafe = first_unsafe(value.replace("\n", ""))
     if unsafe:
-        return (f"{shown} holds the character U+{ord(unsafe):04X} ({unicodedata.name(unsafe, 'a control character').lower()})",
-                "remove it; control, line-separator and bidirectional characters could change what a terminal, "
-                "Helm's NOTES or a review shows")
+        return (
+            f"{shown} holds the character U+{ord(unsafe):04X} ({unicodedata.name(unsafe, 'a control character').lower()})",
+            "remove it; control, line-separator and bidirectional characters could change what a terminal, "
+            "Helm's NOTES or a review shows",
+        )
     if "\n" in value:
-        return f"{shown} holds a line break", "remove it; a block scalar (|) ends with one, write the value on the key's line"
+        return (
+            f"{shown} holds a line break",
+            "remove it; a block scalar (|) ends with one, write the value on the key's line",
+        )
     problem = _image_problem(value) if node is schema()["$defs"]["image"] else None
     if problem:
         return f"{shown} {problem[0]}", problem[1]

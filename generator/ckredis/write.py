@@ -32,7 +32,9 @@ from ckredis.facts import MARKER
 _TMP_SUFFIX = ".ckredis-tmp"
 _PARKED_SUFFIX = ".old"  # the previous chart, parked where renameat2 is unsupported
 # `.<chart>.<8 random characters>.ckredis-tmp`, as tempfile.mkdtemp names them in write_chart and prune.
-_STAGING = re.compile(r"\.(?P<chart>[^/]+)\.[a-z0-9_]{8}" + re.escape(_TMP_SUFFIX) + f"(?P<parked>{re.escape(_PARKED_SUFFIX)})?")
+_STAGING = re.compile(
+    r"\.(?P<chart>[^/]+)\.[a-z0-9_]{8}" + re.escape(_TMP_SUFFIX) + f"(?P<parked>{re.escape(_PARKED_SUFFIX)})?"
+)
 _RENAME_EXCHANGE = 2
 LOCK_WAIT_SECONDS = 60
 
@@ -86,8 +88,11 @@ def differences(files: dict[str, str], chart_dir: Path) -> list[str]:
 
 def foreign_files(chart_dir: Path) -> list[str]:
     """Files in chart_dir that ckredis did not generate: they must never be silently deleted."""
-    return [path for path, content in existing_files(chart_dir).items()
-            if MARKER.encode() not in content[:512] or (chart_dir / path).is_symlink()]
+    return [
+        path
+        for path, content in existing_files(chart_dir).items()
+        if MARKER.encode() not in content[:512] or (chart_dir / path).is_symlink()
+    ]
 
 
 def check_writable(chart_dir: Path) -> None:
@@ -115,8 +120,10 @@ def output_lock(output: Path, *, exclusive: bool) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise OutputError(f"{output}: another ckredis render has been writing here for over "
-                                      f"{LOCK_WAIT_SECONDS} s; let it finish (or stop it), then run again") from None
+                    raise OutputError(
+                        f"{output}: another ckredis render has been writing here for over "
+                        f"{LOCK_WAIT_SECONDS} s; let it finish (or stop it), then run again"
+                    ) from None
                 time.sleep(0.05)
         yield
     finally:
@@ -125,8 +132,11 @@ def output_lock(output: Path, *, exclusive: bool) -> Iterator[None]:
 
 def staging_folders(output: Path) -> list[Path]:
     """Staging folders ckredis made in output (by their name, real directories only), sorted."""
-    return sorted(entry for entry in output.iterdir()
-                  if _STAGING.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink())
+    return sorted(
+        entry
+        for entry in output.iterdir()
+        if _STAGING.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink()
+    )
 
 
 def sweep_staging(output: Path) -> list[Path]:
@@ -149,8 +159,9 @@ def sweep_staging(output: Path) -> list[Path]:
         if swept:
             _fsync(output)
     except OSError as error:
-        raise OutputError(f"{error.filename or output}: cannot remove what an interrupted render left: "
-                          f"{error.strerror or error}") from None
+        raise OutputError(
+            f"{error.filename or output}: cannot remove what an interrupted render left: {error.strerror or error}"
+        ) from None
     return swept
 
 
@@ -218,7 +229,9 @@ def stage_chart(files: dict[str, str], chart_dir: Path) -> Staged | None:
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{chart_dir.name}.", suffix=_TMP_SUFFIX, dir=chart_dir.parent))
     except OSError as error:
-        raise OutputError(f"{chart_dir.parent}: cannot write to the output directory: {error.strerror or error}") from None
+        raise OutputError(
+            f"{chart_dir.parent}: cannot write to the output directory: {error.strerror or error}"
+        ) from None
     try:
         staging.chmod(_directory_mode())  # mkdtemp makes it 0700; a chart is as readable as any new directory
         root = str(staging)
@@ -252,13 +265,17 @@ def commit(output: Path, staged: list[Staged]) -> None:
                     os.rename(chart.staging, chart.chart_dir)
             except OSError as error:
                 if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                    raise OutputError(f"{chart.chart_dir}: another program created this directory while ckredis was "
-                                      "writing it; check what else writes to the output directory, then render again") from None
+                    raise OutputError(
+                        f"{chart.chart_dir}: another program created this directory while ckredis was "
+                        "writing it; check what else writes to the output directory, then render again"
+                    ) from None
                 raise OutputError(f"{chart.chart_dir}: cannot write the chart: {error.strerror or error}") from None
         try:
             _fsync(output)
         except OSError as error:
-            raise OutputError(f"{output}: the charts are written but cannot be synced to disk: {error.strerror or error}") from None
+            raise OutputError(
+                f"{output}: the charts are written but cannot be synced to disk: {error.strerror or error}"
+            ) from None
     finally:
         discard(staged)
 
@@ -274,8 +291,10 @@ def _keep_foreign_files(chart: Staged) -> None:
 
 def _foreign_message(chart_dir: Path, foreign: list[str], since: str = "") -> str:
     listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-    return (f"{chart_dir}: holds files ckredis did not generate ({listed}){' that ' + since if since else ''}; "
-            "move them out of the chart directory, then render again")
+    return (
+        f"{chart_dir}: holds files ckredis did not generate ({listed}){' that ' + since if since else ''}; "
+        "move them out of the chart directory, then render again"
+    )
 
 
 def discard(staged: list[Staged]) -> None:
@@ -297,8 +316,11 @@ def remove_chart(chart_dir: Path) -> None:
         foreign = foreign_files(doomed)
         if foreign or _remove_generated(doomed):
             os.rename(doomed, chart_dir)
-            raise OutputError(_foreign_message(chart_dir, foreign or foreign_files(chart_dir),
-                                               "appeared while ckredis was removing it"))
+            raise OutputError(
+                _foreign_message(
+                    chart_dir, foreign or foreign_files(chart_dir), "appeared while ckredis was removing it"
+                )
+            )
         _fsync(chart_dir.parent)
     except OSError as error:
         raise OutputError(f"{chart_dir}: cannot remove the chart: {error.strerror or error}") from None
@@ -333,8 +355,10 @@ def _generated(path: str, empty_too: bool = False) -> bool:
 
 def _make_output_directory(output: Path) -> None:
     if os.path.islink(output) and not output.exists():
-        raise OutputError(f"{output}: is a symbolic link to {os.readlink(output)}, which does not exist; "
-                          "create that directory, or remove the link and render again")
+        raise OutputError(
+            f"{output}: is a symbolic link to {os.readlink(output)}, which does not exist; "
+            "create that directory, or remove the link and render again"
+        )
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output}: the output directory exists and is not a directory")
     try:
@@ -345,9 +369,11 @@ def _make_output_directory(output: Path) -> None:
 
 def _require_directory(chart_dir: Path) -> None:
     if chart_dir.is_symlink():
-        raise OutputError(f"{chart_dir}: is a symbolic link; ckredis replaces a chart directory as a whole and would "
-                          "replace the link, not its target: remove the link (or render into the target's directory "
-                          "with -o), then render again")
+        raise OutputError(
+            f"{chart_dir}: is a symbolic link; ckredis replaces a chart directory as a whole and would "
+            "replace the link, not its target: remove the link (or render into the target's directory "
+            "with -o), then render again"
+        )
     if chart_dir.exists() and not chart_dir.is_dir():
         raise OutputError(f"{chart_dir}: exists and is not a directory")
 
@@ -364,7 +390,7 @@ def _write_file(path: str, text: str) -> None:
     try:
         data = memoryview(text.encode("utf-8"))
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
     finally:
         os.close(fd)
 

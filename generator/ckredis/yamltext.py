@@ -16,8 +16,10 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # Plain scalars that some reader takes for something other than text: YAML 1.1 (PyYAML) and YAML 1.2 booleans
 # and nulls, and Go's yaml.v2 (sigs.k8s.io/yaml: Helm, kubectl, Argo CD), which also reads y/Y/n/N as booleans.
-_NOT_TEXT = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
-                       r"|~|null|Null|NULL|<<|=|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+_NOT_TEXT = re.compile(
+    r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|~|null|Null|NULL|<<|=|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)"
+)
 # Numbers once underscores are dropped (Go drops every one): ints with a 0b/0o/0x/0 prefix or a sign, floats with
 # only an exponent, YAML 1.1 base-60 numbers.
 _NUMBER = re.compile(r"[-+]?(?:0[bBoOxX][0-9a-fA-F]+|[0-9]+(?::[0-9]+)*\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -30,13 +32,20 @@ def plain_is_text(text: str) -> bool:
     """True when every YAML reader that matters (PyYAML, Go's yaml.v2, YAML 1.2) reads `text`, written plain, as
     this very string. Saying False for a string that is safe only costs a pair of quotes."""
     pyyaml_tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
-    return not (pyyaml_tag != "tag:yaml.org,2002:str" or _NOT_TEXT.fullmatch(text) or _NUMBER.fullmatch(text.replace("_", ""))
-                or _DATE.fullmatch(text) or has_line_break(text))
+    return not (
+        pyyaml_tag != "tag:yaml.org,2002:str"
+        or _NOT_TEXT.fullmatch(text)
+        or _NUMBER.fullmatch(text.replace("_", ""))
+        or _DATE.fullmatch(text)
+        or has_line_break(text)
+    )
 
 
 def has_line_break(text: str) -> bool:
     """Whether text holds one of _LINE_BREAKS; substring tests, several times faster than a set of the characters."""
-    return "\n" in text or "\r" in text or not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)
+    return (
+        "\n" in text or "\r" in text or not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)
+    )
 
 
 # yaml.dump is most of the cost of a new scalar, and a fleet brings new names into hundreds of texts per spec. Printable
@@ -58,11 +67,20 @@ def _plain_as_is(text: str) -> bool:
 def _never_plain(text: str) -> bool:
     """Printable one-line ASCII that PyYAML refuses to write plain: an indicator or space first, a document marker,
     '- ', '? ' or ': ' first (or alone), ': ' or ' #' inside, ':' or a space last."""
-    return (text[0] in _INDICATOR_FIRST or text.startswith(("---", "...")) or text[0] in "-?:" and text[1:2] in ("", " ")
-            or ": " in text or " #" in text or text[-1] in ": ")
+    return (
+        text[0] in _INDICATOR_FIRST
+        or text.startswith(("---", "..."))
+        or text[0] in "-?:"
+        and text[1:2] in ("", " ")
+        or ": " in text
+        or " #" in text
+        or text[-1] in ": "
+    )
 
 
-@lru_cache(maxsize=8192, typed=True)  # typed: True == 1 == 1.0 are one key, but each is written differently; bounded: a fleet brings new names without end
+@lru_cache(
+    maxsize=8192, typed=True
+)  # typed: True == 1 == 1.0 are one key, but each is written differently; bounded: a fleet brings new names without end
 def _scalar_text(value: object) -> str:
     """One scalar as YAML, quoted exactly when a YAML reader would otherwise misread it."""
     if type(value) is str and _SHORT_ASCII.fullmatch(value):
@@ -121,7 +139,7 @@ def _emit(value: dict | list | tuple, pad: str, lines: list[str]) -> None:
             if item:  # the item's first line goes after the dash
                 first = len(lines)
                 _emit(item, inner, lines)
-                lines[first] = f"{pad}- {lines[first][len(inner):]}"
+                lines[first] = f"{pad}- {lines[first][len(inner) :]}"
                 continue
             text = "{}" if isinstance(item, dict) else "[]"
         else:

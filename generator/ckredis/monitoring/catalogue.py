@@ -8,8 +8,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ckredis.facts import REDIS_EXPORTER, SENTINEL_EXPORTER, workload_name
-from ckredis.monitoring.scope import (HEALTHY_KEYS, AlertRule, Apply, Failure, Panel, Scope, Series,
-                                     sample_text, series_values)
+from ckredis.monitoring.scope import (
+    HEALTHY_KEYS,
+    AlertRule,
+    Apply,
+    Failure,
+    Panel,
+    Scope,
+    Series,
+    sample_text,
+    series_values,
+)
 from ckredis.monitoring.settings import GROUPING, SCOPE_LABEL, AlertSetting, Facts, Monitoring
 
 if TYPE_CHECKING:
@@ -31,13 +40,17 @@ class AlertDefinition:
 CATALOG: dict[str, AlertDefinition] = {}
 
 
-def _alert(when: str, default: Callable[[Facts], AlertSetting], threshold_unit: str | None = None,
-           applies: Callable[[Facts], bool] = lambda facts: True
-           ) -> Callable[[Callable[[Scope, AlertSetting], AlertRule]], Callable[[Scope, AlertSetting], AlertRule]]:
+def _alert(
+    when: str,
+    default: Callable[[Facts], AlertSetting],
+    threshold_unit: str | None = None,
+    applies: Callable[[Facts], bool] = lambda facts: True,
+) -> Callable[[Callable[[Scope, AlertSetting], AlertRule]], Callable[[Scope, AlertSetting], AlertRule]]:
     def register(build: Callable[[Scope, AlertSetting], AlertRule]) -> Callable[[Scope, AlertSetting], AlertRule]:
         name = build.__name__.removeprefix("_")
         CATALOG[name] = AlertDefinition(name, when, default, build, threshold_unit, applies)
         return build
+
     return register
 
 
@@ -46,16 +59,25 @@ def _target(series: list[Series], scope: Scope, container: str, number: int) -> 
     workload = workload_name("redis" if container == REDIS_EXPORTER else "sentinel", scope.name)
     for item in series:
         labels = item.labels
-        if (labels.get("container") == container and labels.get(SCOPE_LABEL) == scope.name
-                and labels["pod"].startswith(f"{workload}-") and labels["pod"].endswith(f"-{number}")):
-            return {key: labels[key] for key in ("container", "endpoint", "instance", "job", "namespace", "pod",
-                                                 SCOPE_LABEL)}
+        if (
+            labels.get("container") == container
+            and labels.get(SCOPE_LABEL) == scope.name
+            and labels["pod"].startswith(f"{workload}-")
+            and labels["pod"].endswith(f"-{number}")
+        ):
+            return {
+                key: labels[key]
+                for key in ("container", "endpoint", "instance", "job", "namespace", "pod", SCOPE_LABEL)
+            }
     raise LookupError(f"no {container} {number} in {scope.name}")
 
 
 def _select(series: list[Series], metric: str | None = None, **labels: str) -> list[Series]:
-    return [s for s in series if (metric is None or s.metric == metric)
-            and all(s.labels.get(key) == value for key, value in labels.items())]
+    return [
+        s
+        for s in series
+        if (metric is None or s.metric == metric) and all(s.labels.get(key) == value for key, value in labels.items())
+    ]
 
 
 def _set(series: list[Series], metric: str, values: str, **labels: str) -> None:
@@ -81,11 +103,13 @@ def _fraction_above(threshold: int) -> float:
 
 def _share_above(metric: str, number: int, whole: Callable[[Scope], int], threshold: int) -> Apply:
     """A failure: the `number`th redis pod's `metric` just above `threshold` percent of `whole`."""
+
     def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         target = _target(series, scope, REDIS_EXPORTER, number)
         value = round(whole(scope) * _fraction_above(threshold))
         _set(series, metric, series_values(value, samples), pod=target["pod"])
         return [(target, value / whole(scope))]
+
     return apply
 
 
@@ -98,8 +122,10 @@ def _cluster_labels(scope: Scope) -> dict[str, str]:
     lambda f: AlertSetting(True, "10m", "warning"),
 )
 def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> AlertRule:
-    watched = [(f"up{{{s.redis}}}", REDIS_EXPORTER, "redis {{pod}}"),
-               (f"up{{{s.sentinel}}}", SENTINEL_EXPORTER, "sentinel {{pod}}")]
+    watched = [
+        (f"up{{{s.redis}}}", REDIS_EXPORTER, "redis {{pod}}"),
+        (f"up{{{s.sentinel}}}", SENTINEL_EXPORTER, "sentinel {{pod}}"),
+    ]
     if s.probe:
         watched.append((f"probe_success{{{s.cluster}}}", "uptime-probe", "probe {{instance}}"))
     parts = [f'label_replace(absent({series}), "missing", "{missing}", "", "")' for series, missing, _ in watched]
@@ -108,23 +134,31 @@ def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> AlertRule:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
             _drop(series, container=container, **_cluster_labels(scope))
             return [({**_cluster_labels(scope), "container": container, "missing": container}, 1)]
+
         return apply
 
     def without_probe(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
         _drop(series, "probe_success", **_cluster_labels(scope))
         return [({**_cluster_labels(scope), "missing": "uptime-probe"}, 1)]
 
-    failures = [Failure("the redis exporters are not scraped", without(REDIS_EXPORTER)),
-                Failure("the sentinel exporters are not scraped", without(SENTINEL_EXPORTER))]
+    failures = [
+        Failure("the redis exporters are not scraped", without(REDIS_EXPORTER)),
+        Failure("the sentinel exporters are not scraped", without(SENTINEL_EXPORTER)),
+    ]
     if s.probe:
         failures.append(Failure("the uptime probe reports nothing", without_probe))
-    return AlertRule("RedisMetricsMissing", " or ".join(parts), a,
-                 f"Redis {s.title}: no {{{{ $labels.missing }}}} metrics",
-                 f"Prometheus has had no {{{{ $labels.missing }}}} series of Redis {s.title} for {a.for_}, so the other "
-                 "alerts of this cluster cannot fire. The PodMonitor or Probe is not picked up, the scrape is blocked, "
-                 "or the pods do not exist.", tuple(failures), s,
-                 Panel("Scraped exporters and probe (1 = up)",
-                       tuple((series, legend) for series, _, legend in watched)))
+    return AlertRule(
+        "RedisMetricsMissing",
+        " or ".join(parts),
+        a,
+        f"Redis {s.title}: no {{{{ $labels.missing }}}} metrics",
+        f"Prometheus has had no {{{{ $labels.missing }}}} series of Redis {s.title} for {a.for_}, so the other "
+        "alerts of this cluster cannot fire. The PodMonitor or Probe is not picked up, the scrape is blocked, "
+        "or the pods do not exist.",
+        tuple(failures),
+        s,
+        Panel("Scraped exporters and probe (1 = up)", tuple((series, legend) for series, _, legend in watched)),
+    )
 
 
 def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, what: str) -> AlertRule:
@@ -142,15 +176,21 @@ def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, w
         return [(target, 0)]
 
     answering = f"redis_up{{{selector}}} or up{{{selector}}}"
-    return AlertRule(name, f"({answering}) == 0", a,
-                 f"Redis {s.title}: {what} {{{{ $labels.pod }}}} is down",
-                 f"{what.capitalize()} {{{{ $labels.pod }}}} of Redis {s.title} has not answered its exporter (redis_up) "
-                 f"or the exporter has not been scraped (up) for {a.for_}: the process is down, or it refuses the "
-                 "exporter's connection (maxclients reached: see RedisRejectedConnections).",
-                 (Failure(f"the {what} does not answer its exporter", exporter_answers_no),
-                  Failure(f"the {what} exporter cannot be scraped", exporter_unreachable)), s,
-                 Panel(f"{what.capitalize()}s answering their exporter (1 = up)", ((answering, "{{pod}}"),),
-                       threshold=1))
+    return AlertRule(
+        name,
+        f"({answering}) == 0",
+        a,
+        f"Redis {s.title}: {what} {{{{ $labels.pod }}}} is down",
+        f"{what.capitalize()} {{{{ $labels.pod }}}} of Redis {s.title} has not answered its exporter (redis_up) "
+        f"or the exporter has not been scraped (up) for {a.for_}: the process is down, or it refuses the "
+        "exporter's connection (maxclients reached: see RedisRejectedConnections).",
+        (
+            Failure(f"the {what} does not answer its exporter", exporter_answers_no),
+            Failure(f"the {what} exporter cannot be scraped", exporter_unreachable),
+        ),
+        s,
+        Panel(f"{what.capitalize()}s answering their exporter (1 = up)", ((answering, "{{pod}}"),), threshold=1),
+    )
 
 
 @_alert(
@@ -197,20 +237,27 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> AlertRule:
         _set(series, "redis_up", series_values(0, samples), pod=target["pod"])
         return []
 
-    masters = f"count by ({GROUPING}) (redis_instance_info{{{s.redis}, role=\"master\"}})"
+    masters = f'count by ({GROUPING}) (redis_instance_info{{{s.redis}, role="master"}})'
     links = f"redis_master_link_up{{{s.redis}}}"
-    return AlertRule("RedisNoMaster",
-                 f"({masters} or 0 * count by ({GROUPING}) (redis_up{{{s.redis}}})) < 1"
-                 f" unless on ({GROUPING}) max by ({GROUPING}) ({links}) == 1", a,
-                 f"Redis {s.title} has no master",
-                 f"No redis pod of {s.title} has reported the master role, and no replica has had a link to a master, "
-                 f"for {a.for_}, longer than a Sentinel failover takes: writes fail. Sentinel cannot promote a "
-                 "replica, or every redis pod is down.",
-                 (Failure("every redis pod reports the replica role, none linked to a master", all_replicas),
-                  Failure("every redis pod is down", all_down)), s,
-                 Panel("Masters", ((masters, "masters"),), threshold=1),
-                 quiet=(Failure("the master refuses its exporter (maxclients) while its replicas stay linked",
-                                master_unreachable),))
+    return AlertRule(
+        "RedisNoMaster",
+        f"({masters} or 0 * count by ({GROUPING}) (redis_up{{{s.redis}}})) < 1"
+        f" unless on ({GROUPING}) max by ({GROUPING}) ({links}) == 1",
+        a,
+        f"Redis {s.title} has no master",
+        f"No redis pod of {s.title} has reported the master role, and no replica has had a link to a master, "
+        f"for {a.for_}, longer than a Sentinel failover takes: writes fail. Sentinel cannot promote a "
+        "replica, or every redis pod is down.",
+        (
+            Failure("every redis pod reports the replica role, none linked to a master", all_replicas),
+            Failure("every redis pod is down", all_down),
+        ),
+        s,
+        Panel("Masters", ((masters, "masters"),), threshold=1),
+        quiet=(
+            Failure("the master refuses its exporter (maxclients) while its replicas stay linked", master_unreachable),
+        ),
+    )
 
 
 @_alert(
@@ -232,16 +279,21 @@ def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> AlertRule:
         return [(_cluster_labels(scope), 0)]
 
     status = f"redis_sentinel_master_status{{{s.master}}}"
-    return AlertRule("RedisSentinelNoUsableMaster",
-                 f"(max by ({GROUPING}) ({status}) "
-                 f"or 0 * max by ({GROUPING}) (redis_up{{{s.sentinel}}})) < 1", a,
-                 f"Redis {s.title}: Sentinel knows no usable master",
-                 f"For {a.for_} no sentinel of Redis {s.title} has reported master {s.master_name} as up: each sentinel "
-                 "that answers monitors no master, or sees it down and cannot promote a replica. Clients asking Sentinel "
-                 "get no master or a dead one: writes fail.",
-                 (Failure("every sentinel sees the master down", master_down),
-                  Failure("no sentinel monitors a master", nothing_monitored)), s,
-                 Panel("Master status per sentinel (1 = ok)", ((status, "{{pod}}: {{master_status}}"),), threshold=1))
+    return AlertRule(
+        "RedisSentinelNoUsableMaster",
+        f"(max by ({GROUPING}) ({status}) or 0 * max by ({GROUPING}) (redis_up{{{s.sentinel}}})) < 1",
+        a,
+        f"Redis {s.title}: Sentinel knows no usable master",
+        f"For {a.for_} no sentinel of Redis {s.title} has reported master {s.master_name} as up: each sentinel "
+        "that answers monitors no master, or sees it down and cannot promote a replica. Clients asking Sentinel "
+        "get no master or a dead one: writes fail.",
+        (
+            Failure("every sentinel sees the master down", master_down),
+            Failure("no sentinel monitors a master", nothing_monitored),
+        ),
+        s,
+        Panel("Master status per sentinel (1 = ok)", ((status, "{{pod}}: {{master_status}}"),), threshold=1),
+    )
 
 
 @_alert(
@@ -255,13 +307,18 @@ def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> AlertRule:
             item.labels["role"] = "master"
         return [(_cluster_labels(scope), 2)]
 
-    masters = f"redis_instance_info{{{s.redis}, role=\"master\"}}"
-    return AlertRule("RedisMultipleMasters", f"count by ({GROUPING}) ({masters}) > 1", a,
-                 f"Redis {s.title} has {{{{ $value }}}} masters (split brain)",
-                 f"{{{{ $value }}}} redis pods of {s.title} have reported the master role for {a.for_}. Clients may write "
-                 "to different masters; writes to all but one are lost when Sentinel reconciles.",
-                 (Failure("a replica also reports the master role", second_master),), s,
-                 Panel("Pods reporting the master role", ((masters, "{{pod}}"),)))
+    masters = f'redis_instance_info{{{s.redis}, role="master"}}'
+    return AlertRule(
+        "RedisMultipleMasters",
+        f"count by ({GROUPING}) ({masters}) > 1",
+        a,
+        f"Redis {s.title} has {{{{ $value }}}} masters (split brain)",
+        f"{{{{ $value }}}} redis pods of {s.title} have reported the master role for {a.for_}. Clients may write "
+        "to different masters; writes to all but one are lost when Sentinel reconciles.",
+        (Failure("a replica also reports the master role", second_master),),
+        s,
+        Panel("Pods reporting the master role", ((masters, "{{pod}}"),)),
+    )
 
 
 @_alert(
@@ -276,12 +333,18 @@ def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> AlertRule:
         return [({**target, "master_host": item.labels["master_host"], "master_port": item.labels["master_port"]}, 0)]
 
     link = f"redis_master_link_up{{{s.redis}}}"
-    return AlertRule("RedisReplicaLinkDown", f"{link} == 0", a,
-                 f"Redis {s.title}: replica {{{{ $labels.pod }}}} is not replicating",
-                 f"Replica {{{{ $labels.pod }}}} of Redis {s.title} has had no link to its master "
-                 f"{{{{ $labels.master_host }}}}:{{{{ $labels.master_port }}}} for {a.for_}: it serves stale data and "
-                 "cannot take over safely.", (Failure("a replica lost its master link", link_down),), s,
-                 Panel("Replica link to master (1 = up)", ((link, "{{pod}}"),), threshold=1))
+    return AlertRule(
+        "RedisReplicaLinkDown",
+        f"{link} == 0",
+        a,
+        f"Redis {s.title}: replica {{{{ $labels.pod }}}} is not replicating",
+        f"Replica {{{{ $labels.pod }}}} of Redis {s.title} has had no link to its master "
+        f"{{{{ $labels.master_host }}}}:{{{{ $labels.master_port }}}} for {a.for_}: it serves stale data and "
+        "cannot take over safely.",
+        (Failure("a replica lost its master link", link_down),),
+        s,
+        Panel("Replica link to master (1 = up)", ((link, "{{pod}}"),), threshold=1),
+    )
 
 
 @_alert(
@@ -296,14 +359,21 @@ def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
         _set(series, "redis_connected_slaves", series_values(expected - 1, samples), pod=target["pod"])
         return [(_cluster_labels(scope), expected - 1)]
 
-    connected = (f"redis_connected_slaves{{{s.redis}}} and on (cluster, namespace, pod) "
-                 f"redis_instance_info{{{s.redis}, role=\"master\"}}")
-    return AlertRule("RedisReplicasMissing", f"max by ({GROUPING}) ({connected}) < {expected}", a,
-                 f"Redis {s.title}: the master has {{{{ $value }}}} of {expected} replicas",
-                 f"The master of Redis {s.title} has had only {{{{ $value }}}} connected replicas instead of {expected} "
-                 f"for {a.for_}: one more failure loses data or availability.",
-                 (Failure("a replica disconnected from the master", replica_gone),), s,
-                 Panel("Replicas connected to the master", ((connected, "{{pod}}"),), threshold=expected))
+    connected = (
+        f"redis_connected_slaves{{{s.redis}}} and on (cluster, namespace, pod) "
+        f'redis_instance_info{{{s.redis}, role="master"}}'
+    )
+    return AlertRule(
+        "RedisReplicasMissing",
+        f"max by ({GROUPING}) ({connected}) < {expected}",
+        a,
+        f"Redis {s.title}: the master has {{{{ $value }}}} of {expected} replicas",
+        f"The master of Redis {s.title} has had only {{{{ $value }}}} connected replicas instead of {expected} "
+        f"for {a.for_}: one more failure loses data or availability.",
+        (Failure("a replica disconnected from the master", replica_gone),),
+        s,
+        Panel("Replicas connected to the master", ((connected, "{{pod}}"),), threshold=expected),
+    )
 
 
 @_alert(
@@ -312,7 +382,12 @@ def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
 )
 def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> AlertRule:
     def few_sentinels(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        _set(series, "redis_sentinel_master_ok_sentinels", series_values(scope.quorum - 1, samples), **_cluster_labels(scope))
+        _set(
+            series,
+            "redis_sentinel_master_ok_sentinels",
+            series_values(scope.quorum - 1, samples),
+            **_cluster_labels(scope),
+        )
         return [(_cluster_labels(scope), scope.quorum - 1)]
 
     def ckquorum_fails(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
@@ -329,19 +404,28 @@ def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> AlertRule:
 
     usable = f"redis_sentinel_master_ok_sentinels{{{s.master}}}"
     ckquorum = f"redis_sentinel_master_ckquorum_status{{{s.master}}}"
-    return AlertRule("RedisSentinelQuorumLost",
-                 f"max by ({GROUPING}) ({usable}) < {s.quorum} or max by ({GROUPING}) ({ckquorum}) == 0"
-                 f" or count by ({GROUPING}) (redis_up{{{s.sentinel}}} == 1) unless on ({GROUPING})"
-                 f" count by ({GROUPING}) (redis_sentinel_master_ok_sentinels{{{s.master}}})", a,
-                 f"Redis {s.title}: Sentinel cannot fail over",
-                 f"For {a.for_} no sentinel of Redis {s.title} has been able to authorise a failover of master "
-                 f"{s.master_name}: fewer than {s.quorum} of {s.sentinel_replicas} sentinels are usable (CKQUORUM fails), "
-                 "or no sentinel monitors the master. The next master failure is an outage.",
-                 (Failure("every sentinel sees fewer ok sentinels than the quorum", few_sentinels),
-                  Failure("CKQUORUM fails on every sentinel", ckquorum_fails),
-                  Failure("no sentinel monitors the master", nothing_monitored)), s,
-                 Panel("Usable sentinels per sentinel, and CKQUORUM (1 = ok)",
-                       ((usable, "usable {{pod}}"), (ckquorum, "ckquorum {{pod}}")), threshold=s.quorum))
+    return AlertRule(
+        "RedisSentinelQuorumLost",
+        f"max by ({GROUPING}) ({usable}) < {s.quorum} or max by ({GROUPING}) ({ckquorum}) == 0"
+        f" or count by ({GROUPING}) (redis_up{{{s.sentinel}}} == 1) unless on ({GROUPING})"
+        f" count by ({GROUPING}) (redis_sentinel_master_ok_sentinels{{{s.master}}})",
+        a,
+        f"Redis {s.title}: Sentinel cannot fail over",
+        f"For {a.for_} no sentinel of Redis {s.title} has been able to authorise a failover of master "
+        f"{s.master_name}: fewer than {s.quorum} of {s.sentinel_replicas} sentinels are usable (CKQUORUM fails), "
+        "or no sentinel monitors the master. The next master failure is an outage.",
+        (
+            Failure("every sentinel sees fewer ok sentinels than the quorum", few_sentinels),
+            Failure("CKQUORUM fails on every sentinel", ckquorum_fails),
+            Failure("no sentinel monitors the master", nothing_monitored),
+        ),
+        s,
+        Panel(
+            "Usable sentinels per sentinel, and CKQUORUM (1 = ok)",
+            ((usable, "usable {{pod}}"), (ckquorum, "ckquorum {{pod}}")),
+            threshold=s.quorum,
+        ),
+    )
 
 
 @_alert(
@@ -355,12 +439,17 @@ def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> AlertRule:
         return [(target, 1)]
 
     tilted = f"redis_sentinel_tilt{{{s.sentinel}}}"
-    return AlertRule("RedisSentinelTilt", f"{tilted} > 0", a,
-                 f"Redis {s.title}: sentinel {{{{ $labels.pod }}}} is in TILT mode",
-                 f"Sentinel {{{{ $labels.pod }}}} of Redis {s.title} has been in TILT mode for {a.for_}: it takes part "
-                 "in no failover. Its clock jumped or it was starved of CPU.",
-                 (Failure("a sentinel is in TILT mode", tilt),), s,
-                 Panel("Sentinel TILT mode (1 = tilt)", ((tilted, "{{pod}}"),)))
+    return AlertRule(
+        "RedisSentinelTilt",
+        f"{tilted} > 0",
+        a,
+        f"Redis {s.title}: sentinel {{{{ $labels.pod }}}} is in TILT mode",
+        f"Sentinel {{{{ $labels.pod }}}} of Redis {s.title} has been in TILT mode for {a.for_}: it takes part "
+        "in no failover. Its clock jumped or it was starved of CPU.",
+        (Failure("a sentinel is in TILT mode", tilt),),
+        s,
+        Panel("Sentinel TILT mode (1 = tilt)", ((tilted, "{{pod}}"),)),
+    )
 
 
 @_alert(
@@ -376,12 +465,17 @@ def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
         return [(_cluster_labels(scope), expected - 1)]
 
     healthy = f"redis_sentinel_master_ok_slaves{{{s.master}}}"
-    return AlertRule("RedisSentinelReplicasMissing", f"min by ({GROUPING}) ({healthy}) < {expected}", a,
-                 f"Redis {s.title}: a sentinel sees {{{{ $value }}}} of {expected} replicas",
-                 f"A sentinel of Redis {s.title} has seen only {{{{ $value }}}} healthy replicas of master {s.master_name} "
-                 f"instead of {expected} for {a.for_}: it cannot promote the others in a failover.",
-                 (Failure("a sentinel sees a replica as down", sees_fewer),), s,
-                 Panel("Healthy replicas seen per sentinel", ((healthy, "{{pod}}"),), threshold=expected))
+    return AlertRule(
+        "RedisSentinelReplicasMissing",
+        f"min by ({GROUPING}) ({healthy}) < {expected}",
+        a,
+        f"Redis {s.title}: a sentinel sees {{{{ $value }}}} of {expected} replicas",
+        f"A sentinel of Redis {s.title} has seen only {{{{ $value }}}} healthy replicas of master {s.master_name} "
+        f"instead of {expected} for {a.for_}: it cannot promote the others in a failover.",
+        (Failure("a sentinel sees a replica as down", sees_fewer),),
+        s,
+        Panel("Healthy replicas seen per sentinel", ((healthy, "{{pod}}"),), threshold=expected),
+    )
 
 
 def _percent(threshold: int) -> str:
@@ -391,18 +485,25 @@ def _percent(threshold: int) -> str:
 # At maxmemory an allkeys-* cache evicts by design; with noeviction or volatile-* writes start failing.
 @_alert(
     "Memory used above `threshold` percent of maxmemory.",
-    lambda f: AlertSetting(not f.policy.startswith("allkeys-"), "5m", f.redundancy, 85 if f.policy == "noeviction" else 90),
+    lambda f: AlertSetting(
+        not f.policy.startswith("allkeys-"), "5m", f.redundancy, 85 if f.policy == "noeviction" else 90
+    ),
     threshold_unit="percent",
 )
 def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> AlertRule:
     filling = _share_above("redis_memory_used_bytes", 0, lambda scope: scope.maxmemory, a.required_threshold)
     share = f"redis_memory_used_bytes{{{s.redis}}} / (redis_memory_max_bytes{{{s.redis}}} > 0)"
-    return AlertRule("RedisMemoryHigh", f"{share} > {_percent(a.required_threshold)}", a,
-                 f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
-                 f"Redis pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
-                 f"{a.for_}. At maxmemory it evicts keys or, with noeviction, refuses writes.",
-                 (Failure(f"memory is above {a.threshold}% of maxmemory", filling),), s,
-                 Panel("Memory used / maxmemory", ((share, "{{pod}}"),), "percentunit", a.required_threshold / 100))
+    return AlertRule(
+        "RedisMemoryHigh",
+        f"{share} > {_percent(a.required_threshold)}",
+        a,
+        f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
+        f"Redis pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
+        f"{a.for_}. At maxmemory it evicts keys or, with noeviction, refuses writes.",
+        (Failure(f"memory is above {a.threshold}% of maxmemory", filling),),
+        s,
+        Panel("Memory used / maxmemory", ((share, "{{pod}}"),), "percentunit", a.required_threshold / 100),
+    )
 
 
 @_alert(
@@ -413,12 +514,18 @@ def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> AlertRule:
 def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> AlertRule:
     swelling = _share_above("redis_memory_used_rss_bytes", 2, lambda scope: scope.memory_limit, a.required_threshold)
     share = f"redis_memory_used_rss_bytes{{{s.redis}}} / {s.memory_limit}"
-    return AlertRule("RedisMemoryNearPodLimit", f"{share} > {_percent(a.required_threshold)}", a,
-                 f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
-                 f"The resident memory of redis pod {{{{ $labels.pod }}}} of {s.title} has been above {a.threshold}% of "
-                 f"the container memory limit ({s.memory_limit} bytes) for {a.for_}: fragmentation or buffers beyond "
-                 "maxmemory; the kernel OOM-kills it soon.", (Failure("resident memory nears the limit", swelling),), s,
-                 Panel("Resident memory / pod limit", ((share, "{{pod}}"),), "percentunit", a.required_threshold / 100))
+    return AlertRule(
+        "RedisMemoryNearPodLimit",
+        f"{share} > {_percent(a.required_threshold)}",
+        a,
+        f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
+        f"The resident memory of redis pod {{{{ $labels.pod }}}} of {s.title} has been above {a.threshold}% of "
+        f"the container memory limit ({s.memory_limit} bytes) for {a.for_}: fragmentation or buffers beyond "
+        "maxmemory; the kernel OOM-kills it soon.",
+        (Failure("resident memory nears the limit", swelling),),
+        s,
+        Panel("Resident memory / pod limit", ((share, "{{pod}}"),), "percentunit", a.required_threshold / 100),
+    )
 
 
 # Rejections stop when their cause does: a window of 1m (not 5m) resolves the alert soon after, and still holds four
@@ -433,19 +540,29 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> AlertRule:
     def rejecting(container: str) -> Apply:
         def apply(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
             target = _target(series, scope, container, 0)
-            _set(series, "redis_rejected_connections_total", f"0+{a.required_threshold + 1}x{samples}", pod=target["pod"])
+            _set(
+                series, "redis_rejected_connections_total", f"0+{a.required_threshold + 1}x{samples}", pod=target["pod"]
+            )
             return [(target, math.nan)]
+
         return apply
 
     rejected = f"increase(redis_rejected_connections_total{{{s.exporters}}}[{s.event_window}])"
-    return AlertRule("RedisRejectedConnections", f"{rejected} > {a.threshold}", a,
-                 f"Redis {s.title}: {{{{ $labels.pod }}}} rejects connections",
-                 f"{{{{ $labels.pod }}}} of Redis {s.title} rejected more than {a.threshold} client connections in the "
-                 f"last {s.event_window}: it has reached maxclients, and those clients got errors.",
-                 (Failure("redis rejects connections", rejecting(REDIS_EXPORTER)),
-                  Failure("a sentinel rejects connections", rejecting(SENTINEL_EXPORTER))), s,
-                 Panel(f"Rejected connections in {s.event_window}", ((rejected, "{{pod}}"),), threshold=a.threshold),
-                 window=s.event_window)
+    return AlertRule(
+        "RedisRejectedConnections",
+        f"{rejected} > {a.threshold}",
+        a,
+        f"Redis {s.title}: {{{{ $labels.pod }}}} rejects connections",
+        f"{{{{ $labels.pod }}}} of Redis {s.title} rejected more than {a.threshold} client connections in the "
+        f"last {s.event_window}: it has reached maxclients, and those clients got errors.",
+        (
+            Failure("redis rejects connections", rejecting(REDIS_EXPORTER)),
+            Failure("a sentinel rejects connections", rejecting(SENTINEL_EXPORTER)),
+        ),
+        s,
+        Panel(f"Rejected connections in {s.event_window}", ((rejected, "{{pod}}"),), threshold=a.threshold),
+        window=s.event_window,
+    )
 
 
 @_alert(
@@ -456,12 +573,17 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> AlertRule:
 def _RedisTooManyClients(s: Scope, a: AlertSetting) -> AlertRule:
     crowded = _share_above("redis_connected_clients", 0, lambda scope: scope.maxclients, a.required_threshold)
     share = f"redis_connected_clients{{{s.redis}}} / (redis_config_maxclients{{{s.redis}}} > 0)"
-    return AlertRule("RedisTooManyClients", f"{share} > {_percent(a.required_threshold)}", a,
-                 f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
-                 f"Redis pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
-                 f"for {a.for_}; at maxclients it rejects new connections. A client may be leaking connections.",
-                 (Failure(f"clients exceed {a.threshold}% of maxclients", crowded),), s,
-                 Panel("Clients / maxclients", ((share, "{{pod}}"),), "percentunit", a.required_threshold / 100))
+    return AlertRule(
+        "RedisTooManyClients",
+        f"{share} > {_percent(a.required_threshold)}",
+        a,
+        f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
+        f"Redis pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
+        f"for {a.for_}; at maxclients it rejects new connections. A client may be leaking connections.",
+        (Failure(f"clients exceed {a.threshold}% of maxclients", crowded),),
+        s,
+        Panel("Clients / maxclients", ((share, "{{pod}}"),), "percentunit", a.required_threshold / 100),
+    )
 
 
 # A session store must never lose sessions silently; a cache evicts by design.
@@ -477,16 +599,25 @@ def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> AlertRule:
         return [(target, math.nan)]
 
     evicted = f"increase(redis_evicted_keys_total{{{s.redis}}}[{s.window}])"
-    return AlertRule("RedisKeysEvicted", f"{evicted} > {a.threshold}", a,
-                 f"Redis {s.title}: {{{{ $labels.pod }}}} evicts keys",
-                 f"Redis pod {{{{ $labels.pod }}}} of {s.title} evicted more than {a.threshold} keys in the last "
-                 f"{s.window}: data (sessions) was dropped to stay under maxmemory.",
-                 (Failure("the master evicts keys", evicting),), s,
-                 Panel(f"Evicted keys in {s.window}", ((evicted, "{{pod}}"),), threshold=a.threshold), window=s.window)
+    return AlertRule(
+        "RedisKeysEvicted",
+        f"{evicted} > {a.threshold}",
+        a,
+        f"Redis {s.title}: {{{{ $labels.pod }}}} evicts keys",
+        f"Redis pod {{{{ $labels.pod }}}} of {s.title} evicted more than {a.threshold} keys in the last "
+        f"{s.window}: data (sessions) was dropped to stay under maxmemory.",
+        (Failure("the master evicts keys", evicting),),
+        s,
+        Panel(f"Evicted keys in {s.window}", ((evicted, "{{pod}}"),), threshold=a.threshold),
+        window=s.window,
+    )
 
 
-PERSISTENCE_STATUS = {"redis_rdb_last_bgsave_status": "RDB snapshot", "redis_aof_last_write_status": "AOF write",
-                      "redis_aof_last_bgrewrite_status": "AOF rewrite"}
+PERSISTENCE_STATUS = {
+    "redis_rdb_last_bgsave_status": "RDB snapshot",
+    "redis_aof_last_write_status": "AOF write",
+    "redis_aof_last_bgrewrite_status": "AOF rewrite",
+}
 
 
 # stop-writes-on-bgsave-error: a failing save makes the master refuse writes.
@@ -500,20 +631,26 @@ def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> AlertRule:
             target = _target(series, scope, REDIS_EXPORTER, 0)
             _set(series, metric, series_values(0, samples), pod=target["pod"])
             return [(target, 0)]
+
         return apply
 
     statuses = {metric: f"{metric}{{{s.redis}}}" for metric in PERSISTENCE_STATUS}
-    return AlertRule("RedisPersistenceFailing", " or ".join(f"{status} == 0" for status in statuses.values()), a,
-                 f"Redis {s.title}: {{{{ $labels.pod }}}} cannot write to disk",
-                 f"The last RDB snapshot, append-only file write or AOF rewrite of redis pod {{{{ $labels.pod }}}} of "
-                 f"{s.title} failed: a master then refuses writes (stop-writes-on-bgsave-error), and data written since "
-                 "the last good save is lost on restart. The volume is full or failing.",
-                 tuple(Failure(f"the last {what} failed", failed(metric))
-                       for metric, what in PERSISTENCE_STATUS.items()), s,
-                 Panel("Last RDB save, AOF write and AOF rewrite (1 = ok)",
-                       tuple((status, f"{PERSISTENCE_STATUS[metric]} {{{{pod}}}}")
-                             for metric, status in statuses.items()),
-                       threshold=1))
+    return AlertRule(
+        "RedisPersistenceFailing",
+        " or ".join(f"{status} == 0" for status in statuses.values()),
+        a,
+        f"Redis {s.title}: {{{{ $labels.pod }}}} cannot write to disk",
+        f"The last RDB snapshot, append-only file write or AOF rewrite of redis pod {{{{ $labels.pod }}}} of "
+        f"{s.title} failed: a master then refuses writes (stop-writes-on-bgsave-error), and data written since "
+        "the last good save is lost on restart. The volume is full or failing.",
+        tuple(Failure(f"the last {what} failed", failed(metric)) for metric, what in PERSISTENCE_STATUS.items()),
+        s,
+        Panel(
+            "Last RDB save, AOF write and AOF rewrite (1 = ok)",
+            tuple((status, f"{PERSISTENCE_STATUS[metric]} {{{{pod}}}}") for metric, status in statuses.items()),
+            threshold=1,
+        ),
+    )
 
 
 KEYS_LOOKBACK_SECONDS = 3600  # how far back the keys a cluster held are remembered, and how new a master must be
@@ -538,22 +675,34 @@ def _RedisMasterLostKeys(s: Scope, a: AlertSetting) -> AlertRule:
             for item in _select(series, "redis_db_keys", **_cluster_labels(scope)):  # the replicas resync from it
                 item.values = f"{HEALTHY_KEYS}x1 {keys}x{samples - 2}"
             return [({**_cluster_labels(scope), "db": "db0"}, keys)]
+
         return apply
 
-    master = (f"max by ({GROUPING}, db) (redis_db_keys{{{s.redis}}} and on (cluster, namespace, pod) "
-              f"redis_instance_info{{{s.redis}, role=\"master\"}} and on (cluster, namespace, pod) "
-              f"(redis_uptime_in_seconds{{{s.redis}}} < {KEYS_LOOKBACK_SECONDS}))")
+    master = (
+        f"max by ({GROUPING}, db) (redis_db_keys{{{s.redis}}} and on (cluster, namespace, pod) "
+        f'redis_instance_info{{{s.redis}, role="master"}} and on (cluster, namespace, pod) '
+        f"(redis_uptime_in_seconds{{{s.redis}}} < {KEYS_LOOKBACK_SECONDS}))"
+    )
     held = f"max by ({GROUPING}, db) (max_over_time(redis_db_keys{{{s.redis}}}[{lookback}]))"
-    return AlertRule("RedisMasterLostKeys", f"{master} < on ({GROUPING}, db) {_percent(a.required_threshold)} * {held}", a,
-                 f"Redis {s.title}: the new master holds only {{{{ $value }}}} keys of {{{{ $labels.db }}}}",
-                 f"A redis pod of {s.title} that started within the last hour is master with {{{{ $value }}}} keys in "
-                 f"{{{{ $labels.db }}}}, under {a.threshold}% of what the fullest pod held in that hour: after a full "
-                 "restart the operator promoted a pod without the newest data, and the replicas drop theirs as they "
-                 "resync from it. Act before they have: the runbook promotes the pod with the most keys.",
-                 (Failure("a restarted master holds a tenth of the keys", restarted_master(HEALTHY_KEYS // 10)),
-                  Failure("a restarted master is empty", restarted_master(0))), s,
-                 Panel("Keys of a master started within the hour, and the most any pod held in it",
-                       ((master, "new master {{db}}"), (held, "most held {{db}}"))))
+    return AlertRule(
+        "RedisMasterLostKeys",
+        f"{master} < on ({GROUPING}, db) {_percent(a.required_threshold)} * {held}",
+        a,
+        f"Redis {s.title}: the new master holds only {{{{ $value }}}} keys of {{{{ $labels.db }}}}",
+        f"A redis pod of {s.title} that started within the last hour is master with {{{{ $value }}}} keys in "
+        f"{{{{ $labels.db }}}}, under {a.threshold}% of what the fullest pod held in that hour: after a full "
+        "restart the operator promoted a pod without the newest data, and the replicas drop theirs as they "
+        "resync from it. Act before they have: the runbook promotes the pod with the most keys.",
+        (
+            Failure("a restarted master holds a tenth of the keys", restarted_master(HEALTHY_KEYS // 10)),
+            Failure("a restarted master is empty", restarted_master(0)),
+        ),
+        s,
+        Panel(
+            "Keys of a master started within the hour, and the most any pod held in it",
+            ((master, "new master {{db}}"), (held, "most held {{db}}")),
+        ),
+    )
 
 
 @_alert(
@@ -564,29 +713,44 @@ def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> AlertRule:
     # The operator's series carries `namespace` and `name` of the RedisFailover. Scraped with honorLabels (its chart's
     # ServiceMonitor), `namespace` is the RedisFailover's; without, Prometheus renames it to `exported_namespace`.
     def not_ok(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        _set(series, "redis_operator_controller_cluster_ok", series_values(0, samples), name=scope.name,
-             exported_namespace=scope.namespace)
+        _set(
+            series,
+            "redis_operator_controller_cluster_ok",
+            series_values(0, samples),
+            name=scope.name,
+            exported_namespace=scope.namespace,
+        )
         return [(_cluster_labels(scope), 0)]
 
     def not_ok_honoured(series: list[Series], scope: Scope, samples: int) -> list[tuple[dict, float]]:
-        (item,) = _select(series, "redis_operator_controller_cluster_ok", name=scope.name,
-                          exported_namespace=scope.namespace)
+        (item,) = _select(
+            series, "redis_operator_controller_cluster_ok", name=scope.name, exported_namespace=scope.namespace
+        )
         del item.labels["exported_namespace"]
         item.labels["namespace"] = scope.namespace
         item.values = series_values(0, samples)
         return [(_cluster_labels(scope), 0)]
 
-    ok = (f"min by (cluster) (redis_operator_controller_cluster_ok{{namespace=\"{s.namespace}\", "
-          f"exported_namespace=\"\", name=\"{s.name}\"}} or redis_operator_controller_cluster_ok"
-          f"{{exported_namespace=\"{s.namespace}\", name=\"{s.name}\"}})")
-    return AlertRule("RedisOperatorClusterNotOk", f"{ok} == 0", a,
-                 f"Redis {s.title}: the operator cannot reconcile it",
-                 f"The redis-operator has reported RedisFailover {s.title} as not OK for {a.for_}: its checks fail or "
-                 "it cannot reach the pods, so it neither heals nor updates the cluster.",
-                 (Failure("the operator reports an error", not_ok),
-                  Failure("the operator (scraped with honorLabels) reports an error", not_ok_honoured)), s,
-                 Panel("Operator reports OK (1 = ok)", ((ok, "operator"),), threshold=1),
-                 labels=tuple(_cluster_labels(s).items()))
+    ok = (
+        f'min by (cluster) (redis_operator_controller_cluster_ok{{namespace="{s.namespace}", '
+        f'exported_namespace="", name="{s.name}"}} or redis_operator_controller_cluster_ok'
+        f'{{exported_namespace="{s.namespace}", name="{s.name}"}})'
+    )
+    return AlertRule(
+        "RedisOperatorClusterNotOk",
+        f"{ok} == 0",
+        a,
+        f"Redis {s.title}: the operator cannot reconcile it",
+        f"The redis-operator has reported RedisFailover {s.title} as not OK for {a.for_}: its checks fail or "
+        "it cannot reach the pods, so it neither heals nor updates the cluster.",
+        (
+            Failure("the operator reports an error", not_ok),
+            Failure("the operator (scraped with honorLabels) reports an error", not_ok_honoured),
+        ),
+        s,
+        Panel("Operator reports OK (1 = ok)", ((ok, "operator"),), threshold=1),
+        labels=tuple(_cluster_labels(s).items()),
+    )
 
 
 @_alert(
@@ -601,13 +765,18 @@ def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> AlertRule:
         return [(dict(item.labels), 0)]
 
     success = f"probe_success{{{s.cluster}}}"
-    return AlertRule("RedisUptimeProbeFailed", f"{success} == 0", a,
-                 f"Redis {s.title}: Sentinel is unreachable",
-                 f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
-                 "cannot discover the master. No sentinel pod is Ready (from operator v1.3.0-rc1 on: none knows a "
-                 "master; on v1.2.4: none answers PING), or the Service is unreachable.",
-                 (Failure("the uptime probe fails", probe_fails),), s,
-                 Panel("Uptime probe (1 = success)", ((success, "{{instance}}"),), threshold=1))
+    return AlertRule(
+        "RedisUptimeProbeFailed",
+        f"{success} == 0",
+        a,
+        f"Redis {s.title}: Sentinel is unreachable",
+        f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
+        "cannot discover the master. No sentinel pod is Ready (from operator v1.3.0-rc1 on: none knows a "
+        "master; on v1.2.4: none answers PING), or the Service is unreachable.",
+        (Failure("the uptime probe fails", probe_fails),),
+        s,
+        Panel("Uptime probe (1 = success)", ((success, "{{instance}}"),), threshold=1),
+    )
 
 
 def alert_settings(monitoring: Monitoring) -> dict[str, AlertSetting]:

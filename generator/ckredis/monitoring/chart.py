@@ -31,16 +31,20 @@ def probe_labels(cluster: Cluster) -> dict[str, str]:
 
 def pod_metrics_endpoints(cluster: Cluster) -> list[dict]:
     """One endpoint for both exporters: their container ports are both named `metrics`."""
-    return [{
-        "port": METRICS_PORT,
-        "interval": cluster.monitoring.scrape_interval,
-        "scrapeTimeout": cluster.monitoring.scrape_timeout,
-        "relabelings": [{
-            "action": "replace",
-            "sourceLabels": ["__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9_]", "_", RF_NAME_LABEL)],
-            "targetLabel": SCOPE_LABEL,
-        }],
-    }]
+    return [
+        {
+            "port": METRICS_PORT,
+            "interval": cluster.monitoring.scrape_interval,
+            "scrapeTimeout": cluster.monitoring.scrape_timeout,
+            "relabelings": [
+                {
+                    "action": "replace",
+                    "sourceLabels": ["__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9_]", "_", RF_NAME_LABEL)],
+                    "targetLabel": SCOPE_LABEL,
+                }
+            ],
+        }
+    ]
 
 
 def alerts(cluster: Cluster, settings: dict[str, AlertSetting]) -> list[AlertRule]:
@@ -58,11 +62,19 @@ def catalogue_rows(cluster: Cluster, settings: dict[str, AlertSetting]) -> list[
     rows = []
     for name, definition in CATALOG.items():
         setting = settings[name]
-        rows.append({"name": name, "enabled": setting.enabled and mon.enabled and mon.alerts_enabled,
-                     "severity": setting.severity, "for": setting.for_,
-                     "threshold": _threshold_text(definition.threshold_unit, setting.threshold,
-                                                  definition.build(scope, setting).window),
-                     "when": definition.when, "link": f"[{name}]({mon.runbook_base_url}{name}.md)"})
+        rows.append(
+            {
+                "name": name,
+                "enabled": setting.enabled and mon.enabled and mon.alerts_enabled,
+                "severity": setting.severity,
+                "for": setting.for_,
+                "threshold": _threshold_text(
+                    definition.threshold_unit, setting.threshold, definition.build(scope, setting).window
+                ),
+                "when": definition.when,
+                "link": f"[{name}]({mon.runbook_base_url}{name}.md)",
+            }
+        )
     return rows
 
 
@@ -83,8 +95,10 @@ def container_probes(cluster: Cluster, kind: str, timings: dict[str, dict[str, P
     if not _sets_container_probes(cluster):
         return {}
     commands = probe_commands(cluster, kind)
-    return {f"custom{stage.capitalize()}Probe": {"exec": {"command": commands[stage]}, **timings[kind][stage].as_k8s()}
-            for stage in ("liveness", "readiness", "startup")}
+    return {
+        f"custom{stage.capitalize()}Probe": {"exec": {"command": commands[stage]}, **timings[kind][stage].as_k8s()}
+        for stage in ("liveness", "readiness", "startup")
+    }
 
 
 def container_probe_rows(cluster: Cluster, timings: dict[str, dict[str, ProbeTiming]]) -> list[dict]:
@@ -95,8 +109,8 @@ def container_probe_rows(cluster: Cluster, timings: dict[str, dict[str, ProbeTim
         ("redis", "startup"): "`PING` answered: PONG, LOADING or NOAUTH (no password sent)",
         ("redis", "liveness"): "`PING` answered: PONG, LOADING or NOAUTH (no password sent)",
         ("redis", "readiness"): "the operator's `/redis-readiness/ready.sh`: the master role, or the replica role "
-                                "with a master other than 127.0.0.1 and no sync in progress (the link to the "
-                                "master is not checked)",
+        "with a master other than 127.0.0.1 and no sync in progress (the link to the "
+        "master is not checked)",
         ("sentinel", "startup"): "`PING` answered with PONG",
         ("sentinel", "liveness"): "`PING` answered with PONG",
         ("sentinel", "readiness"): f"knows a master for `{cluster.master_name}` that is not 127.0.0.1",
@@ -105,7 +119,14 @@ def container_probe_rows(cluster: Cluster, timings: dict[str, dict[str, ProbeTim
     for kind in ("redis", "sentinel"):
         for stage in ("startup", "liveness", "readiness"):
             timing = timings[kind][stage]
-            rows.append({"container": kind, "probe": stage, "check": checks[kind, stage],
-                         "period": timing.period_seconds, "timeout": timing.timeout_seconds,
-                         "failures": timing.failure_threshold})
+            rows.append(
+                {
+                    "container": kind,
+                    "probe": stage,
+                    "check": checks[kind, stage],
+                    "period": timing.period_seconds,
+                    "timeout": timing.timeout_seconds,
+                    "failures": timing.failure_threshold,
+                }
+            )
     return rows

@@ -37,9 +37,11 @@ def probe_timings(settings: Monitoring) -> dict[str, dict[str, ProbeTiming]]:
         timings[kind] = {}
         for stage, default in stages.items():
             given = settings.container_probe_timings[kind].get(stage, {})
-            timings[kind][stage] = ProbeTiming(given.get("periodSeconds", default.period_seconds),
-                                               given.get("timeoutSeconds", default.timeout_seconds),
-                                               given.get("failureThreshold", default.failure_threshold))
+            timings[kind][stage] = ProbeTiming(
+                given.get("periodSeconds", default.period_seconds),
+                given.get("timeoutSeconds", default.timeout_seconds),
+                given.get("failureThreshold", default.failure_threshold),
+            )
     return timings
 
 
@@ -52,17 +54,26 @@ def probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
     """
     cli = cluster.runs.cli  # the one the operator's own scripts call, so the image has it
     if kind == "redis":
-        alive = (f"reply=$({cli} -h 127.0.0.1 -p {cluster.redis.port} ping 2>&1); "
-                 'case "$reply" in PONG|*LOADING*|*NOAUTH*) exit 0 ;; esac; echo "$reply"; exit 1')
+        alive = (
+            f"reply=$({cli} -h 127.0.0.1 -p {cluster.redis.port} ping 2>&1); "
+            'case "$reply" in PONG|*LOADING*|*NOAUTH*) exit 0 ;; esac; echo "$reply"; exit 1'
+        )
         # The operator mounts this script in every redis pod: a master is ready; a replica is ready unless its
         # master_host is 127.0.0.1 or a sync is in progress. It does not read master_link_status, so a replica of a
         # dead master stays ready. It authenticates with REDIS_PASSWORD.
-        return {"liveness": ["sh", "-c", alive], "startup": ["sh", "-c", alive],
-                "readiness": ["/bin/sh", "/redis-readiness/ready.sh"]}
-    alive = (f'reply=$({cli} -h 127.0.0.1 -p {SENTINEL_PORT} ping 2>&1); '
-             'case "$reply" in PONG) exit 0 ;; esac; echo "$reply"; exit 1')
+        return {
+            "liveness": ["sh", "-c", alive],
+            "startup": ["sh", "-c", alive],
+            "readiness": ["/bin/sh", "/redis-readiness/ready.sh"],
+        }
+    alive = (
+        f"reply=$({cli} -h 127.0.0.1 -p {SENTINEL_PORT} ping 2>&1); "
+        'case "$reply" in PONG) exit 0 ;; esac; echo "$reply"; exit 1'
+    )
     # The operator's readiness (commit 156474af): ready once this sentinel knows a master that is not the
     # 127.0.0.1 placeholder. Stricter than the original: an empty or error reply is not an address.
-    ready = (f"addr=$({cli} -h 127.0.0.1 -p {SENTINEL_PORT} sentinel get-master-addr-by-name {cluster.master_name} "
-             '2>/dev/null | head -n 1); case "$addr" in ""|127.0.0.1|*" "*) echo "no master: $addr"; exit 1 ;; esac')
+    ready = (
+        f"addr=$({cli} -h 127.0.0.1 -p {SENTINEL_PORT} sentinel get-master-addr-by-name {cluster.master_name} "
+        '2>/dev/null | head -n 1); case "$addr" in ""|127.0.0.1|*" "*) echo "no master: $addr"; exit 1 ;; esac'
+    )
     return {"liveness": ["sh", "-c", alive], "startup": ["sh", "-c", alive], "readiness": ["sh", "-c", ready]}

@@ -5,11 +5,17 @@ from __future__ import annotations
 import math
 import re
 
-from ckredis.facts import (METRICS_PORT, OPERATOR_METRICS_PORT, REDIS_EXPORTER, REDIS_EXPORTER_PORT, SENTINEL_EXPORTER,
-                           SENTINEL_EXPORTER_PORT, workload_name)
+from ckredis.facts import (
+    METRICS_PORT,
+    OPERATOR_METRICS_PORT,
+    REDIS_EXPORTER,
+    REDIS_EXPORTER_PORT,
+    SENTINEL_EXPORTER,
+    SENTINEL_EXPORTER_PORT,
+    workload_name,
+)
 from ckredis.monitoring.scope import HEALTHY_KEYS, AlertRule, Failure, Scope, Series, seconds, series_values
 from ckredis.monitoring.settings import SCOPE_LABEL, TEST_STEP_MINUTES
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # promtool unit tests: for every alert, it fires on each of its failures, it stays silent on a healthy cluster, on
@@ -27,14 +33,28 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
 
     master_ip = f"10.{net}.0.10"
     for number in range(scope.redis_replicas):
-        target = {"container": REDIS_EXPORTER, "endpoint": METRICS_PORT, "instance": f"10.{net}.0.{10 + number}:{REDIS_EXPORTER_PORT}",
-                  "job": scope.podmonitor_job, "namespace": scope.namespace, "pod": f"{workload_name('redis', scope.name)}-{number}",
-                  SCOPE_LABEL: scope.name}
+        target = {
+            "container": REDIS_EXPORTER,
+            "endpoint": METRICS_PORT,
+            "instance": f"10.{net}.0.{10 + number}:{REDIS_EXPORTER_PORT}",
+            "job": scope.podmonitor_job,
+            "namespace": scope.namespace,
+            "pod": f"{workload_name('redis', scope.name)}-{number}",
+            SCOPE_LABEL: scope.name,
+        }
         is_master = number == 0
         add("up", target, 1)
         add("redis_up", target, 1)
-        add("redis_instance_info", {**target, "redis_mode": "standalone", "redis_version": "7.2.5",
-                                    "role": "master" if is_master else "slave"}, 1)
+        add(
+            "redis_instance_info",
+            {
+                **target,
+                "redis_mode": "standalone",
+                "redis_version": "7.2.5",
+                "role": "master" if is_master else "slave",
+            },
+            1,
+        )
         add("redis_connected_slaves", target, scope.redis_replicas - 1 if is_master else 0)
         if not is_master:
             add("redis_master_link_up", {**target, "master_host": master_ip, "master_port": str(scope.redis_port)}, 1)
@@ -47,13 +67,23 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         add("redis_evicted_keys_total", target, 0)
         add("redis_db_keys", {**target, "db": "db0"}, HEALTHY_KEYS)
         add("redis_uptime_in_seconds", target, 86400)
-        for status in ("redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status"):
+        for status in (
+            "redis_rdb_last_bgsave_status",
+            "redis_aof_last_write_status",
+            "redis_aof_last_bgrewrite_status",
+        ):
             add(status, target, 1)
     master = {"master_name": scope.master_name, "master_address": f"{master_ip}:{scope.redis_port}"}
     for number in range(scope.sentinel_replicas):
-        target = {"container": SENTINEL_EXPORTER, "endpoint": METRICS_PORT, "instance": f"10.{net}.1.{10 + number}:{SENTINEL_EXPORTER_PORT}",
-                  "job": scope.podmonitor_job, "namespace": scope.namespace,
-                  "pod": f"{workload_name('sentinel', scope.name)}-6d4b9c7f8-{number}", SCOPE_LABEL: scope.name}
+        target = {
+            "container": SENTINEL_EXPORTER,
+            "endpoint": METRICS_PORT,
+            "instance": f"10.{net}.1.{10 + number}:{SENTINEL_EXPORTER_PORT}",
+            "job": scope.podmonitor_job,
+            "namespace": scope.namespace,
+            "pod": f"{workload_name('sentinel', scope.name)}-6d4b9c7f8-{number}",
+            SCOPE_LABEL: scope.name,
+        }
         add("up", target, 1)
         add("redis_up", target, 1)
         add("redis_connected_clients", target, 7)
@@ -63,17 +93,38 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
         add("redis_sentinel_master_status", {**target, **master, "master_status": "ok"}, 1)
         add("redis_sentinel_master_ok_sentinels", {**target, **master}, scope.sentinel_replicas)
         add("redis_sentinel_master_ok_slaves", {**target, **master}, scope.redis_replicas - 1)
-        add("redis_sentinel_master_ckquorum_status",
-            {**target, "master_name": scope.master_name,
-             "message": f"OK {scope.sentinel_replicas} usable Sentinels. Quorum and failover authorization can be reached"},
-            1)
+        add(
+            "redis_sentinel_master_ckquorum_status",
+            {
+                **target,
+                "master_name": scope.master_name,
+                "message": f"OK {scope.sentinel_replicas} usable Sentinels. Quorum and failover authorization can be reached",
+            },
+            1,
+        )
     # Scraped by the operator chart's monitor without honorLabels: the RedisFailover's namespace is renamed.
-    add("redis_operator_controller_cluster_ok",
-        {"exported_namespace": scope.namespace, "instance": f"10.99.0.5:{OPERATOR_METRICS_PORT}", "job": "redis-operator",
-         "name": scope.name, "namespace": scope.operator_namespace}, 1)
+    add(
+        "redis_operator_controller_cluster_ok",
+        {
+            "exported_namespace": scope.namespace,
+            "instance": f"10.99.0.5:{OPERATOR_METRICS_PORT}",
+            "job": "redis-operator",
+            "name": scope.name,
+            "namespace": scope.operator_namespace,
+        },
+        1,
+    )
     if scope.probe:
-        add("probe_success", {"instance": scope.probe_instance, "job": scope.probe_job, "namespace": scope.namespace,
-                              SCOPE_LABEL: scope.name}, 1)
+        add(
+            "probe_success",
+            {
+                "instance": scope.probe_instance,
+                "job": scope.probe_job,
+                "namespace": scope.namespace,
+                SCOPE_LABEL: scope.name,
+            },
+            1,
+        )
     return series
 
 
@@ -110,23 +161,29 @@ def alert_test_groups(alert: AlertRule) -> list[dict]:
             "name": f"{alert.name} | {kind} | {title}",
             "interval": f"{TEST_STEP_MINUTES}m",
             "input_series": [s.notation() for s in sorted(series, key=lambda s: (s.metric, sorted(s.labels.items())))],
-            "alert_rule_test": [{
-                "eval_time": f"{eval_minutes}m",
-                "alertname": alert.name,
-                "exp_alerts": [_expected_alert(alert, labels, value) for labels, value in expected],
-            }],
+            "alert_rule_test": [
+                {
+                    "eval_time": f"{eval_minutes}m",
+                    "alertname": alert.name,
+                    "exp_alerts": [_expected_alert(alert, labels, value) for labels, value in expected],
+                }
+            ],
         }
 
     groups = [group("fires", failure.title, scope, failure) for failure in alert.failures]
     groups += [group("silent", fault.title, scope, fault) for fault in alert.quiet]
     groups.append(group("healthy", f"{scope.title} and {other.title} are healthy", None, None))
-    groups += [group("other cluster", f"only {other.title}: {failure.title}", other, failure) for failure in alert.failures]
+    groups += [
+        group("other cluster", f"only {other.title}: {failure.title}", other, failure) for failure in alert.failures
+    ]
     return groups
 
 
 def _expected_alert(alert: AlertRule, labels: dict[str, str], value: float) -> dict:
-    return {"exp_labels": {**labels, **alert.rule_labels},
-            "exp_annotations": {key: expand(text, labels, value) for key, text in alert.annotations.items()}}
+    return {
+        "exp_labels": {**labels, **alert.rule_labels},
+        "exp_annotations": {key: expand(text, labels, value) for key, text in alert.annotations.items()},
+    }
 
 
 _TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")

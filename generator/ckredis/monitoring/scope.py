@@ -68,11 +68,16 @@ class Scope:
 
     def neighbour(self) -> Scope:
         """Another RedisFailover in the same namespace whose name starts with this one's (regex traps included)."""
-        return replace(self, name=f"{self.name}-other", podmonitor_job=f"{self.namespace}/{object_name(self.name)}-other",
-                       probe_job=f"probe/{self.namespace}/{object_name(self.name)}-other",
-                       probe_instance=self.probe_instance.replace(f"{workload_name('sentinel', self.name)}.",
-                                                                   f"{workload_name('sentinel', self.name)}-other."),
-                       index=self.index + 1)
+        return replace(
+            self,
+            name=f"{self.name}-other",
+            podmonitor_job=f"{self.namespace}/{object_name(self.name)}-other",
+            probe_job=f"probe/{self.namespace}/{object_name(self.name)}-other",
+            probe_instance=self.probe_instance.replace(
+                f"{workload_name('sentinel', self.name)}.", f"{workload_name('sentinel', self.name)}-other."
+            ),
+            index=self.index + 1,
+        )
 
     @property
     def cluster(self) -> str:
@@ -180,13 +185,21 @@ class AlertRule:
 
     @property
     def annotations(self) -> dict[str, str]:
-        return {"description": self.description, "runbook_url": f"{self.scope.runbook_base_url}{self.name}.md",
-                "summary": self.summary}
+        return {
+            "description": self.description,
+            "runbook_url": f"{self.scope.runbook_base_url}{self.name}.md",
+            "summary": self.summary,
+        }
 
     @property
     def rule(self) -> dict:
-        return {"alert": self.name, "expr": self.expr, "for": self.setting.for_, "labels": self.rule_labels,
-                "annotations": self.annotations}
+        return {
+            "alert": self.name,
+            "expr": self.expr,
+            "for": self.setting.for_,
+            "labels": self.rule_labels,
+            "annotations": self.annotations,
+        }
 
     @property
     def metrics(self) -> set[str]:

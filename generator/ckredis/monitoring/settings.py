@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from ckredis.derive import maxmemory_policy, purpose_of
 
-
 SCOPE_LABEL = "redisfailover"
 GROUPING = "cluster, namespace, redisfailover"
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
@@ -50,8 +49,11 @@ class ProbeTiming:
     failure_threshold: int
 
     def as_k8s(self) -> dict:
-        return {"failureThreshold": self.failure_threshold, "periodSeconds": self.period_seconds,
-                "timeoutSeconds": self.timeout_seconds}
+        return {
+            "failureThreshold": self.failure_threshold,
+            "periodSeconds": self.period_seconds,
+            "timeoutSeconds": self.timeout_seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ class Facts:
 
     @property
     def redundancy(self) -> str:
-        return "high" if self.session else "warning"  # a session store without replicas loses sessions on the next failure
+        return (
+            "high" if self.session else "warning"
+        )  # a session store without replicas loses sessions on the next failure
 
     @property
     def no_master_for(self) -> str:
@@ -113,7 +117,9 @@ class Monitoring:
             alert_labels=dict(sorted(alerts["labels"].items())),
             runbook_base_url=alerts["runbookBaseUrl"],
             alert_rules=alerts["rules"],
-            uptime_probe=UptimeProbe(probe["proberUrl"], probe["module"], probe["interval"]) if probe["enabled"] else None,
+            uptime_probe=UptimeProbe(probe["proberUrl"], probe["module"], probe["interval"])
+            if probe["enabled"]
+            else None,
             dashboard=settings["dashboard"]["enabled"],
             container_probes=container.get("enabled", True),
             container_probe_timings={kind: container.get(kind, {}) for kind in ("redis", "sentinel")},

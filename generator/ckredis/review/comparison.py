@@ -57,8 +57,15 @@ class ChartReview:
         return self.status != "unchanged"
 
     def as_dict(self) -> dict:
-        return {"chart": self.chart, "status": self.status, "impact": self.impact, "objects": self.objects,
-                "flows": self.flows, "alerts": self.alerts, "diff": "".join(self.diff)}
+        return {
+            "chart": self.chart,
+            "status": self.status,
+            "impact": self.impact,
+            "objects": self.objects,
+            "flows": self.flows,
+            "alerts": self.alerts,
+            "diff": "".join(self.diff),
+        }
 
 
 def compare(chart: str, old: dict[str, str] | None, new: dict[str, str] | None, old_location: str = "") -> ChartReview:
@@ -77,8 +84,10 @@ def compare(chart: str, old: dict[str, str] | None, new: dict[str, str] | None, 
         "removed": sorted(before.keys() - after.keys()),
     }
     old_flows, new_flows = flows(before.values()), flows(after.values())
-    result.flows = {"added": [str(flow) for flow in sorted(new_flows - old_flows)],
-                    "removed": [str(flow) for flow in sorted(old_flows - new_flows)]}
+    result.flows = {
+        "added": [str(flow) for flow in sorted(new_flows - old_flows)],
+        "removed": [str(flow) for flow in sorted(old_flows - new_flows)],
+    }
     result.alerts = alert_changes(alerts(before.values()), alerts(after.values()))
     result.impact = impact(before, after)
     return result
@@ -90,8 +99,11 @@ def unified_diff(chart: str, old: dict[str, str], new: dict[str, str]) -> list[s
     for path in sorted(old.keys() | new.keys()):
         if old.get(path) != new.get(path):
             lines += difflib.unified_diff(
-                (old.get(path) or "").splitlines(keepends=True), (new.get(path) or "").splitlines(keepends=True),
-                f"a/{chart}/{path}" if path in old else "/dev/null", f"b/{chart}/{path}" if path in new else "/dev/null")
+                (old.get(path) or "").splitlines(keepends=True),
+                (new.get(path) or "").splitlines(keepends=True),
+                f"a/{chart}/{path}" if path in old else "/dev/null",
+                f"b/{chart}/{path}" if path in new else "/dev/null",
+            )
             if lines and not lines[-1].endswith("\n"):
                 lines[-1] += "\n"
     return lines
@@ -108,8 +120,10 @@ def objects(location: str, files: dict[str, str]) -> dict[str, dict]:
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-            raise OutputError(f"{location}/{path}{where}: the committed chart is not valid YAML "
-                              f"({getattr(error, 'problem', None) or error}); restore it from Git or render again") from None
+            raise OutputError(
+                f"{location}/{path}{where}: the committed chart is not valid YAML "
+                f"({getattr(error, 'problem', None) or error}); restore it from Git or render again"
+            ) from None
         for data in documents:
             if isinstance(data, dict) and "kind" in data:
                 meta = data.get("metadata") or {}
@@ -138,7 +152,7 @@ def flows(documents: Iterable[dict]) -> set[PolicyFlow]:
 def _peer(namespace: str, peer: dict) -> str:
     if "ipBlock" in peer:
         return peer["ipBlock"].get("cidr", "?")
-    labels = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {})
+    labels = (peer.get("namespaceSelector") or {}).get("matchLabels") or {}
     if "namespaceSelector" in peer:
         namespace = labels.get(NAMESPACE_LABEL, "*")
     return _pods(namespace, peer.get("podSelector") or {})
@@ -160,8 +174,9 @@ def _ports(rule: dict) -> str:
     if not ports:
         return "all ports"
     tcp_only = all(port.get("protocol", "TCP") == "TCP" for port in ports)
-    return ", ".join(f"{port.get('port', 'all')}" + ("" if tcp_only else f"/{port.get('protocol', 'TCP')}")
-                     for port in ports)
+    return ", ".join(
+        f"{port.get('port', 'all')}" + ("" if tcp_only else f"/{port.get('protocol', 'TCP')}") for port in ports
+    )
 
 
 def alerts(documents: Iterable[dict]) -> dict[str, AlertFields]:
@@ -172,8 +187,11 @@ def alerts(documents: Iterable[dict]) -> dict[str, AlertFields]:
         for group in (rule_object.get("spec") or {}).get("groups") or []:
             for rule in group.get("rules") or []:
                 if "alert" in rule:
-                    found[rule["alert"]] = AlertFields(str((rule.get("labels") or {}).get("severity", "")),
-                                                 str(rule.get("for", "0s")), str(rule.get("expr", "")))
+                    found[rule["alert"]] = AlertFields(
+                        str((rule.get("labels") or {}).get("severity", "")),
+                        str(rule.get("for", "0s")),
+                        str(rule.get("expr", "")),
+                    )
     return found
 
 
@@ -197,13 +215,16 @@ _NUMBER = re.compile(r'"[^"]*"|(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])')
 
 def _threshold_change(before: str, after: str) -> str:
     """Name the changed numbers when only numbers outside label values changed, else say the expression changed."""
+
     def skeleton(expr: str) -> tuple[str, list[str]]:
         numbers = []
+
         def hole(match: re.Match) -> str:
             if match.group(1) is None:
                 return match.group(0)
             numbers.append(match.group(1))
             return "#"
+
         return _NUMBER.sub(hole, expr), numbers
 
     (shape_before, numbers_before), (shape_after, numbers_after) = skeleton(before), skeleton(after)
@@ -218,5 +239,3 @@ def committed_chart(chart_dir: Path) -> dict[str, str] | None:
     if not chart_dir.is_dir():
         return None
     return {path: content.decode("utf-8", "replace") for path, content in existing_files(chart_dir).items()}
-
-

@@ -32,9 +32,14 @@ def impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
         lines += _scaling(old_rf, new_rf)
         lines += _auth_change(old_rf, new_rf)
     elif old_rf and not new_rf:
-        lines.append("the RedisFailover is deleted: the operator deletes every Redis and Sentinel pod and the data"
-                     + (" (the PVCs stay: keepAfterDeletion)" if _spec(old_rf, "redis", "storage", "keepAfterDeletion")
-                        else ", PVCs included"))
+        lines.append(
+            "the RedisFailover is deleted: the operator deletes every Redis and Sentinel pod and the data"
+            + (
+                " (the PVCs stay: keepAfterDeletion)"
+                if _spec(old_rf, "redis", "storage", "keepAfterDeletion")
+                else ", PVCs included"
+            )
+        )
     lines += _client_impact(before, after)
     return lines
 
@@ -87,17 +92,21 @@ def _redis_roll(old: dict, new: dict) -> list[str]:
     if not fields:
         return []
     replicas = _spec(new, "redis", "replicas") or 3
-    return [f"rolls every Redis pod ({', '.join(fields)} changed): the operator deletes the {replicas} pods one at a "
-            f"time, replicas first and the master last, so expect up to {replicas} failovers (clients reconnect "
-            "through Sentinel)"]
+    return [
+        f"rolls every Redis pod ({', '.join(fields)} changed): the operator deletes the {replicas} pods one at a "
+        f"time, replicas first and the master last, so expect up to {replicas} failovers (clients reconnect "
+        "through Sentinel)"
+    ]
 
 
 def _sentinel_roll(old: dict, new: dict) -> list[str]:
     fields = _changed_fields(old, new, "sentinel")
     if not fields:
         return []
-    return [f"rolls the Sentinel pods ({', '.join(fields)} changed): the Deployment replaces them one by one; "
-            "no failover while a quorum of Sentinels stays up"]
+    return [
+        f"rolls the Sentinel pods ({', '.join(fields)} changed): the Deployment replaces them one by one; "
+        "no failover while a quorum of Sentinels stays up"
+    ]
 
 
 def _live_config(old: dict, new: dict) -> list[str]:
@@ -105,16 +114,25 @@ def _live_config(old: dict, new: dict) -> list[str]:
     rolls = bool(_changed_fields(old, new, "redis"))
     for role, command in (("redis", "CONFIG SET"), ("sentinel", "SENTINEL SET")):
         before, after = _config(old, role), _config(new, role)
-        changed = [f"{key} {before.get(key, '(unset)')} → {after[key]}" for key in sorted(after)
-                   if before.get(key) != after[key]]
+        changed = [
+            f"{key} {before.get(key, '(unset)')} → {after[key]}"
+            for key in sorted(after)
+            if before.get(key) != after[key]
+        ]
         dropped = sorted(before.keys() - after.keys())
         if changed:
-            how = ("applied live by the operator with " + command + " at its next reconcile (within 30 s)"
-                   + (", and at start-up by the rolled pods" if role == "redis" and rolls else ", no restart"))
+            how = (
+                "applied live by the operator with "
+                + command
+                + " at its next reconcile (within 30 s)"
+                + (", and at start-up by the rolled pods" if role == "redis" and rolls else ", no restart")
+            )
             lines.append(f"{role} config {', '.join(changed)}: {how}")
         if dropped:
-            lines.append(f"{role} config {', '.join(dropped)} removed: the operator never unsets a directive, so "
-                         "running pods keep the old value until they restart")
+            lines.append(
+                f"{role} config {', '.join(dropped)} removed: the operator never unsets a directive, so "
+                "running pods keep the old value until they restart"
+            )
     return lines
 
 
@@ -131,20 +149,25 @@ def _auth_change(old: dict, new: dict) -> list[str]:
     before, after = _spec(old, "auth", "secretPath"), _spec(new, "auth", "secretPath")
     if before == after:
         return []
-    return [f"password Secret {before or '(none)'} → {after or '(none)'}: the operator rewrites redis.conf but "
-            "running pods keep the old password until they roll; while old and new pods mix, replicas cannot sync "
-            "from a master with the other password and clients fail auth on one side: plan a maintenance window "
-            "and restart the clients with the new password"]
+    return [
+        f"password Secret {before or '(none)'} → {after or '(none)'}: the operator rewrites redis.conf but "
+        "running pods keep the old password until they roll; while old and new pods mix, replicas cannot sync "
+        "from a master with the other password and clients fail auth on one side: plan a maintenance window "
+        "and restart the clients with the new password"
+    ]
 
 
 def _storage_impact(old: dict, new: dict) -> list[str]:
     before, after = _pvc(old), _pvc(new)
     if before is None or after is None or before == after:
         if before is None and after is not None:
-            return ["cannot be applied in place: the operator creates the StatefulSet's volumeClaimTemplates "
-                    "once and Kubernetes refuses to add one to an existing StatefulSet; create the persistent "
-                    "cluster under a new name, move the clients, then remove the old cluster"]
+            return [
+                "cannot be applied in place: the operator creates the StatefulSet's volumeClaimTemplates "
+                "once and Kubernetes refuses to add one to an existing StatefulSet; create the persistent "
+                "cluster under a new name, move the clients, then remove the old cluster"
+            ]
         return []
+
     def size(pvc: dict) -> str | None:
         return ((pvc.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
 
@@ -152,20 +175,28 @@ def _storage_impact(old: dict, new: dict) -> list[str]:
         return (pvc.get("spec") or {}).get("storageClassName")
 
     lines = []
-    if klass(before) != klass(after) or (before.get("spec") or {}).get("accessModes") != (after.get("spec") or {}).get("accessModes"):
-        lines.append(f"cannot be applied in place: storage class {klass(before)} → {klass(after)}; the operator "
-                     "cannot change volumeClaimTemplates and existing PVCs keep their class. Create a new cluster "
-                     "(new name) with the new storage, let it replicate or restore the data, move the clients, "
-                     "then delete the old one; or keep the old class")
+    if klass(before) != klass(after) or (before.get("spec") or {}).get("accessModes") != (after.get("spec") or {}).get(
+        "accessModes"
+    ):
+        lines.append(
+            f"cannot be applied in place: storage class {klass(before)} → {klass(after)}; the operator "
+            "cannot change volumeClaimTemplates and existing PVCs keep their class. Create a new cluster "
+            "(new name) with the new storage, let it replicate or restore the data, move the clients, "
+            "then delete the old one; or keep the old class"
+        )
     if size(before) != size(after):
         if _quantity(size(after)) < _quantity(size(before)):
-            lines.append(f"cannot be applied in place: PVC size {size(before)} → {size(after)}; volumes never "
-                         "shrink. Keep the old size, or create a new cluster (new name) and move the data and clients")
+            lines.append(
+                f"cannot be applied in place: PVC size {size(before)} → {size(after)}; volumes never "
+                "shrink. Keep the old size, or create a new cluster (new name) and move the data and clients"
+            )
         else:
-            lines.append(f"PVC size {size(before)} → {size(after)}: the operator cannot resize the StatefulSet's "
-                         "volumeClaimTemplates; it expands the existing PVCs, which works only if the storage "
-                         "class has allowVolumeExpansion: true (check with `kubectl get storageclass`); otherwise "
-                         "create a new cluster (new name) with the new size and move the data and clients")
+            lines.append(
+                f"PVC size {size(before)} → {size(after)}: the operator cannot resize the StatefulSet's "
+                "volumeClaimTemplates; it expands the existing PVCs, which works only if the storage "
+                "class has allowVolumeExpansion: true (check with `kubectl get storageclass`); otherwise "
+                "create a new cluster (new name) with the new size and move the data and clients"
+            )
     return lines
 
 
@@ -183,13 +214,17 @@ def _data_impact(old: dict, new: dict) -> list[str]:
         policy_before = _config(old, "redis").get("maxmemory-policy", "noeviction")
         policy_after = _config(new, "redis").get("maxmemory-policy", "noeviction")
         if policy_before == "noeviction" and _EVICTING.match(policy_after):
-            lines.append(f"turns eviction on for data that was persisted: maxmemory-policy noeviction → "
-                         f"{policy_after}; keys are deleted when memory is full")
+            lines.append(
+                f"turns eviction on for data that was persisted: maxmemory-policy noeviction → "
+                f"{policy_after}; keys are deleted when memory is full"
+            )
     if _config(old, "redis").get("appendonly") == "yes" and _config(new, "redis").get("appendonly") != "yes":
         lines.append("turns persistence off: appendonly yes → no; a restarted pod loses what it held")
     if _pvc(old) is not None and _pvc(new) is None:
-        lines.append("turns persistence off: the PVC is removed from the RedisFailover, so data no longer "
-                     "survives pod restarts (existing PVCs are not deleted by this change)")
+        lines.append(
+            "turns persistence off: the PVC is removed from the RedisFailover, so data no longer "
+            "survives pod restarts (existing PVCs are not deleted by this change)"
+        )
     return lines
 
 
@@ -202,15 +237,21 @@ def _client_impact(before: dict[str, dict], after: dict[str, dict]) -> list[str]
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
         connection = old or after[key]  # the key is on one side at least
-        if connection.get("kind") not in ("Secret", "ConfigMap") or \
-                (connection["metadata"].get("labels") or {}).get("app.kubernetes.io/component") != "connection":
+        if (
+            connection.get("kind") not in ("Secret", "ConfigMap")
+            or (connection["metadata"].get("labels") or {}).get("app.kubernetes.io/component") != "connection"
+        ):
             continue
         if old and not new:
             lines.append(f"{key} is removed: client pods that read it fail to start on their next restart")
         elif old and new and _payload(old) != _payload(new):
-            changed = sorted(k for k in _payload(old).keys() | _payload(new).keys() if _payload(old).get(k) != _payload(new).get(k))
-            lines.append(f"clients must restart to pick up {key} ({', '.join(changed)} changed): "
-                         "environment variables are read only when a pod starts")
+            changed = sorted(
+                k for k in _payload(old).keys() | _payload(new).keys() if _payload(old).get(k) != _payload(new).get(k)
+            )
+            lines.append(
+                f"clients must restart to pick up {key} ({', '.join(changed)} changed): "
+                "environment variables are read only when a pod starts"
+            )
     return lines
 
 
@@ -230,25 +271,37 @@ def _engine_change(old: dict, new: dict, before: dict[str, dict], after: dict[st
     titles = f"{ENGINES[source].title} → {ENGINES[target].title}"
     shown = ".".join(map(str, release)) if release else "(release unknown)"
     if target == "valkey" and release and release[:2] <= (7, 2):
-        data = (f"Valkey loads the RDB/AOF files of Redis {shown}, and each rolled replica resyncs from the Redis "
-                "master before the master fails over to a Valkey replica: the data carries over")
+        data = (
+            f"Valkey loads the RDB/AOF files of Redis {shown}, and each rolled replica resyncs from the Redis "
+            "master before the master fails over to a Valkey replica: the data carries over"
+        )
     elif target == "valkey":
-        data = (f"Valkey loads RDB/AOF files only from Redis 7.2 or older, not from Redis {shown}: the rolled pods "
-                "start empty. Copy the keys into a new cluster (new name, e.g. with rdb-cli) instead, or accept the loss")
+        data = (
+            f"Valkey loads RDB/AOF files only from Redis 7.2 or older, not from Redis {shown}: the rolled pods "
+            "start empty. Copy the keys into a new cluster (new name, e.g. with rdb-cli) instead, or accept the loss"
+        )
     else:
-        data = ("Redis cannot load Valkey's RDB/AOF files (signed VALKEY080) and its replicas cannot sync from a "
-                "Valkey master: do not switch back in place; create a Redis cluster under a new name, copy the keys "
-                "or start empty, and move the clients")
+        data = (
+            "Redis cannot load Valkey's RDB/AOF files (signed VALKEY080) and its replicas cannot sync from a "
+            "Valkey master: do not switch back in place; create a Redis cluster under a new name, copy the keys "
+            "or start empty, and move the clients"
+        )
     keys_before = set().union(*(_payload(data) for data in _connections(before)))
     keys_after = set().union(*(_payload(data) for data in _connections(after)))
     if keys_before <= keys_after:
         clients = "clients keep their connection keys (both key sets are emitted)"
     else:
-        clients = ("clients must restart to read the new connection keys, as the old ones go: set "
-                   "connection.keys: both first and move the applications one at a time")
+        clients = (
+            "clients must restart to read the new connection keys, as the old ones go: set "
+            "connection.keys: both first and move the applications one at a time"
+        )
     return [f"engine {titles}: every Redis and Sentinel pod rolls onto the new image. {data}; {clients}"]
 
 
 def _connections(found: dict[str, dict]) -> list[dict]:
-    return [data for data in found.values() if data.get("kind") in ("Secret", "ConfigMap")
-            and (data["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "connection"]
+    return [
+        data
+        for data in found.values()
+        if data.get("kind") in ("Secret", "ConfigMap")
+        and (data["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "connection"
+    ]

@@ -30,8 +30,11 @@ def as_text(results: Sequence[ChartReview]) -> str:
         if not result.changed:
             continue
         out += [f"impact: {visible(line)}\n" for line in result.impact]
-        out += [f"object {visible(name)}: {state}\n" for state in ("added", "changed", "removed")
-                for name in result.objects[state]]
+        out += [
+            f"object {visible(name)}: {state}\n"
+            for state in ("added", "changed", "removed")
+            for name in result.objects[state]
+        ]
         out += [f"flow {visible(flow)}: {state}\n" for state in ("added", "removed") for flow in result.flows[state]]
         out += [f"alert {visible(line)}\n" for line in result.alerts]
         out += result.diff
@@ -70,9 +73,11 @@ def as_markdown(results: Sequence[ChartReview]) -> str:
         out += [summary_text, details]
     if not complete:
         partial = ", the last one in part" if summary else ""
-        out.append(f"\n**This comment is cut** to stay below GitHub's limit of {COMMENT_LIMIT:,} characters: "
-                   f"{len(summaries)} of {len(changed)} changed charts are shown{partial}. Run `ckredis diff` to see "
-                   "everything.\n")
+        out.append(
+            f"\n**This comment is cut** to stay below GitHub's limit of {COMMENT_LIMIT:,} characters: "
+            f"{len(summaries)} of {len(changed)} changed charts are shown{partial}. Run `ckredis diff` to see "
+            "everything.\n"
+        )
     return "".join(out)
 
 
@@ -143,4 +148,7 @@ def as_json(results: Sequence[ChartReview]) -> str:
 
 
 REPORTER_BY_NAME: dict[str, Callable[[Sequence[ChartReview]], str]] = {
-    "text": as_text, "markdown": as_markdown, "json": as_json}
+    "text": as_text,
+    "markdown": as_markdown,
+    "json": as_json,
+}
