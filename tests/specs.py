@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 
-# A valid spec that sets every field the schema has (session store, freshworks-v3.3.5 operator), strings in every string field.
+# A valid spec that sets every field the schema has (session store, freshworks-v3.3.5 operator),
+# strings in every string field.
 FULL = {
     "apiVersion": "ckredis.elastisys.io/v1alpha1",
     "kind": "RedisCluster",

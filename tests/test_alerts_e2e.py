@@ -309,7 +309,7 @@ def world(tmp_path_factory, engine):
             "rule_files": [],
             "scrape_configs": [],
         }
-        for cluster, chart in zip(clusters, charts.values()):
+        for cluster, chart in zip(clusters, charts.values(), strict=True):
             rules = folder / f"rules-{cluster.name}.yaml"
             rules.write_text(yaml.safe_dump({"groups": chart["PrometheusRule"]["spec"]["groups"]}, width=1000))
             check = subprocess.run(
@@ -386,7 +386,7 @@ def _fault(
         f"{title}: "
         + ", ".join(
             f"{name}{'{' + ','.join(labels.values()) + '}' if labels else ''} after {delay:.1f} s"
-            for (name, labels), delay in zip(alerts, delays)
+            for (name, labels), delay in zip(alerts, delays, strict=True)
         )
     )
     world.wait_quiet()

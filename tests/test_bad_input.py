@@ -1,4 +1,5 @@
-"""Bad input: every invalid spec gives its exact FILE:LINE:COL: PATH: message lines, exit 2, no traceback, and writes nothing.
+"""Bad input: every invalid spec gives its exact FILE:LINE:COL: PATH: message lines, exit 2, no traceback,
+and writes nothing.
 
 Each case is a small spec, usually BASE with one thing broken, and the exact stderr lines (without the leading
 `FILE:`, which the test adds). Every case runs the real CLI in a fresh process: `ckredis render SPEC -o OUT`,
@@ -114,7 +115,8 @@ CASES = [
         "syntax-tab-indentation",
         edit("  namespace: redis-system", "\tnamespace: redis-system"),
         [
-            "5:1: (document): invalid YAML: a tab character in the indentation (hint: indent with spaces; YAML does not allow tabs)"
+            "5:1: (document): invalid YAML: a tab character in the indentation "
+            "(hint: indent with spaces; YAML does not allow tabs)"
         ],
     ),
     Case(
@@ -126,7 +128,8 @@ CASES = [
         "syntax-reserved-character",
         edit("name: cache", "name: @cache"),
         [
-            "4:9: (document): invalid YAML: a value cannot start with '@' (hint: quote the value if '@' is meant literally)"
+            "4:9: (document): invalid YAML: a value cannot start with '@' "
+            "(hint: quote the value if '@' is meant literally)"
         ],
     ),
     Case(
@@ -277,8 +280,8 @@ CASES = [
         "password-under-auth",
         BASE + "  auth:\n    secretPath: cache-auth\n    password: hunter2\n",
         [
-            "18:5: spec.auth.password: unknown key 'password' (hint: a spec never holds the password: keep it in a Secret "
-            "under the key 'password' and name that Secret in auth.secretPath)"
+            "18:5: spec.auth.password: unknown key 'password' (hint: a spec never holds the password: "
+            "keep it in a Secret under the key 'password' and name that Secret in auth.secretPath)"
         ],
     ),
     Case("missing-spec", BASE.split("spec:")[0], ["1:1: (document): missing required key 'spec' in the document"]),
@@ -347,23 +350,24 @@ CASES = [
         "number-for-memory",
         edit("limits: {memory: 256Mi}", "limits: {memory: 256}"),
         [
-            "11:24: spec.redis.resources.limits.memory: 256 has no unit (hint: add a unit, e.g. 256Mi; a bare number counts bytes)"
+            "11:24: spec.redis.resources.limits.memory: 256 has no unit "
+            "(hint: add a unit, e.g. 256Mi; a bare number counts bytes)"
         ],
     ),
     Case(
         "long-label-value-is-clipped",
         label("        tier: " + "x" * 100_000),
         [
-            '16:15: spec.clients[0].podSelector.tier: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (100002 characters) is longer than 63 '
-            "characters"
+            '16:15: spec.clients[0].podSelector.tier: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (100002 characters) '
+            "is longer than 63 characters"
         ],
     ),
     Case(
         "long-unknown-key-is-clipped",
         BASE + "? " + "k" * 5000 + "\n: 1\n",
         [  # an explicit key may be that long
-            f"16:3: {'k' * 40}... (5000 characters): unknown key '{'k' * 40}... (5000 characters)' (hint: valid keys: apiVersion, "
-            "kind, metadata, spec)"
+            f"16:3: {'k' * 40}... (5000 characters): unknown key '{'k' * 40}... (5000 characters)' "
+            "(hint: valid keys: apiVersion, kind, metadata, spec)"
         ],
     ),
     # --- YAML 1.1 readings where text or a boolean is meant ---
@@ -395,24 +399,24 @@ CASES = [
         "date-as-label-value",
         label("        release: 2024-01-01"),
         [
-            "16:18: spec.clients[0].podSelector.release: '2024-01-01' is read as a date by YAML 1.1 parsers such as PyYAML "
-            '(hint: quote it ("2024-01-01") if you mean the text)'
+            "16:18: spec.clients[0].podSelector.release: '2024-01-01' is read as a date by YAML 1.1 parsers "
+            'such as PyYAML (hint: quote it ("2024-01-01") if you mean the text)'
         ],
     ),
     Case(
         "octal-as-label-value",
         label("        mode: 0755"),
         [
-            "16:15: spec.clients[0].podSelector.mode: '0755' is read as the number 493 by YAML 1.1 tools (kubectl, Helm) "
-            '(hint: quote it ("0755") if you mean the text)'
+            "16:15: spec.clients[0].podSelector.mode: '0755' is read as the number 493 by YAML 1.1 tools "
+            '(kubectl, Helm) (hint: quote it ("0755") if you mean the text)'
         ],
     ),
     Case(
         "underscored-number-as-label-value",
         label("        size: 1_000"),
         [
-            "16:15: spec.clients[0].podSelector.size: '1_000' is read as the number 1000 by YAML 1.1 tools (kubectl, Helm) "
-            '(hint: quote it ("1_000") if you mean the text)'
+            "16:15: spec.clients[0].podSelector.size: '1_000' is read as the number 1000 by YAML 1.1 tools "
+            '(kubectl, Helm) (hint: quote it ("1_000") if you mean the text)'
         ],
     ),
     Case(
@@ -467,8 +471,8 @@ CASES = [
         "image-untagged",
         before_redis("  images:\n    redis: docker.io/library/redis\n"),
         [
-            f'9:12: spec.images.redis: "docker.io/library/redis" has no tag or digest (hint: pin a version tag or a digest, '
-            f"e.g. {HINT_IMAGE})"
+            f'9:12: spec.images.redis: "docker.io/library/redis" has no tag or digest '
+            f"(hint: pin a version tag or a digest, e.g. {HINT_IMAGE})"
         ],
     ),
     Case(
@@ -515,8 +519,9 @@ CASES = [
         "label-key-invalid",
         label("        -tier: web"),
         [
-            "16:9: spec.clients[0].podSelector.-tier: '-tier' is not a valid label key (hint: a label key is an optional DNS "
-            "subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+            "16:9: spec.clients[0].podSelector.-tier: '-tier' is not a valid label key "
+            "(hint: a label key is an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit)"
         ],
     ),
     Case(
@@ -524,7 +529,8 @@ CASES = [
         edit("name: shop-web", "name: shop web"),
         [
             '15:33: spec.clients[0].podSelector.app.kubernetes.io/name: "shop web" is not a valid label value '
-            "(hint: label values are at most 63 letters, digits, '-', '_' or '.', and quoted when they look like numbers or booleans)"
+            "(hint: label values are at most 63 letters, digits, '-', '_' or '.', "
+            "and quoted when they look like numbers or booleans)"
         ],
     ),
     Case(
@@ -556,8 +562,8 @@ CASES = [
         "client-with-two-selections",
         edit("      podSelector:", "      allowWholeNamespace: true\n      podSelector:"),
         [
-            "14:28: spec.clients[0].allowWholeNamespace: podSelector and allowWholeNamespace both select pods; use exactly one "
-            "(hint: remove allowWholeNamespace, or split the entry in two)"
+            "14:28: spec.clients[0].allowWholeNamespace: podSelector and allowWholeNamespace both select pods; "
+            "use exactly one (hint: remove allowWholeNamespace, or split the entry in two)"
         ],
     ),
     Case(
@@ -638,8 +644,8 @@ CASES = [
             "limits: {memory: 256Mi}", "limits: {memory: 32Mi}"
         ),
         [
-            "11:24: spec.redis.resources.limits.memory: maxmemory would be 9 MiB (what the memory budget leaves of 32Mi "
-            "for writes at 8Mi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"
+            "11:24: spec.redis.resources.limits.memory: maxmemory would be 9 MiB (what the memory budget leaves of "
+            "32Mi for writes at 8Mi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"
         ],
     ),
     Case(
@@ -654,8 +660,8 @@ CASES = [
         "write-rate-leaves-no-maxmemory",
         in_redis("    memoryBudget: {writeRate: 1Gi/s}\n"),
         [
-            "12:24: spec.redis.resources.limits.memory: maxmemory would be 3 MiB (what the memory budget leaves of 256Mi "
-            "for writes at 1Gi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"
+            "12:24: spec.redis.resources.limits.memory: maxmemory would be 3 MiB (what the memory budget leaves of "
+            "256Mi for writes at 1Gi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"
         ],
     ),
     Case(
@@ -671,9 +677,9 @@ CASES = [
         in_redis("    maxmemoryPercent: 75\n"),
         [
             "9:23: spec.redis.maxmemoryPercent: 75% of 256Mi does not fit the memory budget: maxmemory 192 MiB + "
-            "replication buffer 96 MiB + copy-on-write 72 MiB + overhead 38.72 MiB is 155% of the limit during a fork at "
-            "8Mi/s of writes, above 90% (hint: use at most 42, or remove maxmemoryPercent, raise limits.memory or lower "
-            "memoryBudget.writeRate)"
+            "replication buffer 96 MiB + copy-on-write 72 MiB + overhead 38.72 MiB is 155% of the limit "
+            "during a fork at 8Mi/s of writes, above 90% (hint: use at most 42, or remove maxmemoryPercent, "
+            "raise limits.memory or lower memoryBudget.writeRate)"
         ],
     ),
     Case(
@@ -876,8 +882,9 @@ def test_directory(tmp_path, output):
     assert_rejected(
         ckredis("render", str(tmp_path), "-o", str(output)),
         [
-            f"{tmp_path}:1:1: (document): no ckredis spec in this directory (searched .yaml, .yml, .json files for apiVersion: "
-            "ckredis.elastisys.io/...) (hint: check the path; `-v` lists the YAML files that were ignored)"
+            f"{tmp_path}:1:1: (document): no ckredis spec in this directory "
+            "(searched .yaml, .yml, .json files for apiVersion: ckredis.elastisys.io/...) "
+            "(hint: check the path; `-v` lists the YAML files that were ignored)"
         ],
         output,
         before,
@@ -916,10 +923,10 @@ def test_two_specs_with_the_same_name_write_nothing(tmp_path, output):
     assert_rejected(
         ckredis("render", str(first), str(second), "-o", str(output)),
         [
-            f"{first}:4:9: metadata.name: 'cache' is the cluster name in both; both would render the chart directory cache/ "
-            f"(with {second}) (hint: give each cluster its own name)",
-            f"{second}:4:9: metadata.name: 'cache' is the cluster name in both; both would render the chart directory cache/ "
-            f"(with {first}) (hint: give each cluster its own name)",
+            f"{first}:4:9: metadata.name: 'cache' is the cluster name in both; "
+            f"both would render the chart directory cache/ (with {second}) (hint: give each cluster its own name)",
+            f"{second}:4:9: metadata.name: 'cache' is the cluster name in both; "
+            f"both would render the chart directory cache/ (with {first}) (hint: give each cluster its own name)",
         ],
         output,
         before,

@@ -209,7 +209,11 @@ def test_readme_redis_py_snippet_survives_a_failover(engine, example, tmp_path, 
         assert len(acknowledged) == 2 * WRITES
         acknowledged.update({key: key for key in load.acknowledged})
         read_back = dict(
-            zip(acknowledged, (value.decode() if value else None for value in client.mget(list(acknowledged))))
+            zip(
+                acknowledged,
+                (value.decode() if value else None for value in client.mget(list(acknowledged))),
+                strict=True,
+            )
         )
         lost = [key for key, value in acknowledged.items() if read_back[key] != value]
         print(

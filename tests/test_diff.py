@@ -80,8 +80,8 @@ def test_removed_client_removes_its_flows_and_its_connection_object(tmp_path):
     flows = lines_starting(out, "flow ")
     assert "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → redis 6379: removed" in flows
     assert (
-        "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → kube-system/kube-dns 53/UDP, 53/TCP: removed"
-        in flows
+        "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports "
+        "→ kube-system/kube-dns 53/UDP, 53/TCP: removed" in flows
     )
     assert (
         "reports/app.kubernetes.io/component=renderer,app.kubernetes.io/name=reports → sentinel 26379: removed" in flows

@@ -128,12 +128,12 @@ def test_v1_2_4_refuses_counts_its_fixed_budgets_cannot_protect(tmp_path):
         "(ckredis then renders budgets that evict one pod at a time)"
     )
     assert result.stderr.splitlines() == [
-        f"{path}:13:15: spec.redis.replicas: the v1.2.4 operator's PodDisruptionBudget, which cannot be disabled, keeps only 2 "
-        f"redis pods available: a node drain may evict 2 of 4 at once, the master and its replicas together "
-        f"(hint: use 3 redis pods, {hint})",
-        f"{path}:18:15: spec.sentinel.replicas: the v1.2.4 operator's PodDisruptionBudget, which cannot be disabled, keeps only 2 "
-        f"sentinel pods available: a node drain may evict 3 of 5 at once, below the quorum of 3, and no failover could be "
-        f"authorised (hint: use 3 sentinels, {hint})",
+        f"{path}:13:15: spec.redis.replicas: the v1.2.4 operator's PodDisruptionBudget, which cannot be disabled, "
+        f"keeps only 2 redis pods available: a node drain may evict 2 of 4 at once, the master and its replicas "
+        f"together (hint: use 3 redis pods, {hint})",
+        f"{path}:18:15: spec.sentinel.replicas: the v1.2.4 operator's PodDisruptionBudget, which cannot be disabled, "
+        f"keeps only 2 sentinel pods available: a node drain may evict 3 of 5 at once, below the quorum of 3, "
+        f"and no failover could be authorised (hint: use 3 sentinels, {hint})",
     ]
 
 

@@ -1,4 +1,5 @@
-"""The fast writers (yamltext, jsontext) are exact: random values give the same text as the slow reference they replace."""
+"""The fast writers (yamltext, jsontext) are exact: random values give the same text as the slow reference
+they replace."""
 
 from __future__ import annotations
 

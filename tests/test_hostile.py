@@ -187,7 +187,8 @@ def test_item2_a_leftover_staging_folder_with_a_foreign_file_is_not_swept(tmp_pa
 
 # ---------------------------------------------------------------- 3. no control characters in, none printed raw
 
-# YAML escapes of what a terminal or a renderer acts on: ESC (screen clearing), CR, NEL, LINE SEPARATOR, a bidi override.
+# YAML escapes of what a terminal or a renderer acts on: ESC (screen clearing), CR, NEL, LINE SEPARATOR,
+# a bidi override.
 UNSAFE = {"ESC": "\\e[2J", "CR": "\\r", "NEL": "\\N", "LS": "\\L", "RLO": "\\u202E", "DEL": "\\x7f", "C1 CSI": "\\x9b"}
 
 
@@ -597,7 +598,8 @@ def test_item3_names_from_committed_charts_cannot_start_a_line_of_diff_text(tmp_
 
 
 def test_item7_a_cpu_number_with_a_long_exponent_is_no_crash(tmp_path):
-    # Found by test_properties' mutations: a CPU written as a YAML number passes the schema, and the rules crashed on it.
+    # Found by test_properties' mutations: a CPU written as a YAML number passes the schema,
+    # and the rules crashed on it.
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         CACHE_SPEC.replace("requests: {cpu: 100m,", "requests: {cpu: 5.0e-324,").replace(

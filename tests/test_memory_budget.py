@@ -4,8 +4,9 @@ within 90 % of the limit.
 A master boots with the command rendered for its engine (as a restarted pod does) and is filled to maxmemory with
 4 KiB random values; a writer process then writes at twice the budget's write rate (4 KiB values: the rate in bytes
 is also the rate in pages, the model's unit). Twice, because the budget sizes maxmemory for the stated rate and
-the margin must show on a real server, not only in the model. Meanwhile the pod's memory is sampled from /proc every 20 ms: the master's RSS plus
-the private dirty pages of its fork child (smaps_rollup), which is what the kernel charges beyond the master while
+the margin must show on a real server, not only in the model. Meanwhile the pod's memory is sampled from /proc
+every 20 ms: the master's RSS plus the private dirty pages of its fork child (smaps_rollup), which is what the
+kernel charges beyond the master while
 the child lives. The peak must stay at or below 90 % of the limit (the budget's reserve is the rest).
 
 - cache: a replica (the same rendered command) is started (full resync), then SIGKILLed and restarted empty, as a
@@ -298,7 +299,7 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
                     replica.kill()
                     replica.wait()
                 replica, replica_client = _replica(master, tmp_path / "replica")
-                watch(master.process.pid, peak, lambda: _in_sync(replica_client), 60, replica.pid)
+                watch(master.process.pid, peak, lambda client=replica_client: _in_sync(client), 60, replica.pid)
             assert replica_client.dbsize() > 0.9 * master.client.dbsize()
         finally:
             if replica is not None:

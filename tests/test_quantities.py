@@ -134,7 +134,8 @@ def test_quantities_copied_from_other_manifests_render_and_the_crd_accepts_them(
         ('"1024"', '"1024" is not a memory quantity (hint: add a unit, e.g. 1024Mi; a bare number counts bytes)'),
         (
             "500m",
-            '"500m" is not a memory quantity (hint: m means thousandths (500m is 500/1000 of a byte); did you mean 500Mi?)',
+            '"500m" is not a memory quantity '
+            "(hint: m means thousandths (500m is 500/1000 of a byte); did you mean 500Mi?)",
         ),
     ],
 )

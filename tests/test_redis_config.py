@@ -149,7 +149,7 @@ def apply_sentinel_line(client: redis.Redis, master: str, line: str) -> tuple[st
 
 
 def _pairs(reply: list | dict) -> dict[str, str]:
-    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 # ---------------------------------------------------------------- the cases
@@ -300,7 +300,8 @@ def test_a_restarted_pod_boots_with_every_directive(engine, case, tmp_path):
 
 
 def test_a_session_store_keeps_acknowledged_writes_through_a_crash(engine, tmp_path):
-    """With the append-only file on at boot, a killed and restarted master still has its writes (not just the last RDB)."""
+    """With the append-only file on at boot, a killed and restarted master still has its writes
+    (not just the last RDB)."""
     _, item = _render_case("example:session", tmp_path, engine)
     (failover,) = failovers(item)
     command = alone(failover["spec"]["redis"]["command"])

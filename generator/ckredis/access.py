@@ -118,7 +118,8 @@ def policies(cluster: Cluster, all_flows: tuple[IntendedFlow, ...]) -> tuple[Pol
             cluster.pods_selector,
             (),
             (),
-            f"Deny all traffic to and from the pods of {cluster.name}; the policies beside it allow exactly what it needs.",
+            f"Deny all traffic to and from the pods of {cluster.name}; "
+            "the policies beside it allow exactly what it needs.",
         )
     ]
     for component in (cluster.redis, cluster.sentinel):

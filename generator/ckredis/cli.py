@@ -350,7 +350,8 @@ def test(
         ),
     ] = None,
 ) -> None:
-    """Prove each spec's alerts with promtool: each fires on its failures, stays silent when healthy. Exit 1 on a failure."""
+    """Prove each spec's alerts with promtool: each fires on its failures, stays silent when healthy.
+    Exit 1 on a failure."""
     proofs = runs.test(runs.find(specs), keep_in=write_to, promtool=promtool)
     _warn(proofs.warnings)
     for proof in proofs.proofs:

@@ -156,7 +156,8 @@ def _scan(raw: bytes) -> str:
 
 
 def _api_version_verdict(api_version: str) -> str:
-    """ "" when the apiVersion is ckredis's group or looks meant to be (a typo, a group naming ckredis); else why not."""
+    """ "" when the apiVersion is ckredis's group or looks meant to be (a typo, a group naming ckredis);
+    else why not."""
     group = api_version.partition("/")[0].strip().lower()
     if (
         group == SPEC_API_GROUP

@@ -59,7 +59,8 @@ def go_live(cluster: Cluster, alerts: list[AlertRule]) -> list[tuple[str, str]]:
         (
             "High availability",
             f"{redis.replicas} Redis pods (1 master, {redis.replicas - 1} replicas) and {sentinel.replicas} Sentinels "
-            f"(quorum {cluster.quorum}), spread over nodes ({placement.node_spread}) and zones ({placement.zone_spread}). "
+            f"(quorum {cluster.quorum}), spread over nodes ({placement.node_spread}) "
+            f"and zones ({placement.zone_spread}). "
             "Load test through a rolling node reboot: the application must follow the failover through Sentinel.",
         ),
         (

@@ -395,7 +395,8 @@ class Cluster:
 
     @property
     def pods_selector(self) -> dict:
-        """Selects the Redis and Sentinel pods of this cluster and nothing else (not a second cluster in the namespace)."""
+        """Selects the Redis and Sentinel pods of this cluster and nothing else
+        (not a second cluster in the namespace)."""
         return {
             "matchExpressions": [
                 {"key": "app.kubernetes.io/component", "operator": "In", "values": ["redis", "sentinel"]}

@@ -40,7 +40,8 @@ class Rendered:
 
     @property
     def files(self) -> dict[str, str]:
-        """The whole chart directory as written to `output/<name>`; only writes and checks need it, `--stdout` does not."""
+        """The whole chart directory as written to `output/<name>`; only writes and checks need it,
+        `--stdout` does not."""
         return self._chart(f"output/{self.name}")
 
     def chart_files(self, chart_dir: Path) -> dict[str, str]:

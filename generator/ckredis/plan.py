@@ -2,8 +2,8 @@
 
 The plan is the one context of every template (`plan`, with `m` = its cluster and `mon` = its monitoring
 settings as short names). Monitoring settings are plain data in the model; what they make (alerts, probes,
-dashboard) is computed here by monitoring functions. The promtool unit tests are a separate, lazily computed step, so a caller that does not
-write them never pays for them.
+dashboard) is computed here by monitoring functions. The promtool unit tests are a separate, lazily computed
+step, so a caller that does not write them never pays for them.
 """
 
 from __future__ import annotations

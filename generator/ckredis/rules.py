@@ -314,7 +314,10 @@ def _fixed_disruption_budgets(data: dict) -> Iterator[Finding]:
         for name, fields in OPERATOR_FIELDS.items()
         if "disablePodDisruptionBudget" in fields and name not in SUPERSEDED_OPERATORS
     )
-    keeps = f"the {version} operator's PodDisruptionBudget, which cannot be disabled, keeps only {OPERATOR_PDB_MIN_AVAILABLE}"
+    keeps = (
+        f"the {version} operator's PodDisruptionBudget, which cannot be disabled, "
+        f"keeps only {OPERATOR_PDB_MIN_AVAILABLE}"
+    )
     sentinels, redis = spec["sentinel"]["replicas"], spec["redis"]["replicas"]
     if sentinels > OPERATOR_PDB_MIN_AVAILABLE + 1:
         yield (

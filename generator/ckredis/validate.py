@@ -347,7 +347,8 @@ def _pattern_message(value: str, expected: Any, node: dict, path: SpecPath, show
     unsafe = first_unsafe(value.replace("\n", ""))
     if unsafe:
         return (
-            f"{shown} holds the character U+{ord(unsafe):04X} ({unicodedata.name(unsafe, 'a control character').lower()})",
+            f"{shown} holds the character U+{ord(unsafe):04X} "
+            f"({unicodedata.name(unsafe, 'a control character').lower()})",
             "remove it; control, line-separator and bidirectional characters could change what a terminal, "
             "Helm's NOTES or a review shows",
         )

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AlertDefinition:
-    """One alert of the catalogue: everything the rules, promtool tests, dashboard, schema text and README derive from."""
+    """One alert of the catalogue: everything the rules, promtool tests, dashboard, schema text and README
+    derive from."""
 
     name: str
     when: str  # when it fires, in one line (README, spec reference)
@@ -118,7 +119,8 @@ def _cluster_labels(scope: Scope) -> dict[str, str]:
 
 
 @_alert(
-    "Prometheus has no redis exporter, sentinel exporter or uptime probe series of this cluster, so no other alert can fire.",
+    "Prometheus has no redis exporter, sentinel exporter or uptime probe series of this cluster, "
+    "so no other alert can fire.",
     lambda f: AlertSetting(True, "10m", "warning"),
 )
 def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> AlertRule:
@@ -261,7 +263,8 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> AlertRule:
 
 
 @_alert(
-    "No sentinel knows a usable master: each one that answers monitors none, or sees its master down (what clients asking Sentinel get).",
+    "No sentinel knows a usable master: each one that answers monitors none, or sees its master down "
+    "(what clients asking Sentinel get).",
     lambda f: AlertSetting(True, f.no_master_for, "critical"),
 )
 def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> AlertRule:
@@ -377,7 +380,8 @@ def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
 
 
 @_alert(
-    "No sentinel can authorise a failover: fewer usable sentinels than the quorum, CKQUORUM failing, or no sentinel monitoring the master.",
+    "No sentinel can authorise a failover: fewer usable sentinels than the quorum, CKQUORUM failing, "
+    "or no sentinel monitoring the master.",
     lambda f: AlertSetting(True, "2m", "critical"),
 )
 def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> AlertRule:
@@ -661,7 +665,8 @@ KEYS_LOOKBACK_SECONDS = 3600  # how far back the keys a cluster held are remembe
 # judged, so keys expiring or deleted on a long-running master never fire it. A cache loses everything on a full
 # restart by design.
 @_alert(
-    "A master that started within the last hour holds under `threshold` percent of the keys the fullest pod held in that hour (a full restart promoted a pod without the newest data).",
+    "A master that started within the last hour holds under `threshold` percent of the keys the fullest pod held "
+    "in that hour (a full restart promoted a pod without the newest data).",
     lambda f: AlertSetting(f.persists, "0m", "high", 50),
     threshold_unit="percent",
 )

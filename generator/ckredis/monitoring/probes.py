@@ -48,8 +48,9 @@ def probe_timings(settings: Monitoring) -> dict[str, dict[str, ProbeTiming]]:
 def probe_commands(cluster: Cluster, kind: str) -> dict[str, list[str]]:
     """Exec commands. No probe sends a password: liveness needs none, readiness is the operator's own script.
 
-    The CLI (redis-cli, or valkey-cli in the fork's Valkey mode) exits 0 on an error reply, so every check reads the reply. Liveness accepts any reply that proves
-    the server is processing commands: PONG, LOADING (a large dataset is being loaded) and NOAUTH (auth is on;
+    The CLI (redis-cli, or valkey-cli in the fork's Valkey mode) exits 0 on an error reply, so every check reads
+    the reply. Liveness accepts any reply that proves the server is processing commands: PONG, LOADING (a large
+    dataset is being loaded) and NOAUTH (auth is on;
     answering it needs no credentials, so a password rotation never gets pods killed).
     """
     cli = cluster.runs.cli  # the one the operator's own scripts call, so the image has it

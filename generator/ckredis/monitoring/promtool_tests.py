@@ -98,7 +98,8 @@ def healthy(scope: Scope, samples: int) -> list[Series]:
             {
                 **target,
                 "master_name": scope.master_name,
-                "message": f"OK {scope.sentinel_replicas} usable Sentinels. Quorum and failover authorization can be reached",
+                "message": f"OK {scope.sentinel_replicas} usable Sentinels. "
+                "Quorum and failover authorization can be reached",
             },
             1,
         )

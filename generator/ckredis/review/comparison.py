@@ -110,7 +110,8 @@ def unified_diff(chart: str, old: dict[str, str], new: dict[str, str]) -> list[s
 
 
 def objects(location: str, files: dict[str, str]) -> dict[str, dict]:
-    """Every Kubernetes object in the chart's templates, keyed `Kind namespace/name`; location names the chart in errors."""
+    """Every Kubernetes object in the chart's templates, keyed `Kind namespace/name`;
+    location names the chart in errors."""
     found = {}
     for path, text in sorted(files.items()):
         if not (path.startswith("templates/") and path.endswith((".yaml", ".yml"))):
