@@ -98,7 +98,7 @@ def test_notes_go_live_checklist_has_this_clusters_values(path):
         "Access reviewed",
         "Disaster recovery",
     ]
-    assert f"{cluster.redis.replicas} Redis pods" in items["High availability"]
+    assert f"{cluster.redis.replicas} {cluster.engine_facts.title} pods" in items["High availability"]
     assert f"{cluster.sentinel.replicas} Sentinels (quorum {cluster.quorum})" in items["High availability"]
     assert f"{round(cluster.maxmemory / 2**20)} MiB" in items["Capacity"]
     assert cluster.redis.resources.memory_limit in items["Capacity"]

@@ -96,6 +96,18 @@ def test_a_valkey_chart_on_an_operator_without_engines_explains_the_symlinks():
     assert "USE_REDIS_SYMLINKS" not in fork and "Valkey mode (`engine: Valkey`)" in fork
 
 
+@pytest.mark.parametrize("engine, title, other", [("redis", "Redis", "Valkey"), ("valkey", "Valkey", "Redis")])
+def test_the_charts_headlines_name_the_server_the_pods_run(engine, title, other):
+    files = render.render_chart(model.build(validate_data(_cache(engine=engine))))
+    description = yaml.safe_load(files["Chart.yaml"])["description"]
+    assert description.startswith(f"{title} Sentinel cluster ") and other not in description
+    readme = files["README.md"].splitlines()
+    assert readme[1] == f"# cache: {title} cache in redis-system"
+    assert any(line.startswith(f"| {title} | 3 pods ") for line in readme)
+    headline = files["templates/NOTES.txt"].splitlines()[1]
+    assert headline.startswith(f"{title} cache ") and f": 3 {title} pods watched by 3 Sentinels" in headline
+
+
 # ---------------------------------------------------------------- Welkin's contract
 
 

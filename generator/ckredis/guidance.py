@@ -43,9 +43,10 @@ def full_restart(cluster: Cluster) -> str:
 
 
 def recovery(cluster: Cluster) -> list[str]:
-    """No disaster recovery: Redis is never the primary store."""
+    """No disaster recovery: Redis (or Valkey) is never the primary store."""
     sentences = [
-        f"Redis is not a primary store and this cluster has no disaster recovery. {cluster.if_lost}",
+        f"{cluster.engine_facts.title} is not a primary store and this cluster has no disaster recovery. "
+        f"{cluster.if_lost}",
         backup_scope(cluster),
     ]
     return sentences + ([full_restart(cluster)] if cluster.persistence else [])
@@ -54,19 +55,20 @@ def recovery(cluster: Cluster) -> list[str]:
 def go_live(cluster: Cluster, alerts: list[AlertRule]) -> list[tuple[str, str]]:
     """The go-live checklist items that concern Redis, with this cluster's values: (item, what to check)."""
     redis, sentinel, placement = cluster.redis, cluster.sentinel, cluster.placement
+    engine = cluster.engine_facts.title  # the server the pods run, as documents name it
     clients = "; ".join(client.endpoint.title for client in cluster.clients) or "none"
     return [
         (
             "High availability",
-            f"{redis.replicas} Redis pods (1 master, {redis.replicas - 1} replicas) and {sentinel.replicas} Sentinels "
-            f"(quorum {cluster.quorum}), spread over nodes ({placement.node_spread}) "
+            f"{redis.replicas} {engine} pods (1 master, {redis.replicas - 1} replicas) "
+            f"and {sentinel.replicas} Sentinels (quorum {cluster.quorum}), spread over nodes ({placement.node_spread}) "
             f"and zones ({placement.zone_spread}). "
             "Load test through a rolling node reboot: the application must follow the failover through Sentinel.",
         ),
         (
             "Capacity",
             f"maxmemory {cluster.maxmemory / 2**20:.0f} MiB per pod (memory limit {redis.resources.memory_limit}); "
-            f"when full, Redis {cluster.when_full}. Load test with production-sized data.",
+            f"when full, {engine} {cluster.when_full}. Load test with production-sized data.",
         ),
         ("Alerts routed to someone", _alerts_item(cluster, alerts)),
         (
@@ -74,7 +76,7 @@ def go_live(cluster: Cluster, alerts: list[AlertRule]) -> list[tuple[str, str]]:
             f"only these pods may connect: {clients}. Confirm with each application team that these are its pods"
             + (", and that its copy of the password Secret is readable only by them." if cluster.auth_secret else "."),
         ),
-        ("Disaster recovery", "none by design (see above): check the application works with an empty Redis."),
+        ("Disaster recovery", f"none by design (see above): check the application works with an empty {engine}."),
     ]
 
 
