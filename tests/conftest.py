@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TOOLS_BIN = REPO / ".tools" / "bin"
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
-# The cache of unchanged specs: one per test session, never the user's own (tests must not depend on old runs).
-os.environ.setdefault("CKREDIS_CACHE_DIR", str(Path(__import__("tempfile").mkdtemp(prefix="ckredis-test-cache-"))))
+# The cache of unchanged specs: one per test process, never the user's own (tests must not depend on old runs), and
+# removed when the process ends.
+if "CKREDIS_CACHE_DIR" not in os.environ:
+    os.environ["CKREDIS_CACHE_DIR"] = tempfile.mkdtemp(prefix="ckredis-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["CKREDIS_CACHE_DIR"], ignore_errors=True)
 # scripts/test sets this: there, a missing tool is a failure, never a skip.
 REQUIRE_TOOLS = os.environ.get("CKREDIS_REQUIRE_TOOLS") == "1" or bool(os.environ.get("CI"))
 

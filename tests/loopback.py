@@ -2,7 +2,7 @@
 Sentinels of one engine, Redis or Valkey, with one redis exporter each), the blackbox exporter and a Prometheus server.
 
 Every process is started by `Processes` and stopped by its PID; every wait is bounded. Ports are free ports picked
-by the kernel. Nothing here knows the chart: callers pass what they read from the rendered manifests.
+by servers.free_port. Nothing here knows the chart: callers pass what they read from the rendered manifests.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -21,19 +20,9 @@ from pathlib import Path
 
 import redis
 
-from servers import Engine
+from servers import Engine, free_port
 
 HOST = "127.0.0.1"
-PLACEHOLDER_PORT = 6379  # never handed out: the operator's placeholder master is 127.0.0.1:<redis port>
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind((HOST, 0))
-            port = probe.getsockname()[1]
-        if port != PLACEHOLDER_PORT:
-            return port
 
 
 def wait_until(check: Callable[[], object], timeout: float, what: str, step: float = 0.2) -> object:
@@ -223,11 +212,13 @@ class SentinelCluster:
         wait_until(lambda: pod.client().ping(), 10, f"{pod.name} answers")
 
     def start_exporter(self, binary: str, pod: Pod) -> None:
-        self.processes.start(
+        process = self.processes.start(
             pod.exporter,
             [binary, "-redis.addr", f"redis://{HOST}:{pod.port}", "-web.listen-address", f"{HOST}:{pod.exporter_port}"],
         )
-        wait_until(lambda: scrape(pod.exporter_port), 10, f"{pod.exporter} serves /metrics")
+        # Alive as well as answering: whatever else listened on the port would answer too.
+        wait_until(lambda: process.poll() is None and scrape(pod.exporter_port), 10, f"{pod.exporter} serves /metrics")
+        assert process.poll() is None, self.processes.log(pod.exporter)
 
     def master_address(self, pod: Pod) -> tuple[str, int] | None:
         reply = pod.client().execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name)

@@ -5,6 +5,8 @@ for both. Every server listens on 127.0.0.1 only, every wait is bounded, and pro
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 import socket
 import subprocess
@@ -55,10 +57,49 @@ def with_engine(spec: dict, engine: Engine) -> dict:
     return spec
 
 
+def _ephemeral_start() -> int:
+    """The first port the kernel hands to outgoing connections (and to bind(port 0))."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_block() -> range:
+    """This test process's ports: below the ephemeral range, so that no client connection's local port and no
+    bind(0) can take a port handed out for a server that has not started yet (or is restarting); split between
+    pytest-xdist workers, so that two workers never hand out the same port."""
+    ports = range(20000, _ephemeral_start())
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    size = len(ports) // workers
+    return range(ports.start + worker * size, ports.start + (worker + 1) * size)
+
+
+_PORTS = _port_block()
+_handed_out: set[int] = set()
+_next_port = iter(range(_PORTS.start + random.randrange(len(_PORTS)), _PORTS.stop))
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port of 127.0.0.1 that nothing listens on and that no other call in this test run returns: the kernel's
+    bind(0) may hand a port out again as soon as its probe closes, and did (an exporter found its port taken)."""
+    global _next_port
+    for _ in range(2 * len(_PORTS)):  # bounded: at most one wrap-around
+        port = next(_next_port, None)
+        if port is None:
+            _next_port = iter(_PORTS)
+            continue
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"every port of {_PORTS} is handed out or taken")
 
 
 def start(argv: list[str], port: int, log: Path, password: str | None = None) -> tuple[subprocess.Popen, redis.Redis]:

@@ -341,6 +341,12 @@ def world(tmp_path_factory, engine):
             return len(active) == targets and all(t["health"] == "up" for t in active)
 
         wait_until(all_up, 30, f"Prometheus scrapes all {targets} targets")
+
+        def rates_defined() -> bool:  # a rate (the dashboard's, the alerts') needs two samples in its window
+            ready = world.query("count(count_over_time(up[1m]) >= 2)")
+            return bool(ready) and int(ready[0][1]) == targets
+
+        wait_until(rates_defined, 30, "two scrapes of every target")
         world.wait_quiet()
         assert world.alerts() == [], "two healthy clusters raise no alert"
         world.neighbour_alerts.clear()  # from here on both clusters are healthy: the neighbour must stay silent
