@@ -322,3 +322,16 @@ def test_a_freshworks_spec_renders_as_before_and_names_the_target_and_the_label(
     assert "redis-failover.freshworks.com/operator-group" in line and "ignores this cluster" in line
     assert "set spec.operator.version: freshworks-v3.3.5 and spec.operator.group" in line
     assert "operator-group" not in (out / "cache" / "templates" / "redisfailover.yaml").read_text()
+
+
+def test_valkey_9_0_2_has_the_february_2026_assertion_crash_and_9_1_has_neither_february_fix_missing():
+    # CVE-2026-27623 came with 9.0.0 and was fixed in 9.0.3; CVE-2026-21863 was fixed in 9.0.2 on that line, and every
+    # 9.1 release came later.
+    (february_crash,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2026-27623"]
+    (cluster_bus,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2026-21863"]
+    assert february_crash.affects(advisories.parse("9.0.2")) and not february_crash.affects(advisories.parse("9.0.3"))
+    assert not february_crash.affects(advisories.parse("8.1.5"))  # before the flaw came in
+    assert cluster_bus.affects(advisories.parse("9.0.1")) and cluster_bus.affects(advisories.parse("8.1.5"))
+    assert not cluster_bus.affects(advisories.parse("9.0.2")) and not cluster_bus.affects(advisories.parse("8.0.7"))
+    for advisory in (february_crash, cluster_bus):
+        assert advisory.product == "valkey" and not advisory.affects(advisories.parse("9.1.0"))

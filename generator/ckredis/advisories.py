@@ -200,6 +200,24 @@ ADVISORIES: tuple[Advisory, ...] = (
         product="valkey",
     ),
     Advisory(
+        "CVE-2026-21863",
+        "high?",
+        "malformed cluster-bus ping extension: out-of-bounds read, crash (only in cluster mode, "
+        "which ckredis never renders)",
+        ("7.2.12", "8.0.7", "8.1.6", "9.0.2"),
+        "https://nvd.nist.gov/vuln/detail/CVE-2026-21863",
+        product="valkey",
+    ),
+    Advisory(
+        "CVE-2026-27623",
+        "CVSS 3.1 7.5 high",
+        "a request after an empty one trips an assertion: unauthenticated crash",
+        ("9.0.3",),
+        "https://nvd.nist.gov/vuln/detail/CVE-2026-27623",
+        introduced="9.0.0",
+        product="valkey",
+    ),
+    Advisory(
         "CVE-2026-56684",
         "high?",
         "TLS connection handling use-after-free through CLIENT KILL (only with TLS, "
