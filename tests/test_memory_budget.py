@@ -294,11 +294,12 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
     with Writer(master.port, master.write_rate, 2 * master.keys) as writer:  # half the writes evict
         _assert_overhead_within_budget(master)
         try:
-            for _ in range(2):  # a restarted cache pod comes back empty: every start is a full resync
+            for start in range(2):  # a restarted cache pod comes back empty: every start is a full resync
                 if replica is not None:
                     replica.kill()
                     replica.wait()
-                replica, replica_client = _replica(master, tmp_path / "replica")
+                # A new folder, as a new emptyDir: the old one holds the first sync's RDB, which the replica would load
+                replica, replica_client = _replica(master, tmp_path / f"replica-{start}")
                 watch(master.process.pid, peak, lambda client=replica_client: _in_sync(client), 60, replica.pid)
             assert replica_client.dbsize() > 0.9 * master.client.dbsize()
         finally:
