@@ -108,6 +108,19 @@ def test_the_charts_headlines_name_the_server_the_pods_run(engine, title, other)
     assert headline.startswith(f"{title} cache ") and f": 3 {title} pods watched by 3 Sentinels" in headline
 
 
+@pytest.mark.parametrize("engine, title, other", [("redis", "Redis", "Valkey"), ("valkey", "Valkey", "Redis")])
+def test_alerts_and_the_dashboard_name_the_server_the_pods_run(engine, title, other):
+    files = render.render_chart(
+        model.build(validate_data(_cache(engine=engine, monitoring={"dashboard": {"enabled": True}})))
+    )
+    rules = yaml.safe_load(files["templates/prometheusrule.yaml"])["spec"]["groups"]
+    annotations = [rule["annotations"] for group in rules for rule in group["rules"]]
+    assert annotations and all(a["summary"].startswith(f"{title} redis-system/cache") for a in annotations)
+    assert not any(f"{other} redis-system/cache" in a["description"] for a in annotations)
+    (board,) = [text for path, text in files.items() if path.startswith("dashboards/")]
+    assert f'"title": "{title} redis-system/cache (cache)"' in board
+
+
 # ---------------------------------------------------------------- Welkin's contract
 
 

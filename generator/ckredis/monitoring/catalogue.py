@@ -153,8 +153,8 @@ def _RedisMetricsMissing(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisMetricsMissing",
         " or ".join(parts),
         a,
-        f"Redis {s.title}: no {{{{ $labels.missing }}}} metrics",
-        f"Prometheus has had no {{{{ $labels.missing }}}} series of Redis {s.title} for {a.for_}, so the other "
+        f"{s.server} {s.title}: no {{{{ $labels.missing }}}} metrics",
+        f"Prometheus has had no {{{{ $labels.missing }}}} series of {s.server} {s.title} for {a.for_}, so the other "
         "alerts of this cluster cannot fire. The PodMonitor or Probe is not picked up, the scrape is blocked, "
         "or the pods do not exist.",
         tuple(failures),
@@ -182,8 +182,8 @@ def _down(s: Scope, a: AlertSetting, name: str, selector: str, container: str, w
         name,
         f"({answering}) == 0",
         a,
-        f"Redis {s.title}: {what} {{{{ $labels.pod }}}} is down",
-        f"{what.capitalize()} {{{{ $labels.pod }}}} of Redis {s.title} has not answered its exporter (redis_up) "
+        f"{s.server} {s.title}: {what} {{{{ $labels.pod }}}} is down",
+        f"The {what} {{{{ $labels.pod }}}} of {s.server} {s.title} has not answered its exporter (redis_up) "
         f"or the exporter has not been scraped (up) for {a.for_}: the process is down, or it refuses the "
         "exporter's connection (maxclients reached: see RedisRejectedConnections).",
         (
@@ -246,7 +246,7 @@ def _RedisNoMaster(s: Scope, a: AlertSetting) -> AlertRule:
         f"({masters} or 0 * count by ({GROUPING}) (redis_up{{{s.redis}}})) < 1"
         f" unless on ({GROUPING}) max by ({GROUPING}) ({links}) == 1",
         a,
-        f"Redis {s.title} has no master",
+        f"{s.server} {s.title} has no master",
         f"No redis pod of {s.title} has reported the master role, and no replica has had a link to a master, "
         f"for {a.for_}, longer than a Sentinel failover takes: writes fail. Sentinel cannot promote a "
         "replica, or every redis pod is down.",
@@ -286,8 +286,8 @@ def _RedisSentinelNoUsableMaster(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisSentinelNoUsableMaster",
         f"(max by ({GROUPING}) ({status}) or 0 * max by ({GROUPING}) (redis_up{{{s.sentinel}}})) < 1",
         a,
-        f"Redis {s.title}: Sentinel knows no usable master",
-        f"For {a.for_} no sentinel of Redis {s.title} has reported master {s.master_name} as up: each sentinel "
+        f"{s.server} {s.title}: Sentinel knows no usable master",
+        f"For {a.for_} no sentinel of {s.server} {s.title} has reported master {s.master_name} as up: each sentinel "
         "that answers monitors no master, or sees it down and cannot promote a replica. Clients asking Sentinel "
         "get no master or a dead one: writes fail.",
         (
@@ -315,7 +315,7 @@ def _RedisMultipleMasters(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisMultipleMasters",
         f"count by ({GROUPING}) ({masters}) > 1",
         a,
-        f"Redis {s.title} has {{{{ $value }}}} masters (split brain)",
+        f"{s.server} {s.title} has {{{{ $value }}}} masters (split brain)",
         f"{{{{ $value }}}} redis pods of {s.title} have reported the master role for {a.for_}. Clients may write "
         "to different masters; writes to all but one are lost when Sentinel reconciles.",
         (Failure("a replica also reports the master role", second_master),),
@@ -340,8 +340,8 @@ def _RedisReplicaLinkDown(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisReplicaLinkDown",
         f"{link} == 0",
         a,
-        f"Redis {s.title}: replica {{{{ $labels.pod }}}} is not replicating",
-        f"Replica {{{{ $labels.pod }}}} of Redis {s.title} has had no link to its master "
+        f"{s.server} {s.title}: replica {{{{ $labels.pod }}}} is not replicating",
+        f"Replica {{{{ $labels.pod }}}} of {s.server} {s.title} has had no link to its master "
         f"{{{{ $labels.master_host }}}}:{{{{ $labels.master_port }}}} for {a.for_}: it serves stale data and "
         "cannot take over safely.",
         (Failure("a replica lost its master link", link_down),),
@@ -370,8 +370,8 @@ def _RedisReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisReplicasMissing",
         f"max by ({GROUPING}) ({connected}) < {expected}",
         a,
-        f"Redis {s.title}: the master has {{{{ $value }}}} of {expected} replicas",
-        f"The master of Redis {s.title} has had only {{{{ $value }}}} connected replicas instead of {expected} "
+        f"{s.server} {s.title}: the master has {{{{ $value }}}} of {expected} replicas",
+        f"The master of {s.server} {s.title} has had only {{{{ $value }}}} connected replicas instead of {expected} "
         f"for {a.for_}: one more failure loses data or availability.",
         (Failure("a replica disconnected from the master", replica_gone),),
         s,
@@ -414,8 +414,8 @@ def _RedisSentinelQuorumLost(s: Scope, a: AlertSetting) -> AlertRule:
         f" or count by ({GROUPING}) (redis_up{{{s.sentinel}}} == 1) unless on ({GROUPING})"
         f" count by ({GROUPING}) (redis_sentinel_master_ok_sentinels{{{s.master}}})",
         a,
-        f"Redis {s.title}: Sentinel cannot fail over",
-        f"For {a.for_} no sentinel of Redis {s.title} has been able to authorise a failover of master "
+        f"{s.server} {s.title}: Sentinel cannot fail over",
+        f"For {a.for_} no sentinel of {s.server} {s.title} has been able to authorise a failover of master "
         f"{s.master_name}: fewer than {s.quorum} of {s.sentinel_replicas} sentinels are usable (CKQUORUM fails), "
         "or no sentinel monitors the master. The next master failure is an outage.",
         (
@@ -447,8 +447,8 @@ def _RedisSentinelTilt(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisSentinelTilt",
         f"{tilted} > 0",
         a,
-        f"Redis {s.title}: sentinel {{{{ $labels.pod }}}} is in TILT mode",
-        f"Sentinel {{{{ $labels.pod }}}} of Redis {s.title} has been in TILT mode for {a.for_}: it takes part "
+        f"{s.server} {s.title}: sentinel {{{{ $labels.pod }}}} is in TILT mode",
+        f"Sentinel {{{{ $labels.pod }}}} of {s.server} {s.title} has been in TILT mode for {a.for_}: it takes part "
         "in no failover. Its clock jumped or it was starved of CPU.",
         (Failure("a sentinel is in TILT mode", tilt),),
         s,
@@ -473,8 +473,8 @@ def _RedisSentinelReplicasMissing(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisSentinelReplicasMissing",
         f"min by ({GROUPING}) ({healthy}) < {expected}",
         a,
-        f"Redis {s.title}: a sentinel sees {{{{ $value }}}} of {expected} replicas",
-        f"A sentinel of Redis {s.title} has seen only {{{{ $value }}}} healthy replicas of master {s.master_name} "
+        f"{s.server} {s.title}: a sentinel sees {{{{ $value }}}} of {expected} replicas",
+        f"A sentinel of {s.server} {s.title} has seen only {{{{ $value }}}} healthy replicas of master {s.master_name} "
         f"instead of {expected} for {a.for_}: it cannot promote the others in a failover.",
         (Failure("a sentinel sees a replica as down", sees_fewer),),
         s,
@@ -501,8 +501,8 @@ def _RedisMemoryHigh(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisMemoryHigh",
         f"{share} > {_percent(a.required_threshold)}",
         a,
-        f"Redis {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
-        f"Redis pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
+        f"{s.server} {s.title}: {{{{ $labels.pod }}}} uses {{{{ $value | humanizePercentage }}}} of maxmemory",
+        f"{s.server} pod {{{{ $labels.pod }}}} of {s.title} has used more than {a.threshold}% of maxmemory for "
         f"{a.for_}. At maxmemory it evicts keys or, with noeviction, refuses writes.",
         (Failure(f"memory is above {a.threshold}% of maxmemory", filling),),
         s,
@@ -522,7 +522,7 @@ def _RedisMemoryNearPodLimit(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisMemoryNearPodLimit",
         f"{share} > {_percent(a.required_threshold)}",
         a,
-        f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
+        f"{s.server} {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of its memory limit",
         f"The resident memory of redis pod {{{{ $labels.pod }}}} of {s.title} has been above {a.threshold}% of "
         f"the container memory limit ({s.memory_limit} bytes) for {a.for_}: fragmentation or buffers beyond "
         "maxmemory; the kernel OOM-kills it soon.",
@@ -556,8 +556,8 @@ def _RedisRejectedConnections(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisRejectedConnections",
         f"{rejected} > {a.threshold}",
         a,
-        f"Redis {s.title}: {{{{ $labels.pod }}}} rejects connections",
-        f"{{{{ $labels.pod }}}} of Redis {s.title} rejected more than {a.threshold} client connections in the "
+        f"{s.server} {s.title}: {{{{ $labels.pod }}}} rejects connections",
+        f"{{{{ $labels.pod }}}} of {s.server} {s.title} rejected more than {a.threshold} client connections in the "
         f"last {s.event_window}: it has reached maxclients, and those clients got errors.",
         (
             Failure("redis rejects connections", rejecting(REDIS_EXPORTER)),
@@ -581,8 +581,8 @@ def _RedisTooManyClients(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisTooManyClients",
         f"{share} > {_percent(a.required_threshold)}",
         a,
-        f"Redis {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
-        f"Redis pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
+        f"{s.server} {s.title}: {{{{ $labels.pod }}}} is at {{{{ $value | humanizePercentage }}}} of maxclients",
+        f"{s.server} pod {{{{ $labels.pod }}}} of {s.title} has had more than {a.threshold}% of maxclients connected "
         f"for {a.for_}; at maxclients it rejects new connections. A client may be leaking connections.",
         (Failure(f"clients exceed {a.threshold}% of maxclients", crowded),),
         s,
@@ -607,8 +607,8 @@ def _RedisKeysEvicted(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisKeysEvicted",
         f"{evicted} > {a.threshold}",
         a,
-        f"Redis {s.title}: {{{{ $labels.pod }}}} evicts keys",
-        f"Redis pod {{{{ $labels.pod }}}} of {s.title} evicted more than {a.threshold} keys in the last "
+        f"{s.server} {s.title}: {{{{ $labels.pod }}}} evicts keys",
+        f"{s.server} pod {{{{ $labels.pod }}}} of {s.title} evicted more than {a.threshold} keys in the last "
         f"{s.window}: data (sessions) was dropped to stay under maxmemory.",
         (Failure("the master evicts keys", evicting),),
         s,
@@ -643,7 +643,7 @@ def _RedisPersistenceFailing(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisPersistenceFailing",
         " or ".join(f"{status} == 0" for status in statuses.values()),
         a,
-        f"Redis {s.title}: {{{{ $labels.pod }}}} cannot write to disk",
+        f"{s.server} {s.title}: {{{{ $labels.pod }}}} cannot write to disk",
         f"The last RDB snapshot, append-only file write or AOF rewrite of redis pod {{{{ $labels.pod }}}} of "
         f"{s.title} failed: a master then refuses writes (stop-writes-on-bgsave-error), and data written since "
         "the last good save is lost on restart. The volume is full or failing.",
@@ -693,7 +693,7 @@ def _RedisMasterLostKeys(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisMasterLostKeys",
         f"{master} < on ({GROUPING}, db) {_percent(a.required_threshold)} * {held}",
         a,
-        f"Redis {s.title}: the new master holds only {{{{ $value }}}} keys of {{{{ $labels.db }}}}",
+        f"{s.server} {s.title}: the new master holds only {{{{ $value }}}} keys of {{{{ $labels.db }}}}",
         f"A redis pod of {s.title} that started within the last hour is master with {{{{ $value }}}} keys in "
         f"{{{{ $labels.db }}}}, under {a.threshold}% of what the fullest pod held in that hour: after a full "
         "restart the operator promoted a pod without the newest data, and the replicas drop theirs as they "
@@ -745,7 +745,7 @@ def _RedisOperatorClusterNotOk(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisOperatorClusterNotOk",
         f"{ok} == 0",
         a,
-        f"Redis {s.title}: the operator cannot reconcile it",
+        f"{s.server} {s.title}: the operator cannot reconcile it",
         f"The redis-operator has reported RedisFailover {s.title} as not OK for {a.for_}: its checks fail or "
         "it cannot reach the pods, so it neither heals nor updates the cluster.",
         (
@@ -774,8 +774,8 @@ def _RedisUptimeProbeFailed(s: Scope, a: AlertSetting) -> AlertRule:
         "RedisUptimeProbeFailed",
         f"{success} == 0",
         a,
-        f"Redis {s.title}: Sentinel is unreachable",
-        f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of Redis {s.title} "
+        f"{s.server} {s.title}: Sentinel is unreachable",
+        f"The uptime probe has not reached {{{{ $labels.instance }}}} for {a.for_}: clients of {s.server} {s.title} "
         "cannot discover the master. No sentinel pod is Ready (from operator v1.3.0-rc1 on: none knows a "
         "master; on v1.2.4: none answers PING), or the Service is unreachable.",
         (Failure("the uptime probe fails", probe_fails),),

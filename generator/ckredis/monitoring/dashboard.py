@@ -50,8 +50,8 @@ def dashboard(cluster: Cluster, settings: dict[str, AlertSetting]) -> dict:
         )
     return {
         "uid": "ckredis-" + hashlib.sha256(f"{s.namespace}/{s.name}".encode()).hexdigest()[:16],
-        "title": f"Redis {s.title} ({cluster.purpose})",
-        "description": f"Redis Sentinel cluster {s.title}: the signals its alerts watch. {MARKER}: do not edit; "
+        "title": f"{s.server} {s.title} ({cluster.purpose})",
+        "description": f"{s.server} Sentinel cluster {s.title}: the signals its alerts watch. {MARKER}: do not edit; "
         "change the ckredis spec and render again.",
         "tags": ["redis", "ckredis"],
         "editable": False,

@@ -39,6 +39,7 @@ class Scope:
     event_window: str  # increase() window of events that stop when their cause does (rejected connections)
     runbook_base_url: str
     alert_labels: tuple[tuple[str, str], ...]
+    server: str  # how alert texts name the server: Redis or Valkey
     index: int = 0  # tells clusters apart in test data (pod IPs)
 
     @classmethod
@@ -64,6 +65,7 @@ class Scope:
             event_window=increase_window(m.scrape_interval, floor_minutes=1),
             runbook_base_url=m.runbook_base_url,
             alert_labels=tuple(m.alert_labels.items()),
+            server=cluster.engine_facts.title,
         )
 
     def neighbour(self) -> Scope:
