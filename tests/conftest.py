@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TOOLS_BIN = REPO / ".tools" / "bin"
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
-# The cache of unchanged specs: one per test process, never the user's own (tests must not depend on old runs), and
-# removed when the process ends.
+# The cache of unchanged specs: one per test session (pytest-xdist workers inherit it), never the user's own (tests
+# must not depend on old runs), and removed when the session's process exits.
 if "CKREDIS_CACHE_DIR" not in os.environ:
     os.environ["CKREDIS_CACHE_DIR"] = tempfile.mkdtemp(prefix="ckredis-test-cache-")
     atexit.register(shutil.rmtree, os.environ["CKREDIS_CACHE_DIR"], ignore_errors=True)

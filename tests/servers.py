@@ -57,21 +57,27 @@ def with_engine(spec: dict, engine: Engine) -> dict:
     return spec
 
 
-def _ephemeral_start() -> int:
-    """The first port the kernel hands to outgoing connections (and to bind(port 0))."""
+def _ephemeral_range() -> range:
+    """The ports the kernel hands to outgoing connections (and to bind(port 0))."""
     try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
+        first, last = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        first, last = 32768, 60999
+    return range(first, last + 1)
 
 
 def _port_block() -> range:
-    """This test process's ports: below the ephemeral range, so that no client connection's local port and no
-    bind(0) can take a port handed out for a server that has not started yet (or is restarting); split between
-    pytest-xdist workers, so that two workers never hand out the same port."""
-    ports = range(20000, _ephemeral_start())
+    """This test process's ports: outside the ephemeral range (below it, or above it where it starts low), so that
+    no client connection's local port and no bind(0) can take a port handed out for a server that has not started
+    yet (or is restarting); split between pytest-xdist workers, so that two workers never hand out the same port."""
+    ephemeral = _ephemeral_range()
+    below, above = range(20000, ephemeral.start), range(ephemeral.stop, 65536)
+    ports = max(below, above, key=len)
+    if len(ports) < 1000:  # the kernel uses nearly every port: the bind check below is all that guards
+        ports = range(20000, 65536)
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    # A worker that replaces a crashed one gets the next id (gw2 of 2): it takes over a block.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % workers
     size = len(ports) // workers
     return range(ports.start + worker * size, ports.start + (worker + 1) * size)
 

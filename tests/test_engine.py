@@ -117,6 +117,7 @@ def test_alerts_and_the_dashboard_name_the_server_the_pods_run(engine, title, ot
     annotations = [rule["annotations"] for group in rules for rule in group["rules"]]
     assert annotations and all(a["summary"].startswith(f"{title} redis-system/cache") for a in annotations)
     assert not any(f"{other} redis-system/cache" in a["description"] for a in annotations)
+    assert any(f"of {title} redis-system/cache" in a["description"] for a in annotations)
     (board,) = [text for path, text in files.items() if path.startswith("dashboards/")]
     assert f'"title": "{title} redis-system/cache (cache)"' in board
 

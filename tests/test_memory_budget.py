@@ -40,6 +40,7 @@ import yaml
 from ckredis.memory import write_rate_bytes
 from ckredis.pipeline import Rendered, render_specs
 from conftest import REPO
+from loopback import wait_until
 from servers import Engine, alone, boot, connect, failovers, free_port, stop, with_engine
 
 VALUE = 4096
@@ -302,6 +303,8 @@ def test_cache_master_survives_a_replica_resync(master, tmp_path):
                 replica, replica_client = _replica(master, tmp_path / f"replica-{start}")
                 watch(master.process.pid, peak, lambda client=replica_client: _in_sync(client), 60, replica.pid)
             assert replica_client.dbsize() > 0.9 * master.client.dbsize()
+            # rdb-del-sync-files: the snapshot the replica received is gone from its emptyDir once loaded
+            wait_until(lambda: not list((tmp_path / f"replica-{start}").glob("*.rdb")), 10, "the received RDB deleted")
         finally:
             if replica is not None:
                 stop(replica)

@@ -324,14 +324,23 @@ def test_a_freshworks_spec_renders_as_before_and_names_the_target_and_the_label(
     assert "operator-group" not in (out / "cache" / "templates" / "redisfailover.yaml").read_text()
 
 
-def test_valkey_9_0_2_has_the_february_2026_assertion_crash_and_9_1_has_neither_february_fix_missing():
-    # CVE-2026-27623 came with 9.0.0 and was fixed in 9.0.3; CVE-2026-21863 was fixed in 9.0.2 on that line, and every
-    # 9.1 release came later.
-    (february_crash,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2026-27623"]
+def test_a_pinned_valkey_9_0_2_warns_of_the_february_2026_crash_and_later_fixes(tmp_path):
+    path = spec_file(
+        tmp_path,
+        edit(
+            "  purpose: cache\n  images:\n    registry: harbor.example.com/proxy\n",
+            "  purpose: cache\n  engine: valkey\n  images:\n"
+            "    registry: harbor.example.com/proxy\n"
+            "    redis: docker.io/valkey/valkey:9.0.2-alpine\n",
+        ),
+    )
+    (line,) = warnings_of(path)
+    # CVE-2026-27623 came with 9.0.0 and was fixed in 9.0.3; CVE-2026-21863 was fixed in 9.0.2 on that line.
+    assert "CVE-2026-27623 (CVSS 3.1 7.5 high)" in line and "CVE-2026-21863" not in line
+    assert line.endswith(
+        "(hint: pin Valkey 9.0.5 or a later 9.0 release (same image flavour), "
+        "or leave the image unset for the patched default)"
+    )
     (cluster_bus,) = [a for a in advisories.ADVISORIES if a.id == "CVE-2026-21863"]
-    assert february_crash.affects(advisories.parse("9.0.2")) and not february_crash.affects(advisories.parse("9.0.3"))
-    assert not february_crash.affects(advisories.parse("8.1.5"))  # before the flaw came in
-    assert cluster_bus.affects(advisories.parse("9.0.1")) and cluster_bus.affects(advisories.parse("8.1.5"))
-    assert not cluster_bus.affects(advisories.parse("9.0.2")) and not cluster_bus.affects(advisories.parse("8.0.7"))
-    for advisory in (february_crash, cluster_bus):
-        assert advisory.product == "valkey" and not advisory.affects(advisories.parse("9.1.0"))
+    assert cluster_bus.affects(advisories.parse("8.1.5")) and not cluster_bus.affects(advisories.parse("8.1.6"))
+    assert not cluster_bus.affects(advisories.parse("9.1.0"))  # every 9.1 release came after the fix

@@ -18,10 +18,11 @@ at 94 % of the limit. Valkey's dual-channel replication moves the buffer to the 
 beside the snapshot: the primary then holds only copy-on-write and the replica only its buffer, so the pod's peak
 is the larger of the two (every pod may be either).
 
-A fork lasts `maxmemory / FORK_RATE`, so every term but the fixed overhead grows with maxmemory, and maxmemory
-is what is left: limit = maxmemory + fork peak + overhead + reserve. A cache keeps no snapshot on disk: its forks
-only stream the dataset to replicas, so it turns off the snapshot's compression, which costs the fork child about as
-much time as the transfer itself; its forks are then as fast as the network lets them be (UNCOMPRESSED_FORK_RATE).
+A fork lasts maxmemory / fork rate, so every term but the fixed overhead grows with maxmemory, and maxmemory
+is what is left: limit = maxmemory + fork peak + overhead + reserve. A cache persists nothing (no save points, no
+AOF): its forks only stream the dataset to replicas, so it turns off the snapshot's compression, which costs the
+fork child about as much time as the transfer itself; its forks are then as fast as the network lets them be
+(UNCOMPRESSED_FORK_RATE). Its replicas still write what they receive to disk before loading it, and delete it then.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from dataclasses import dataclass
 from ckredis.quantity import memory_bytes
 
 MIB = 2**20
-# A fork child serializes and ships the dataset at least this fast (2-core test machine over loopback, under
-# writes: 64-113 MiB/s; a 1 Gbit/s link carries about 110 MiB/s). Assumes the pod gets about a core while it forks.
+# A fork child serializes, compresses (rdbcompression, the default) and ships the dataset at least this fast (2-core
+# test machine over loopback, under writes: 64-113 MiB/s; a 1 Gbit/s link carries about 110 MiB/s). Assumes the pod
+# gets about a core while it forks.
 FORK_RATE = 32 * MIB
 # Without compression the child only copies: 141 MiB of 4 KiB values streamed to a replica in 0.7-1.0 s (Redis 7.0,
 # the test machine with both cores busy besides; 1.7-1.9 s compressed), so the link bounds it: a fork streams to

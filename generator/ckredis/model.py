@@ -656,7 +656,9 @@ def _redis_config(spec: dict, budget: memory.Budget, fence: WriteFence) -> tuple
             "save 900 1 300 10 60 10000",
         ]
     else:
-        lines += ["appendonly no", 'save ""']
+        # rdb-del-sync-files: a replica deletes the RDB a full sync wrote to its emptyDir once loaded (nothing
+        # persists, so nothing reads it again): it is as large as the data, as a cache's snapshot is not compressed.
+        lines += ["appendonly no", 'save ""', "rdb-del-sync-files yes"]
     return tuple(lines)
 
 
