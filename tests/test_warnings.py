@@ -147,16 +147,21 @@ def test_the_default_images_are_not_affected_by_any_known_advisory():
             assert advisories.affecting(default) == [], f"{default} is affected: bump the default"
 
 
-def test_a_pinned_vulnerable_valkey_is_judged_by_valkey_releases_not_redis_ones(tmp_path):
-    path = spec_file(
+def _valkey_pinned(tmp_path, version: str):
+    """A Valkey cache spec that pins docker.io/valkey/valkey:<version>-alpine."""
+    return spec_file(
         tmp_path,
         edit(
             "  purpose: cache\n  images:\n    registry: harbor.example.com/proxy\n",
             "  purpose: cache\n  engine: valkey\n  images:\n"
             "    registry: harbor.example.com/proxy\n"
-            "    redis: docker.io/valkey/valkey:9.0.4-alpine\n",
+            f"    redis: docker.io/valkey/valkey:{version}-alpine\n",
         ),
     )
+
+
+def test_a_pinned_vulnerable_valkey_is_judged_by_valkey_releases_not_redis_ones(tmp_path):
+    path = _valkey_pinned(tmp_path, "9.0.4")
     (line,) = warnings_of(path)
     # 9.0.4 has the May 2026 fixes (Redis would need 7.2.14 for the same CVE ids) but not July's 9.0.5 ones.
     assert line.startswith(f"{path}:11:12: spec.images.redis: warning: Valkey 9.0.4 has 2 known vulnerabilities")
@@ -325,15 +330,7 @@ def test_a_freshworks_spec_renders_as_before_and_names_the_target_and_the_label(
 
 
 def test_a_pinned_valkey_9_0_2_warns_of_the_february_2026_crash_and_later_fixes(tmp_path):
-    path = spec_file(
-        tmp_path,
-        edit(
-            "  purpose: cache\n  images:\n    registry: harbor.example.com/proxy\n",
-            "  purpose: cache\n  engine: valkey\n  images:\n"
-            "    registry: harbor.example.com/proxy\n"
-            "    redis: docker.io/valkey/valkey:9.0.2-alpine\n",
-        ),
-    )
+    path = _valkey_pinned(tmp_path, "9.0.2")
     (line,) = warnings_of(path)
     # CVE-2026-27623 came with 9.0.0 and was fixed in 9.0.3; CVE-2026-21863 was fixed in 9.0.2 on that line.
     assert "CVE-2026-27623 (CVSS 3.1 7.5 high)" in line and "CVE-2026-21863" not in line
