@@ -75,8 +75,11 @@ def shared(relative: str) -> Path:
     return path
 
 
-def ckredis(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real CLI in a fresh process, as users do."""
+def ckredis(
+    *args: str, stdin: str | None = None, cwd: Path | None = None, obey_file_modes: bool = False
+) -> subprocess.CompletedProcess:
+    """Run the real CLI in a fresh process, as users do. With `obey_file_modes`, root (CI) runs it without the
+    capabilities that read any file, so an unreadable file or folder is unreadable to it too."""
     result = subprocess.run(
         [sys.executable, "-m", "ckredis", *args],
         input=stdin,
@@ -84,6 +87,7 @@ def ckredis(*args: str, stdin: str | None = None, cwd: Path | None = None) -> su
         text=True,
         cwd=cwd or REPO,
         timeout=60,
+        preexec_fn=without_dac_override if obey_file_modes and os.geteuid() == 0 else None,
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result

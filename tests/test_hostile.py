@@ -444,20 +444,11 @@ def test_item7_a_fifo_named_like_a_spec_does_not_hang_discovery(tmp_path):
 
 @pytest.mark.parametrize("command", [["render", "--check"], ["render", "--prune"], ["diff", "--orphans"]])
 def test_item7_an_unreadable_chart_folder_is_a_located_error_not_a_crash_nor_skipped(tmp_path, command):
-    from conftest import without_dac_override
-
     work = _rendered_output(tmp_path)
     (work / "other.yaml").write_text(CACHE_SPEC.replace("name: cache", "name: other"))
     (work / "out" / "cache").chmod(0)
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "ckredis", *command, "other.yaml", "-o", "out"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            preexec_fn=without_dac_override if os.geteuid() == 0 else None,
-        )  # root reads any folder
+        result = ckredis(*command, "other.yaml", "-o", "out", cwd=work, obey_file_modes=True)  # root reads any folder
     finally:
         (work / "out" / "cache").chmod(0o755)
     assert (result.returncode, result.stdout) == (2, ""), (result.stdout, result.stderr)
